@@ -1,0 +1,35 @@
+// @ts-check
+/** @typedef {import('jest').Config} Config */
+
+/** @returns {Config} */
+const project = (name, root, testMatch) => ({
+  displayName: name,
+  rootDir: '.',
+  roots: [`<rootDir>/${root}`],
+  testMatch,
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }] },
+  moduleNameMapper: {
+    '^@kiln/domain$': '<rootDir>/libs/shared/domain/src/index.ts',
+    '^@kiln/contracts$': '<rootDir>/libs/shared/contracts/src/index.ts',
+    '^@kiln/platform$': '<rootDir>/libs/shared/platform/src/index.ts',
+  },
+});
+
+const specs = ['**/*.spec.ts', '**/*.integration-spec.ts'];
+
+/** @type {Config} */
+module.exports = {
+  testTimeout: 60_000,
+  projects: [
+    project('shared-domain', 'libs/shared/domain', specs),
+    project('shared-contracts', 'libs/shared/contracts', specs),
+    project('shared-platform', 'libs/shared/platform', specs),
+    project('gateway', 'apps/gateway', specs),
+    project('webhook-ingest', 'apps/webhook-ingest', specs),
+    project('rules-service', 'apps/rules-service', specs),
+    project('build-orchestrator', 'apps/build-orchestrator', specs),
+    project('log-service', 'apps/log-service', specs),
+    { ...project('e2e', 'test/e2e', ['**/*.e2e-spec.ts']) },
+  ],
+};

@@ -1,0 +1,154 @@
+import { FieldProblem, ValidationError } from './errors';
+
+export type TagPart = 'ref' | 'time' | 'commit';
+export const TAG_PARTS: readonly TagPart[] = ['ref', 'time', 'commit'];
+
+export interface TagRule {
+  /** Optional custom prefix, placed first. */
+  prefix?: string;
+  /** Ordered choice of parts, joined by `-` after the prefix. */
+  parts: TagPart[];
+  /** Tokens YYYY MM DD HH mm ss; anything else must be tag-safe literal text. Default `YYYYMMDDHHmmss`. */
+  timeFormat?: string;
+  /** IANA time zone for the time part. Default `UTC`. */
+  timeZone?: string;
+  /** Characters of the commit id. Default 7. */
+  commitLength?: number;
+}
+
+export type NormalizedTagRule = Required<Omit<TagRule, 'prefix'>> & { prefix: string };
+
+export const DEFAULT_TAG_RULE: NormalizedTagRule = {
+  prefix: '',
+  parts: ['ref', 'time', 'commit'],
+  timeFormat: 'YYYYMMDDHHmmss',
+  timeZone: 'UTC',
+  commitLength: 7,
+};
+
+export const OCI_TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+export const MAX_TAG_LENGTH = 128;
+const PREFIX_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const TIME_TOKEN_RE = /YYYY|MM|DD|HH|mm|ss/g;
+const HASH_LENGTH = 8;
+
+/** Validate and fill defaults. A rule whose tag could never be valid is refused here, not at build time. */
+export function normalizeTagRule(input: Partial<TagRule> | undefined, field = 'tagRule'): NormalizedTagRule {
+  const rule = { ...DEFAULT_TAG_RULE, ...stripUndefined(input ?? {}) };
+  const problems: FieldProblem[] = [];
+  if (typeof rule.prefix !== 'string') problems.push({ field: `${field}.prefix`, message: 'must be a string' });
+  else if (rule.prefix !== '' && !PREFIX_RE.test(rule.prefix))
+    problems.push({ field: `${field}.prefix`, message: 'must start with a letter, digit or _ and contain only letters, digits, _ . -' });
+  if (!Array.isArray(rule.parts) || rule.parts.some((p) => !TAG_PARTS.includes(p)))
+    problems.push({ field: `${field}.parts`, message: `must be a list of ${TAG_PARTS.join(', ')}` });
+  else if (new Set(rule.parts).size !== rule.parts.length) problems.push({ field: `${field}.parts`, message: 'must not repeat a part' });
+  else if (rule.parts.length === 0 && rule.prefix === '') problems.push({ field: `${field}.parts`, message: 'needs at least one part when there is no prefix' });
+  if (!Number.isInteger(rule.commitLength) || rule.commitLength < 4 || rule.commitLength > 40)
+    problems.push({ field: `${field}.commitLength`, message: 'must be a whole number from 4 to 40' });
+  if (typeof rule.timeFormat !== 'string' || rule.timeFormat.length === 0 || !/^[A-Za-z0-9_.-]+$/.test(rule.timeFormat.replace(TIME_TOKEN_RE, '0')))
+    problems.push({ field: `${field}.timeFormat`, message: 'may contain only the tokens YYYY MM DD HH mm ss and the characters A-Z a-z 0-9 _ . -' });
+  else if (!TIME_TOKEN_RE.test(rule.timeFormat)) problems.push({ field: `${field}.timeFormat`, message: 'must contain at least one of YYYY MM DD HH mm ss' });
+  TIME_TOKEN_RE.lastIndex = 0;
+  if (!isTimeZone(rule.timeZone)) problems.push({ field: `${field}.timeZone`, message: `unknown time zone ${String(rule.timeZone)}` });
+  if (problems.length === 0) {
+    const fixed = fixedLength(rule as NormalizedTagRule);
+    const room = rule.parts.includes('ref') ? HASH_LENGTH + 2 : 0;
+    if (fixed + room > MAX_TAG_LENGTH)
+      problems.push({ field, message: `the tag would be longer than ${MAX_TAG_LENGTH} characters; shorten the prefix or time format` });
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+  return rule as NormalizedTagRule;
+}
+
+export interface TagInput {
+  /** Branch or tag name as pushed (`feature/login-v2`), or the short commit for a bare commit build. */
+  refName: string;
+  commit: string;
+  /** When the tag is applied. */
+  time: Date;
+}
+
+export function renderTag(rule: NormalizedTagRule, input: TagInput): string {
+  const segments: string[] = [];
+  if (rule.prefix) segments.push(rule.prefix);
+  const fixed = fixedLength(rule);
+  for (const part of rule.parts) {
+    if (part === 'time') segments.push(formatTime(input.time, rule.timeFormat, rule.timeZone));
+    if (part === 'commit') segments.push(input.commit.slice(0, rule.commitLength).toLowerCase());
+    if (part === 'ref') segments.push(sanitizeRefName(input.refName, MAX_TAG_LENGTH - fixed - (segments.length > 0 || rule.parts.length > 1 ? 1 : 0)));
+  }
+  const tag = segments.join('-');
+  if (!OCI_TAG_RE.test(tag)) throw new Error(`bug: rendered tag ${JSON.stringify(tag)} is not a valid OCI tag`);
+  return tag;
+}
+
+/**
+ * Make a ref name tag-safe. `/` becomes `-` (`feature/login-v2` → `feature-login-v2`). Any other change is lossy,
+ * so the result then carries a short hash of the original name: two different refs never silently share a tag.
+ */
+export function sanitizeRefName(name: string, maxLength = MAX_TAG_LENGTH): string {
+  const slashed = name.replace(/\//g, '-');
+  let safe = slashed.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[.-]+/, '').replace(/[.-]+$/, '');
+  const lossy = safe !== slashed;
+  if (!lossy && safe.length <= maxLength) return safe;
+  const hash = fnv1a32(name);
+  safe = safe.slice(0, Math.max(0, maxLength - HASH_LENGTH - 1)).replace(/[.-]+$/, '');
+  return safe ? `${safe}-${hash}` : hash;
+}
+
+function fixedLength(rule: NormalizedTagRule): number {
+  let n = rule.prefix.length;
+  for (const part of rule.parts) {
+    if (part === 'time') n += rule.timeFormat.replace(TIME_TOKEN_RE, (t) => '0'.repeat(t.length)).length;
+    if (part === 'commit') n += rule.commitLength;
+  }
+  const segments = rule.parts.length + (rule.prefix ? 1 : 0);
+  return n + Math.max(0, segments - 1);
+}
+
+export function formatTime(time: Date, format: string, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(time);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  const values: Record<string, string> = {
+    YYYY: get('year').padStart(4, '0'),
+    MM: get('month'),
+    DD: get('day'),
+    HH: get('hour'),
+    mm: get('minute'),
+    ss: get('second'),
+  };
+  return format.replace(TIME_TOKEN_RE, (token) => values[token]);
+}
+
+function isTimeZone(zone: unknown): boolean {
+  if (typeof zone !== 'string' || zone.length === 0) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits: stable, dependency-free (this module also runs in workflow bundles). */
+export function fnv1a32(text: string): string {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
