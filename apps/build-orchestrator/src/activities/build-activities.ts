@@ -1,0 +1,158 @@
+import { Context } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { renderTag } from '@kiln/domain';
+import type { BuildInput, BuildStatusV1, SourceCredentials, StepName } from '@kiln/contracts';
+import type { EventBus, JsonLogger } from '@kiln/platform';
+import { buildImage, DockerEvent, pushImage } from '../docker/docker-engine';
+import { cloneCommit } from '../git/git-client';
+import { publishStatus, StepLog } from './reporter';
+
+export interface BuildActivityDeps {
+  docker: Docker;
+  bus: EventBus;
+  logger: JsonLogger;
+  credentials: (sourceId: string) => Promise<SourceCredentials>;
+  workDir: string;
+  /** This worker's own task queue: the steps after clone are routed here, where the clone lives. */
+  workerQueue: string;
+}
+
+export interface CloneResult {
+  workerQueue: string;
+  workdir: string;
+}
+
+const HEARTBEAT_MS = 2_000;
+
+/** Activities built from injected clients (Docker, NATS, credentials), so tests can hand in their own. */
+export function createBuildActivities(deps: BuildActivityDeps) {
+  /** Run one step attempt: report it, heartbeat while it runs, flush its log, report the outcome. */
+  async function step<T>(buildId: string, name: StepName, body: (log: StepLog, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    const attempt = ctx.info.attempt;
+    const log = new StepLog(deps.bus, buildId, name, attempt);
+    await publishStatus(deps.bus, { buildId, step: { name, status: 'running', attempt } });
+    const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
+    try {
+      const result = await body(log, ctx.cancellationSignal);
+      await log.flush();
+      await publishStatus(deps.bus, { buildId, step: { name, status: 'succeeded', attempt } });
+      return result;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log.line(`${name} failed: ${message}`, 'system');
+      await log.flush().catch(() => undefined);
+      const cancelled = ctx.cancellationSignal.aborted;
+      await publishStatus(deps.bus, { buildId, step: { name, status: cancelled ? 'cancelled' : 'failed', attempt, message } }).catch(() => undefined);
+      throw err;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  return {
+    async reportStatus(report: Omit<BuildStatusV1, 'at'>): Promise<void> {
+      await publishStatus(deps.bus, report);
+    },
+
+    async cloneRepository(input: BuildInput): Promise<CloneResult> {
+      const { buildId, commit, ref } = input.descriptor;
+      return step(buildId, 'clone', async (log, signal) => {
+        const workdir = join(deps.workDir, buildId);
+        await fs.rm(workdir, { recursive: true, force: true });
+        await fs.mkdir(workdir, { recursive: true });
+        const creds = await deps.credentials(input.source.id);
+        log.line(`fetching ${commit} (${ref}) from ${input.source.cloneUrl}`);
+        await cloneCommit({
+          url: input.source.cloneUrl,
+          commit,
+          ref: ref.startsWith('refs/') ? ref : null,
+          dir: workdir,
+          credentials: { username: creds.username, secret: creds.secret },
+          timeoutMs: 10 * 60_000,
+          signal,
+          onOutput: (text, stream) => log.write(text, stream),
+        });
+        log.line(`checked out ${commit}`);
+        return { workerQueue: deps.workerQueue, workdir };
+      });
+    },
+
+    async buildImage(input: BuildInput, workdir: string): Promise<{ imageId: string }> {
+      const d = input.descriptor;
+      return step(d.buildId, 'build', async (log, signal) => {
+        log.line(`building ${input.dockerfilePath} with context ${input.contextDir}`);
+        const imageId = await buildImage(deps.docker, {
+          cloneDir: workdir,
+          dockerfilePath: input.dockerfilePath,
+          contextDir: input.contextDir,
+          labels: {
+            'org.opencontainers.image.revision': d.commit,
+            'org.opencontainers.image.source': input.source.cloneUrl,
+            'dev.kiln.build-id': d.buildId,
+            'dev.kiln.rule-id': d.ruleId,
+            'dev.kiln.ref': d.ref,
+          },
+          signal,
+          deadlineMs: 60 * 60_000,
+          onEvent: (e) => writeBuildEvent(log, e),
+        });
+        log.line(`built image ${imageId}`);
+        return { imageId };
+      });
+    },
+
+    /** The tag's time is read here, when the tag is applied. */
+    async tagImage(input: BuildInput, imageId: string): Promise<{ repository: string; tag: string }> {
+      const d = input.descriptor;
+      return step(d.buildId, 'tag', async (log) => {
+        const tag = renderTag(input.tagRule, { refName: d.refType === 'other' ? d.commit.slice(0, 12) : d.refName, commit: d.commit, time: new Date() });
+        const repository = `${input.registry}/${d.imageRepository}`;
+        await deps.docker.getImage(imageId).tag({ repo: repository, tag });
+        log.line(`tagged ${imageId} as ${repository}:${tag}`);
+        return { repository, tag };
+      });
+    },
+
+    async pushImage(input: BuildInput, repository: string, tag: string, imageId: string): Promise<{ digest: string }> {
+      const d = input.descriptor;
+      return step(d.buildId, 'push', async (log, signal) => {
+        // The tag must still name the image this build made; a retried push re-pushes the same image.
+        const current = await deps.docker.getImage(`${repository}:${tag}`).inspect().catch(() => null);
+        if (!current || current.Id !== imageId) await deps.docker.getImage(imageId).tag({ repo: repository, tag });
+        const digest = await pushImage(deps.docker, {
+          repository,
+          tag,
+          registry: input.registry,
+          signal,
+          deadlineMs: 30 * 60_000,
+          onEvent: (e) => writePushEvent(log, e),
+        });
+        log.line(`pushed ${repository}:${tag} ${digest}`);
+        return { digest };
+      });
+    },
+
+    /** Always runs: removes the clone. Built layers stay in the engine as cache. */
+    async cleanup(buildId: string, workdir: string | null): Promise<void> {
+      if (workdir && workdir.startsWith(deps.workDir)) await fs.rm(workdir, { recursive: true, force: true });
+      deps.logger.debug({ msg: 'workspace cleaned', buildId }, 'BuildActivities');
+    },
+  };
+}
+
+export type BuildActivities = ReturnType<typeof createBuildActivities>;
+
+function writeBuildEvent(log: StepLog, e: DockerEvent): void {
+  if (e.stream) log.write(e.stream, 'stdout');
+  if (e.status) log.write(`${e.id ? `${e.id}: ` : ''}${e.status}\n`, 'stdout');
+  if (e.errorDetail?.message || e.error) log.write(`${e.errorDetail?.message ?? e.error}\n`, 'stderr');
+}
+
+function writePushEvent(log: StepLog, e: DockerEvent): void {
+  if (e.progressDetail !== undefined && e.status === 'Pushing') return;
+  writeBuildEvent(log, e);
+}
+

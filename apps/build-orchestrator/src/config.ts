@@ -1,0 +1,20 @@
+import { baseConfigSchema, port } from '@kiln/platform';
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const orchestratorConfigSchema = baseConfigSchema.extend({
+  KILN_ORCHESTRATOR_PORT: port(8084),
+  KILN_TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  KILN_TEMPORAL_NAMESPACE: z.string().default('default'),
+  KILN_TASK_QUEUE: z.string().default('kiln-builds'),
+  /** Docker Engine socket of this worker's host. */
+  KILN_DOCKER_SOCKET: z.string().default(join(homedir(), '.kiln', 'docker.sock')),
+  /** Where clones live while a build runs. */
+  KILN_WORK_DIR: z.string().default(join(homedir(), '.kiln', 'work')),
+  /** Names this worker's own task queue (steps after clone run here). */
+  KILN_WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
+  /** Builds this worker runs at once; more wait as queued. */
+  KILN_MAX_CONCURRENT_BUILDS: z.coerce.number().int().min(1).max(64).default(2),
+});
+export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

@@ -1,0 +1,1 @@
+export { buildAndPush, currentStepQuery } from './build-and-push.workflow';

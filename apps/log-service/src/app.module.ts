@@ -1,0 +1,40 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions, EventBus, HEALTH_CHECKS, HealthCheck, HealthController, JsonLogger, natsHealthCheck, openDatabase, PlatformModule } from '@kiln/platform';
+import { LogConfig } from './config';
+import { logsDatabase } from './database/database';
+import { BuildsController } from './builds/builds.controller';
+import { BuildsService } from './builds/builds.service';
+import { LogsService } from './logs/logs.service';
+import { IngestService } from './ingest.service';
+
+export class LogAppModule {
+  static forConfig(config: LogConfig, logger: JsonLogger) {
+    @Module({
+      imports: [
+        PlatformModule.forRoot({ service: 'log-service', config, logger, events: true }),
+        TypeOrmModule.forRootAsync({
+          useFactory: () => dataSourceOptions(config.KILN_DATABASE_URL, logsDatabase),
+          dataSourceFactory: (options) => openDatabase(options!, logsDatabase.schema),
+        }),
+      ],
+      controllers: [HealthController, BuildsController],
+      providers: [
+        {
+          provide: HEALTH_CHECKS,
+          inject: [EventBus, DataSource],
+          useFactory: (bus: EventBus, db: DataSource): HealthCheck[] => [
+            natsHealthCheck(bus),
+            { name: 'postgres', check: async () => void (await db.query('SELECT 1')) },
+          ],
+        },
+        BuildsService,
+        LogsService,
+        IngestService,
+      ],
+    })
+    class LogAppModuleImpl {}
+    return LogAppModuleImpl;
+  }
+}

@@ -1,0 +1,28 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { buildsGet, buildsList, logsList, RequestOf } from '@kiln/contracts';
+import { LogsService } from '../logs/logs.service';
+import { BuildsService } from './builds.service';
+
+@Controller()
+export class BuildsController {
+  constructor(
+    private readonly builds: BuildsService,
+    private readonly logs: LogsService,
+  ) {}
+
+  @MessagePattern(buildsList.pattern)
+  list(@Payload() q: RequestOf<typeof buildsList>) {
+    return this.builds.list(q ?? {});
+  }
+
+  @MessagePattern(buildsGet.pattern)
+  get(@Payload() q: RequestOf<typeof buildsGet>) {
+    return this.builds.get(q.id);
+  }
+
+  @MessagePattern(logsList.pattern)
+  lines(@Payload() q: RequestOf<typeof logsList>) {
+    return this.logs.list(q);
+  }
+}

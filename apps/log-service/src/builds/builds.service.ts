@@ -1,0 +1,142 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { z } from 'zod';
+import { BuildStatus, isTerminal, NotFoundError, ValidationError } from '@kiln/domain';
+import type { BuildStatusV1, BuildsQuery, BuildView, Page } from '@kiln/contracts';
+import { BuildEntity, BuildStepEntity } from './build.entity';
+
+const RANK: Record<BuildStatus, number> = { queued: 0, running: 1, succeeded: 2, failed: 2, cancelled: 2 };
+
+/** Owns build records and steps. Status reports are applied forward-only, so replays and reordering are harmless. */
+@Injectable()
+export class BuildsService {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  async applyStatus(report: BuildStatusV1): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const at = new Date(report.at);
+      let build = await tx.findOne(BuildEntity, { where: { id: report.buildId }, lock: { mode: 'pessimistic_write' } });
+      if (!build) {
+        const d = report.descriptor;
+        if (!d) throw new Error(`status for unknown build ${report.buildId} without a descriptor; retrying later`);
+        await tx
+          .createQueryBuilder()
+          .insert()
+          .into(BuildEntity)
+          .values({
+            id: d.buildId,
+            ruleId: d.ruleId,
+            ruleName: d.ruleName,
+            imageRepository: d.imageRepository,
+            sourceId: d.sourceId,
+            trigger: d.trigger,
+            status: 'queued',
+            ref: d.ref,
+            refType: d.refType,
+            refName: d.refName,
+            commit: d.commit,
+            tags: [],
+            workflowId: d.workflowId,
+            createdAt: at,
+          })
+          .orIgnore()
+          .execute();
+        build = await tx.findOneOrFail(BuildEntity, { where: { id: report.buildId }, lock: { mode: 'pessimistic_write' } });
+      }
+      if (report.step) await this.applyStep(tx, report.buildId, report.step, at);
+      const patch: Partial<BuildEntity> = {};
+      if (report.status && !isTerminal(build.status) && RANK[report.status] >= RANK[build.status]) {
+        patch.status = report.status;
+        if (report.status === 'running' && !build.startedAt) patch.startedAt = at;
+        if (isTerminal(report.status)) patch.finishedAt = at;
+      }
+      if (!isTerminal(build.status)) {
+        if (report.tags?.length) patch.tags = report.tags;
+        if (report.digest) patch.digest = report.digest;
+        if (report.failure) patch.failure = report.failure;
+      }
+      if (Object.keys(patch).length > 0) await tx.update(BuildEntity, { id: build.id }, patch);
+    });
+  }
+
+  private async applyStep(tx: EntityManager, buildId: string, step: NonNullable<BuildStatusV1['step']>, at: Date): Promise<void> {
+    const running = step.status === 'running';
+    await tx.query(
+      `INSERT INTO logs.build_steps (build_id, name, attempt, status, started_at, finished_at, message)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (build_id, name, attempt) DO UPDATE SET
+         status = CASE WHEN build_steps.status = 'running' THEN EXCLUDED.status ELSE build_steps.status END,
+         started_at = COALESCE(build_steps.started_at, EXCLUDED.started_at),
+         finished_at = COALESCE(build_steps.finished_at, EXCLUDED.finished_at),
+         message = COALESCE(EXCLUDED.message, build_steps.message)`,
+      [buildId, step.name, step.attempt, step.status, running ? at : null, running ? null : at, step.message ?? null],
+    );
+  }
+
+  async list(q: BuildsQuery): Promise<Page<BuildView>> {
+    const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
+    const qb = this.db.getRepository(BuildEntity).createQueryBuilder('b').orderBy('b.created_at', 'DESC').addOrderBy('b.id', 'DESC').limit(limit + 1);
+    if (q.ruleId) {
+      if (!z.string().uuid().safeParse(q.ruleId).success) throw new ValidationError([{ field: 'ruleId', message: 'must be a rule id' }]);
+      qb.andWhere('b.rule_id = :ruleId', { ruleId: q.ruleId });
+    }
+    if (q.imageRepository) qb.andWhere('b.image_repository = :img', { img: q.imageRepository });
+    if (q.status) qb.andWhere('b.status = :status', { status: q.status });
+    if (q.ref) qb.andWhere('b.ref = :ref', { ref: q.ref });
+    if (q.cursor) {
+      const [at, id] = Buffer.from(q.cursor, 'base64url').toString().split('|');
+      if (!at || !id || !z.string().uuid().safeParse(id).success) throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API gave out' }]);
+      qb.andWhere('(b.created_at, b.id) < (:at, :id)', { at, id });
+    }
+    const rows = await qb.getMany();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((b) => toView(b)),
+      nextCursor: rows.length > limit && last ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url') : null,
+    };
+  }
+
+  async get(id: string): Promise<BuildView> {
+    const build = z.string().uuid().safeParse(id).success ? await this.db.getRepository(BuildEntity).findOneBy({ id }) : null;
+    if (!build) throw new NotFoundError('build', id);
+    const steps = await this.db.getRepository(BuildStepEntity).find({ where: { buildId: id }, order: { startedAt: 'ASC', attempt: 'ASC' } });
+    return toView(build, steps);
+  }
+}
+
+function toView(b: BuildEntity, steps?: BuildStepEntity[]): BuildView {
+  return {
+    id: b.id,
+    ruleId: b.ruleId,
+    ruleName: b.ruleName,
+    ruleDeleted: b.ruleDeleted,
+    imageRepository: b.imageRepository,
+    sourceId: b.sourceId,
+    trigger: b.trigger,
+    status: b.status,
+    ref: b.ref,
+    commit: b.commit,
+    tags: b.tags,
+    digest: b.digest,
+    workflowId: b.workflowId,
+    failure: b.failure,
+    ...(steps
+      ? {
+          steps: steps.map((s) => ({
+            name: s.name,
+            status: s.status,
+            attempt: s.attempt,
+            startedAt: s.startedAt?.toISOString() ?? null,
+            finishedAt: s.finishedAt?.toISOString() ?? null,
+            durationMs: s.startedAt && s.finishedAt ? s.finishedAt.getTime() - s.startedAt.getTime() : null,
+            message: s.message,
+          })),
+        }
+      : {}),
+    createdAt: b.createdAt.toISOString(),
+    startedAt: b.startedAt?.toISOString() ?? null,
+    finishedAt: b.finishedAt?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,9 @@
+import type { AppDatabase } from '@kiln/platform';
+import { BuildEntity, BuildStepEntity } from '../builds/build.entity';
+import { LogsInitial1764230100000 } from './migrations/1764230100000-logs-initial';
+
+export const logsDatabase: AppDatabase = {
+  schema: 'logs',
+  entities: [BuildEntity, BuildStepEntity],
+  migrations: [LogsInitial1764230100000],
+};

@@ -1,0 +1,58 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Client, Connection } from '@temporalio/client';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions, EventBus, HEALTH_CHECKS, HealthCheck, HealthController, JsonLogger, natsHealthCheck, openDatabase, PlatformModule } from '@kiln/platform';
+import { RulesConfig } from './config';
+import { SecretBox } from './crypto/secret-box';
+import { SECRET_BOX, TEMPORAL_CLIENT } from './crypto/tokens';
+import { rulesDatabase } from './database/database';
+import { BuildStarter } from './builds/build-starter.service';
+import { CodeSourceEntity } from './sources/code-source.entity';
+import { SourcesController } from './sources/sources.controller';
+import { SourcesService } from './sources/sources.service';
+import { BuildRuleEntity } from './rules/build-rule.entity';
+import { RulesController } from './rules/rules.controller';
+import { RulesService } from './rules/rules.service';
+import { PushHandler } from './pushes/push-handler.service';
+
+export class RulesAppModule {
+  static forConfig(config: RulesConfig, logger: JsonLogger) {
+    @Module({
+      imports: [
+        PlatformModule.forRoot({ service: 'rules-service', config, logger, events: true }),
+        TypeOrmModule.forRootAsync({
+          useFactory: () => dataSourceOptions(config.KILN_DATABASE_URL, rulesDatabase),
+          dataSourceFactory: (options) => openDatabase(options!, rulesDatabase.schema),
+        }),
+        TypeOrmModule.forFeature([CodeSourceEntity, BuildRuleEntity]),
+      ],
+      controllers: [HealthController, SourcesController, RulesController],
+      providers: [
+        { provide: SECRET_BOX, useValue: new SecretBox(config.KILN_SECRET_KEY) },
+        {
+          provide: TEMPORAL_CLIENT,
+          useFactory: async () => {
+            const connection = await Connection.connect({ address: config.KILN_TEMPORAL_ADDRESS });
+            return new Client({ connection, namespace: config.KILN_TEMPORAL_NAMESPACE });
+          },
+        },
+        {
+          provide: HEALTH_CHECKS,
+          inject: [EventBus, DataSource, TEMPORAL_CLIENT],
+          useFactory: (bus: EventBus, db: DataSource, temporal: Client): HealthCheck[] => [
+            natsHealthCheck(bus),
+            { name: 'postgres', check: async () => void (await db.query('SELECT 1')) },
+            { name: 'temporal', check: async () => void (await (temporal.connection as Connection).healthService.check({})) },
+          ],
+        },
+        SourcesService,
+        RulesService,
+        BuildStarter,
+        PushHandler,
+      ],
+    })
+    class RulesAppModuleImpl {}
+    return RulesAppModuleImpl;
+  }
+}

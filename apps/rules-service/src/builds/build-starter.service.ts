@@ -1,0 +1,86 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Client, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { cloneUrlFor, parseRef } from '@kiln/domain';
+import { BUILD_WORKFLOW, BuildDescriptor, BuildInput, BuildTriggerInfo, SEARCH_ATTRIBUTES } from '@kiln/contracts';
+import { JsonLogger, KILN_CONFIG } from '@kiln/platform';
+import { RulesConfig } from '../config';
+import { TEMPORAL_CLIENT } from '../crypto/tokens';
+import { BuildRuleEntity } from '../rules/build-rule.entity';
+import { CodeSourceEntity } from '../sources/code-source.entity';
+
+const keys = {
+  ruleId: defineSearchAttributeKey(SEARCH_ATTRIBUTES.ruleId, SearchAttributeType.KEYWORD),
+  imageRepository: defineSearchAttributeKey(SEARCH_ATTRIBUTES.imageRepository, SearchAttributeType.KEYWORD),
+  ref: defineSearchAttributeKey(SEARCH_ATTRIBUTES.ref, SearchAttributeType.KEYWORD),
+  commit: defineSearchAttributeKey(SEARCH_ATTRIBUTES.commit, SearchAttributeType.KEYWORD),
+  triggerKind: defineSearchAttributeKey(SEARCH_ATTRIBUTES.triggerKind, SearchAttributeType.KEYWORD),
+};
+
+export interface StartBuild {
+  rule: BuildRuleEntity;
+  source: CodeSourceEntity;
+  buildId: string;
+  workflowId: string;
+  ref: string;
+  commit: string;
+  trigger: BuildTriggerInfo;
+  /** Clone URL the host announced, when the source has no base URL of its own. */
+  cloneUrl?: string | null;
+}
+
+/** Starts build workflows. Deterministic ids + USE_EXISTING: starting the same build twice is harmless. */
+@Injectable()
+export class BuildStarter {
+  constructor(
+    @Inject(TEMPORAL_CLIENT) private readonly temporal: Client,
+    @Inject(KILN_CONFIG) private readonly config: RulesConfig,
+    private readonly logger: JsonLogger,
+  ) {}
+
+  async start(b: StartBuild): Promise<{ buildId: string; workflowId: string }> {
+    const parsed = parseRef(b.ref);
+    const imageRepository = `${b.rule.namespace}/${b.rule.imageRepository}`;
+    const descriptor: BuildDescriptor = {
+      buildId: b.buildId,
+      workflowId: b.workflowId,
+      ruleId: b.rule.id,
+      ruleName: b.rule.name,
+      sourceId: b.source.id,
+      imageRepository,
+      trigger: b.trigger,
+      ref: b.ref,
+      refType: parsed.type,
+      refName: parsed.name,
+      commit: b.commit,
+    };
+    const input: BuildInput = {
+      descriptor,
+      source: {
+        id: b.source.id,
+        provider: b.source.provider,
+        cloneUrl: b.source.baseUrl || !b.cloneUrl ? cloneUrlFor(b.source.provider, b.source.baseUrl, b.rule.repository) : b.cloneUrl,
+      },
+      dockerfilePath: b.rule.dockerfilePath,
+      contextDir: b.rule.contextDir,
+      tagRule: b.rule.tagRule,
+      registry: this.config.KILN_REGISTRY,
+    };
+    const handle = await this.temporal.workflow.start(BUILD_WORKFLOW, {
+      taskQueue: this.config.KILN_TASK_QUEUE,
+      workflowId: b.workflowId,
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      args: [input],
+      memo: { ruleName: b.rule.name, buildId: b.buildId },
+      typedSearchAttributes: [
+        { key: keys.ruleId, value: b.rule.id },
+        { key: keys.imageRepository, value: imageRepository },
+        { key: keys.ref, value: b.ref },
+        { key: keys.commit, value: b.commit },
+        { key: keys.triggerKind, value: b.trigger.kind },
+      ],
+    });
+    this.logger.log({ msg: 'build workflow started', buildId: b.buildId, workflowId: handle.workflowId, ruleId: b.rule.id, ...(b.trigger.kind === 'push' ? { eventId: b.trigger.eventId } : {}) }, 'BuildStarter');
+    return { buildId: b.buildId, workflowId: handle.workflowId };
+  }
+}

@@ -1,0 +1,11 @@
+import type { AppDatabase } from '@kiln/platform';
+import { RulesInitial1764230000000 } from './migrations/1764230000000-rules-initial';
+import { CodeSourceEntity } from '../sources/code-source.entity';
+import { BuildRuleEntity } from '../rules/build-rule.entity';
+import { EventDecisionEntity, PushEventEntity } from '../pushes/push-event.entity';
+
+export const rulesDatabase: AppDatabase = {
+  schema: 'rules',
+  entities: [CodeSourceEntity, BuildRuleEntity, PushEventEntity, EventDecisionEntity],
+  migrations: [RulesInitial1764230000000],
+};

@@ -1,0 +1,85 @@
+import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { deterministicId, matchTrigger, pushWorkflowId } from '@kiln/domain';
+import { pushReceivedV1, PushReceivedV1 } from '@kiln/contracts';
+import { EventBus, JsonLogger } from '@kiln/platform';
+import { BuildStarter } from '../builds/build-starter.service';
+import { RulesService } from '../rules/rules.service';
+import { SourcesService } from '../sources/sources.service';
+import { DecisionKind, EventDecisionEntity, NO_RULE_ID, PushEventEntity } from './push-event.entity';
+
+export const PUSH_CONSUMER = 'rules-service';
+
+/**
+ * Consumes `push.received.v1` durably. Every matching build is started in Temporal before the message is
+ * acked; decisions are recorded per (event, rule), so a redelivered event changes nothing.
+ */
+@Injectable()
+export class PushHandler implements OnApplicationBootstrap {
+  constructor(
+    private readonly bus: EventBus,
+    private readonly rules: RulesService,
+    private readonly sources: SourcesService,
+    private readonly starter: BuildStarter,
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly logger: JsonLogger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bus.consume(pushReceivedV1, PUSH_CONSUMER, (event) => this.handle(event), { ackWaitMs: 60_000 });
+  }
+
+  async handle(event: PushReceivedV1): Promise<void> {
+    if (event.kind !== 'push') return;
+    await this.db
+      .createQueryBuilder()
+      .insert()
+      .into(PushEventEntity)
+      .values({ eventId: event.eventId, sourceId: event.sourceId, repoFullName: event.repoFullName, ref: event.ref, event })
+      .orIgnore()
+      .execute();
+    const rules = await this.rules.forRepository(event.sourceId, event.repoFullName);
+    if (rules.length === 0) {
+      await this.record(event.eventId, NO_RULE_ID, 'no-rules', `no build rule uses ${event.repoFullName} on this source`);
+      return;
+    }
+    const source = await this.sources.entity(event.sourceId);
+    for (const rule of rules) {
+      if (event.deleted) {
+        await this.record(event.eventId, rule.id, 'ref-deleted', `${event.ref} was deleted; deletions never build`);
+        continue;
+      }
+      const match = matchTrigger(rule.trigger, { ref: event.ref, deleted: event.deleted });
+      if (!match.matched) {
+        await this.record(event.eventId, rule.id, 'no-match', match.reason ?? null);
+        continue;
+      }
+      if (!rule.autoTrigger) {
+        await this.record(event.eventId, rule.id, 'auto-trigger-off', 'auto-trigger is off for this rule; use build now');
+        continue;
+      }
+      const commit = event.commitSha ?? event.after;
+      if (!commit) {
+        await this.record(event.eventId, rule.id, 'no-match', 'the delivery names no commit to build');
+        continue;
+      }
+      const started = await this.starter.start({
+        rule,
+        source,
+        buildId: deterministicId(`${rule.id}:${event.eventId}`),
+        workflowId: pushWorkflowId(rule.id, event.eventId),
+        ref: event.ref,
+        commit,
+        trigger: { kind: 'push', eventId: event.eventId, deliveryId: event.deliveryId, provider: event.provider },
+        cloneUrl: event.cloneUrl,
+      });
+      await this.record(event.eventId, rule.id, 'build-started', null, started.buildId, started.workflowId);
+    }
+    this.logger.log({ msg: 'push evaluated', eventId: event.eventId, rules: rules.length }, 'PushHandler');
+  }
+
+  private async record(eventId: string, ruleId: string, decision: DecisionKind, reason: string | null, buildId: string | null = null, workflowId: string | null = null): Promise<void> {
+    await this.db.createQueryBuilder().insert().into(EventDecisionEntity).values({ eventId, ruleId, decision, reason, buildId, workflowId }).orIgnore().execute();
+  }
+}

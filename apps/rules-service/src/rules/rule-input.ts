@@ -1,0 +1,99 @@
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { compileRefPattern, isSafeRefName, KilnError, normalizeTagRule, Provider, repositoryNameProblem, Trigger, ValidationError } from '@kiln/domain';
+import type { BuildRuleInput } from '@kiln/contracts';
+import { parseInput } from '@kiln/platform';
+
+const relativePath = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(1024)
+    .refine((p) => !p.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(p), `${what} must be relative to the repository, not absolute`)
+    .refine((p) => !p.includes('\0'), `${what} must not contain NUL`)
+    .transform((p) => posix.normalize(p.replace(/\\/g, '/')).replace(/\/+$/, '') || '.')
+    .refine((p) => p !== '..' && !p.startsWith('../'), `${what} must stay inside the repository`);
+
+const triggerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('branch'), branch: z.string().min(1).refine(isSafeRefName, 'is not a valid branch name') }).strict(),
+  z.object({ type: z.literal('tag') }).strict(),
+  z.object({ type: z.literal('anyBranch') }).strict(),
+  z.object({ type: z.literal('refRegex'), pattern: z.string().min(1).max(1024) }).strict(),
+]);
+
+const ruleSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    sourceId: z.string().uuid('must be a source id'),
+    repository: z.string().trim().min(1).max(1024),
+    trigger: triggerSchema,
+    dockerfilePath: relativePath('dockerfilePath').default('Dockerfile'),
+    contextDir: relativePath('contextDir').default('.'),
+    tagRule: z.unknown().optional(),
+    autoTrigger: z.boolean().default(true),
+  })
+  .strict();
+
+export type ValidRule = Omit<z.infer<typeof ruleSchema>, 'tagRule' | 'trigger'> & {
+  trigger: Trigger;
+  tagRule: ReturnType<typeof normalizeTagRule>;
+};
+
+export function validateImageRepository(namespace: string, imageRepository: string): void {
+  const problem = repositoryNameProblem(namespace, imageRepository);
+  if (problem) throw new ValidationError([{ field: 'repository', message: problem }]);
+}
+
+/** Validate a whole rule; every problem is reported with its field, and nothing is written on failure. */
+export function validateRule(input: BuildRuleInput, provider: Provider | null): ValidRule {
+  const rule = parseInput(ruleSchema, input);
+  const problems: Array<{ field: string; message: string }> = [];
+  let tagRule: ValidRule['tagRule'] | undefined;
+  try {
+    tagRule = normalizeTagRule(rule.tagRule as never);
+  } catch (err) {
+    if (err instanceof ValidationError && err.fields) problems.push(...err.fields);
+    else throw err;
+  }
+  if (rule.trigger.type === 'refRegex') {
+    try {
+      compileRefPattern(rule.trigger.pattern);
+    } catch (err) {
+      if (err instanceof KilnError && err.fields) problems.push(...err.fields);
+      else throw err;
+    }
+  }
+  if (provider !== null) {
+    const repoProblem = repositoryProblem(provider, rule.repository);
+    if (repoProblem) problems.push({ field: 'repository', message: repoProblem });
+  }
+  if (problems.length > 0 || !tagRule) throw new ValidationError(problems);
+  return { ...rule, trigger: rule.trigger as Trigger, tagRule };
+}
+
+function repositoryProblem(provider: Provider, repository: string): string | null {
+  if (provider === 'git') {
+    return /^(https?|ssh|git):\/\//i.test(repository) || /^[^@\s]+@[^:\s]+:/.test(repository)
+      ? null
+      : 'must be a git URL (https, http, ssh or git) for a git source';
+  }
+  return /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(repository.replace(/\.git$/, '')) && !repository.split('/').some((p) => p.startsWith('-') || p === '..')
+    ? null
+    : 'must be owner/name on the host (GitLab subgroups allowed: group/sub/name)';
+}
+
+/** How deliveries are matched to rules: case-insensitive owner/name, no `.git`. */
+export const repositoryKey = (repository: string): string => repository.trim().replace(/\.git$/, '').replace(/\/+$/, '').toLowerCase();
+
+export function describeTrigger(trigger: Trigger): string {
+  switch (trigger.type) {
+    case 'branch':
+      return `push to ${trigger.branch}`;
+    case 'tag':
+      return 'new tag';
+    case 'anyBranch':
+      return 'push to any branch';
+    case 'refRegex':
+      return `ref matches ${trigger.pattern}`;
+  }
+}

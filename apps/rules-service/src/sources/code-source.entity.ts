@@ -1,0 +1,19 @@
+import type { Provider } from '@kiln/domain';
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+@Entity({ schema: 'rules', name: 'code_sources' })
+export class CodeSourceEntity {
+  @PrimaryColumn('uuid') id!: string;
+  @Column('text') provider!: Provider;
+  @Column('text') name!: string;
+  @Column('text', { name: 'base_url', nullable: true }) baseUrl!: string | null;
+  @Column('text', { nullable: true }) username!: string | null;
+  /** Token or password, sealed with SecretBox. */
+  @Column('text', { name: 'secret_sealed', nullable: true }) secretSealed!: string | null;
+  @Column('text', { name: 'webhook_secret_sealed' }) webhookSecretSealed!: string;
+  @Column('text', { default: 'ok' }) status!: 'ok' | 'unauthorized';
+  @Column('text', { name: 'status_reason', nullable: true }) statusReason!: string | null;
+  @Column('timestamptz', { name: 'status_at', nullable: true }) statusAt!: Date | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
+}

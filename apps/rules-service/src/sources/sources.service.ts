@@ -1,0 +1,102 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Repository } from 'typeorm';
+import { z } from 'zod';
+import { NotFoundError, PROVIDERS } from '@kiln/domain';
+import type { CreateSourceRequest, CreatedSourceView, Page, SourceCredentials, SourceView, SourceWebhookConfig } from '@kiln/contracts';
+import { KILN_CONFIG, parseInput } from '@kiln/platform';
+import { RulesConfig } from '../config';
+import { SECRET_BOX } from '../crypto/tokens';
+import { SecretBox } from '../crypto/secret-box';
+import { CodeSourceEntity } from './code-source.entity';
+
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
+
+const createSchema = z
+  .object({
+    provider: z.enum(PROVIDERS),
+    name: z.string().trim().min(1).max(100),
+    baseUrl: httpUrl.nullish(),
+    token: z.string().min(1).max(4096).optional(),
+    username: z.string().min(1).max(255).optional(),
+    password: z.string().min(1).max(4096).optional(),
+    webhookSecret: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.token && v.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give a token or a password, not both' });
+    if (v.password && !v.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with a password' });
+  });
+
+@Injectable()
+export class SourcesService {
+  constructor(
+    @InjectRepository(CodeSourceEntity) private readonly sources: Repository<CodeSourceEntity>,
+    @Inject(SECRET_BOX) private readonly box: SecretBox,
+    @Inject(KILN_CONFIG) private readonly config: RulesConfig,
+  ) {}
+
+  async create(input: CreateSourceRequest): Promise<CreatedSourceView> {
+    const req = parseInput(createSchema, input);
+    const webhookSecret = req.webhookSecret ?? randomBytes(24).toString('base64url');
+    const secret = req.token ?? req.password ?? null;
+    const entity = this.sources.create({
+      id: randomUUID(),
+      provider: req.provider,
+      name: req.name,
+      baseUrl: req.baseUrl ? req.baseUrl.replace(/\/+$/, '') : null,
+      username: req.username ?? null,
+      secretSealed: secret === null ? null : this.box.seal(secret),
+      webhookSecretSealed: this.box.seal(webhookSecret),
+      status: 'ok',
+      statusReason: null,
+      statusAt: null,
+    });
+    const saved = await this.sources.save(entity);
+    return { ...this.view(saved), webhookSecret };
+  }
+
+  async list(): Promise<Page<SourceView>> {
+    const rows = await this.sources.find({ order: { createdAt: 'ASC' } });
+    return { items: rows.map((r) => this.view(r)), nextCursor: null };
+  }
+
+  async get(id: string): Promise<SourceView> {
+    return this.view(await this.entity(id));
+  }
+
+  async webhookConfig(id: string): Promise<SourceWebhookConfig> {
+    const s = await this.entity(id);
+    return { id: s.id, provider: s.provider, webhookSecret: this.box.open(s.webhookSecretSealed) };
+  }
+
+  async credentials(id: string): Promise<SourceCredentials> {
+    const s = await this.entity(id);
+    return { id: s.id, provider: s.provider, username: s.username, secret: s.secretSealed ? this.box.open(s.secretSealed) : null };
+  }
+
+  async entity(id: string): Promise<CodeSourceEntity> {
+    const found = z.string().uuid().safeParse(id).success ? await this.sources.findOneBy({ id }) : null;
+    if (!found) throw new NotFoundError('source', id);
+    return found;
+  }
+
+  view(s: CodeSourceEntity): SourceView {
+    return {
+      id: s.id,
+      provider: s.provider,
+      name: s.name,
+      baseUrl: s.baseUrl,
+      webhookUrl: `${this.config.KILN_WEBHOOK_PUBLIC_URL.replace(/\/+$/, '')}/webhooks/${s.id}`,
+      status: s.status,
+      statusReason: s.statusReason,
+      statusAt: s.statusAt?.toISOString() ?? null,
+      createdAt: s.createdAt.toISOString(),
+      updatedAt: s.updatedAt.toISOString(),
+    };
+  }
+}

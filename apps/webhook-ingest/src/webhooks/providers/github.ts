@@ -1,0 +1,97 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { normalizeSha, parseRef, ZERO_SHA } from '@kiln/domain';
+import type { Delivery, Outcome, ProviderAdapter } from './types';
+
+interface GithubPush {
+  ref?: string;
+  before?: string;
+  after?: string;
+  created?: boolean;
+  deleted?: boolean;
+  repository?: { full_name?: string; clone_url?: string; ssh_url?: string; default_branch?: string; master_branch?: string };
+  head_commit?: { id?: string; message?: string; timestamp?: string; author?: { name?: string; email?: string } } | null;
+  pusher?: { name?: string };
+  sender?: { login?: string };
+}
+
+/** `sha256=` + hex HMAC-SHA256 of the raw body, compared in constant time. */
+export function verifyGithubSignature(rawBody: Buffer, secret: string, header: string | undefined): boolean {
+  if (!header || !header.startsWith('sha256=')) return false;
+  const given = Buffer.from(header.slice('sha256='.length), 'hex');
+  const expected = createHmac('sha256', secret).update(rawBody).digest();
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** GitHub sends JSON, or a form whose `payload` field holds the JSON; the signature covers the raw bytes either way. */
+export function readJsonOrFormPayload(delivery: Delivery): unknown {
+  const text = delivery.rawBody.toString('utf8');
+  if (delivery.contentType.includes('application/x-www-form-urlencoded')) {
+    const payload = new URLSearchParams(text).get('payload');
+    if (payload === null) throw new Error('form body has no payload field');
+    return JSON.parse(payload);
+  }
+  return JSON.parse(text);
+}
+
+export function isoInstant(value: string | undefined | null): string | null {
+  if (!value) return null;
+  const t = new Date(value);
+  return Number.isNaN(t.getTime()) ? null : t.toISOString();
+}
+
+export const githubAdapter: ProviderAdapter = {
+  read(delivery: Delivery, secret: string): Outcome {
+    const event = delivery.headers['x-github-event'];
+    const deliveryId = delivery.headers['x-github-delivery'];
+    if (!verifyGithubSignature(delivery.rawBody, secret, delivery.headers['x-hub-signature-256']))
+      return { kind: 'refused', status: 401, reason: 'missing or wrong X-Hub-Signature-256' };
+    if (!event || !deliveryId) return { kind: 'refused', status: 400, reason: 'missing X-GitHub-Event or X-GitHub-Delivery' };
+    if (event === 'ping') return { kind: 'ping', deliveryId };
+    if (event !== 'push') return { kind: 'ignored', deliveryId, reason: `event type ${event} is not used by Kiln` };
+    let body: GithubPush;
+    try {
+      body = readJsonOrFormPayload(delivery) as GithubPush;
+    } catch (err) {
+      return { kind: 'refused', status: 400, reason: `body is not a GitHub push payload: ${(err as Error).message}` };
+    }
+    if (typeof body?.ref !== 'string' || !body.repository?.full_name)
+      return { kind: 'refused', status: 400, reason: 'push payload lacks ref or repository.full_name' };
+    const parsed = parseRef(body.ref);
+    const before = normalizeSha(body.before);
+    const after = normalizeSha(body.after);
+    const deleted = body.deleted ?? after === ZERO_SHA;
+    const head = body.head_commit;
+    return {
+      kind: 'event',
+      deliveryId,
+      event: {
+        provider: 'github',
+        deliveryId,
+        kind: 'push',
+        ref: body.ref,
+        refType: parsed.type === 'other' ? null : parsed.type,
+        name: parsed.name,
+        before,
+        after,
+        // For an annotated tag `after` is the tag object; head_commit is the commit it points at.
+        commitSha: deleted ? null : (normalizeSha(head?.id) ?? after),
+        created: body.created ?? before === ZERO_SHA,
+        deleted,
+        repoFullName: body.repository.full_name,
+        cloneUrl: body.repository.clone_url ?? null,
+        sshUrl: body.repository.ssh_url ?? null,
+        defaultBranch: body.repository.default_branch ?? body.repository.master_branch ?? null,
+        headCommit: head?.id
+          ? {
+              id: head.id,
+              message: head.message ?? '',
+              authorName: head.author?.name ?? null,
+              authorEmail: head.author?.email ?? null,
+              timestamp: isoInstant(head.timestamp),
+            }
+          : null,
+        pusher: body.pusher?.name ?? body.sender?.login ?? null,
+      },
+    };
+  },
+};

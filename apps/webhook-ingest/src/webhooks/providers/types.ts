@@ -1,0 +1,21 @@
+import type { PushReceivedV1 } from '@kiln/contracts';
+
+/** What webhook-ingest received, exactly: headers (lower-cased) and the raw body bytes. */
+export interface Delivery {
+  sourceId: string;
+  headers: Record<string, string | undefined>;
+  rawBody: Buffer;
+  contentType: string;
+}
+
+/** The outcome of reading a delivery: continue with an event, or stop with a reason and an HTTP status. */
+export type Outcome =
+  | { kind: 'event'; deliveryId: string; event: Omit<PushReceivedV1, 'eventId' | 'sourceId' | 'receivedAt'> }
+  | { kind: 'ping'; deliveryId: string }
+  | { kind: 'ignored'; deliveryId: string; reason: string }
+  | { kind: 'refused'; status: 400 | 401; reason: string };
+
+export interface ProviderAdapter {
+  /** Verify the delivery against the source's secret over the exact bytes, then parse and normalize it. */
+  read(delivery: Delivery, secret: string): Outcome;
+}

@@ -1,0 +1,38 @@
+/**
+ * A durable event: a JetStream subject in a stream, typed by its payload. `publish` and `consume` take the
+ * definition, so a mismatched payload does not compile. Versioned in the subject: a breaking change is a new `v2`.
+ */
+export interface EventDef<T> {
+  readonly subject: string;
+  readonly stream: StreamName;
+  /** Phantom field carrying the payload type; never set. */
+  readonly __payload?: T;
+}
+
+export type StreamName = 'KILN_EVENTS' | 'KILN_BUILDS' | 'KILN_LOGS';
+
+export function defineEvent<T>(subject: string, stream: StreamName): EventDef<T> {
+  return { subject, stream };
+}
+
+/** A request/reply call over core NATS (NestJS `@MessagePattern`), typed by request and response. */
+export interface RpcDef<Req, Res> {
+  readonly pattern: string;
+  readonly __req?: Req;
+  readonly __res?: Res;
+}
+
+export function defineRpc<Req, Res>(pattern: string): RpcDef<Req, Res> {
+  return { pattern };
+}
+
+export type PayloadOf<D> = D extends EventDef<infer T> ? T : never;
+export type RequestOf<D> = D extends RpcDef<infer Req, unknown> ? Req : never;
+export type ResponseOf<D> = D extends RpcDef<unknown, infer Res> ? Res : never;
+
+/** Streams and the subjects each one stores. Created idempotently by every service at start-up. */
+export const STREAMS: Record<StreamName, { subjects: string[]; description: string }> = {
+  KILN_EVENTS: { subjects: ['push.received.v1'], description: 'Normalized webhook deliveries, deduplicated by provider:delivery id' },
+  KILN_BUILDS: { subjects: ['build.status.v1'], description: 'Build and step status transitions' },
+  KILN_LOGS: { subjects: ['build.log.v1.>'], description: 'Build log lines, one subject per build' },
+};

@@ -1,0 +1,158 @@
+import type { BuildStatus, Provider, Trigger, TagRule, NormalizedTagRule } from '@kiln/domain';
+import type { BuildFailure, BuildTriggerInfo, LogStream, StepName, StepStatus } from './builds.v1';
+import { defineRpc } from './define';
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+// ---- code sources (rules-service) ----
+export interface CreateSourceRequest {
+  provider: Provider;
+  name: string;
+  baseUrl?: string | null;
+  token?: string;
+  username?: string;
+  password?: string;
+  webhookSecret?: string;
+}
+
+export interface SourceView {
+  id: string;
+  provider: Provider;
+  name: string;
+  baseUrl: string | null;
+  webhookUrl: string;
+  status: 'ok' | 'unauthorized';
+  statusReason: string | null;
+  statusAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Only the create answer carries the webhook secret, once. */
+export type CreatedSourceView = SourceView & { webhookSecret: string };
+
+/** What webhook-ingest needs to verify a delivery. Core NATS inside the trusted network only. */
+export interface SourceWebhookConfig {
+  id: string;
+  provider: Provider;
+  webhookSecret: string;
+}
+
+/** What the clone activity needs. Never logged, never put in Temporal history. */
+export interface SourceCredentials {
+  id: string;
+  provider: Provider;
+  username: string | null;
+  secret: string | null;
+}
+
+export const sourcesCreate = defineRpc<CreateSourceRequest, CreatedSourceView>('rules.sources.create');
+export const sourcesList = defineRpc<Record<string, never>, Page<SourceView>>('rules.sources.list');
+export const sourcesGet = defineRpc<{ id: string }, SourceView>('rules.sources.get');
+export const sourcesWebhookConfig = defineRpc<{ id: string }, SourceWebhookConfig>('rules.sources.webhook-config');
+export const sourcesCredentials = defineRpc<{ id: string }, SourceCredentials>('rules.sources.credentials');
+
+// ---- build rules (rules-service) ----
+export interface BuildRuleInput {
+  name?: string;
+  sourceId: string;
+  repository: string;
+  trigger: Trigger;
+  dockerfilePath?: string;
+  contextDir?: string;
+  tagRule?: TagRule;
+  autoTrigger?: boolean;
+}
+
+export interface BuildRuleView {
+  id: string;
+  name: string;
+  namespace: string;
+  imageRepository: string;
+  sourceId: string;
+  repository: string;
+  trigger: Trigger;
+  dockerfilePath: string;
+  contextDir: string;
+  tagRule: NormalizedTagRule;
+  autoTrigger: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const rulesCreate = defineRpc<{ namespace: string; imageRepository: string; rule: BuildRuleInput }, BuildRuleView>('rules.rules.create');
+export const rulesList = defineRpc<{ namespace?: string; imageRepository?: string; cursor?: string; limit?: number }, Page<BuildRuleView>>('rules.rules.list');
+export const rulesGet = defineRpc<{ id: string }, BuildRuleView>('rules.rules.get');
+
+// ---- builds and logs (log-service) ----
+export interface BuildStepView {
+  name: StepName;
+  status: StepStatus;
+  attempt: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  message: string | null;
+}
+
+export interface BuildView {
+  id: string;
+  ruleId: string;
+  ruleName: string;
+  ruleDeleted: boolean;
+  imageRepository: string;
+  sourceId: string;
+  trigger: BuildTriggerInfo;
+  status: BuildStatus;
+  ref: string;
+  commit: string;
+  tags: string[];
+  digest: string | null;
+  workflowId: string;
+  failure: BuildFailure | null;
+  steps?: BuildStepView[];
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface BuildsQuery {
+  ruleId?: string;
+  imageRepository?: string;
+  status?: BuildStatus;
+  ref?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface LogLineView {
+  id: string;
+  seq: number;
+  step: StepName;
+  attempt: number;
+  stream: LogStream;
+  time: string;
+  text: string;
+}
+
+export interface LogsQuery {
+  buildId: string;
+  cursor?: string;
+  limit?: number;
+  step?: StepName;
+}
+
+export const buildsList = defineRpc<BuildsQuery, Page<BuildView>>('logs.builds.list');
+export const buildsGet = defineRpc<{ id: string }, BuildView>('logs.builds.get');
+export const logsList = defineRpc<LogsQuery, Page<LogLineView>>('logs.lines.list');
+
+// ---- health ----
+export type HealthState = 'up' | 'down';
+export interface HealthReport {
+  service: string;
+  status: HealthState;
+  checks: Record<string, { status: HealthState; detail?: string }>;
+}

@@ -1,0 +1,41 @@
+import { INestApplication, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { JsonLogger } from './logger';
+import { KilnExceptionFilter } from './rpc';
+
+export interface ServiceSpec {
+  name: string;
+  module: Type<unknown>;
+  logger: JsonLogger;
+  http: { host: string; port: number };
+  /** Serve `@MessagePattern` handlers over NATS; replicas share the queue group. */
+  nats?: { url: string; queue: string };
+  rawBody?: boolean;
+  configure?: (app: INestApplication) => void | Promise<void>;
+}
+
+export async function startService(spec: ServiceSpec): Promise<INestApplication> {
+  const app = await NestFactory.create(spec.module, { logger: spec.logger, rawBody: spec.rawBody ?? false, bufferLogs: false });
+  app.useGlobalFilters(new KilnExceptionFilter(spec.logger));
+  app.enableShutdownHooks();
+  if (spec.configure) await spec.configure(app);
+  if (spec.nats) {
+    app.connectMicroservice<MicroserviceOptions>(
+      { transport: Transport.NATS, options: { servers: spec.nats.url.split(','), queue: spec.nats.queue } },
+      { inheritAppConfig: true },
+    );
+    await app.startAllMicroservices();
+  }
+  await app.listen(spec.http.port, spec.http.host);
+  spec.logger.log({ msg: 'listening', url: `http://${spec.http.host}:${spec.http.port}` }, 'Bootstrap');
+  return app;
+}
+
+/** `main.ts` of every app: start, or print why not and exit 1. */
+export function runMain(name: string, start: () => Promise<unknown>): void {
+  start().catch((err: unknown) => {
+    new JsonLogger(name).error(err instanceof Error ? err : { msg: String(err) }, 'Bootstrap');
+    process.exit(1);
+  });
+}

@@ -1,0 +1,194 @@
+import { EventDef, STREAMS, StreamName } from '@kiln/contracts';
+import {
+  AckPolicy,
+  ConsumerMessages,
+  DeliverPolicy,
+  JetStreamClient,
+  JetStreamManager,
+  JsMsg,
+  NatsConnection,
+  PubAck,
+  RetentionPolicy,
+  StorageType,
+  connect,
+  headers as natsHeaders,
+  nanos,
+} from 'nats';
+import { JsonLogger } from './logger';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+const STREAM_LIMITS: Record<StreamName, { maxAgeMs: number; duplicateWindowMs: number }> = {
+  // Hosts redeliver for hours; the duplicate window must cover that.
+  KILN_EVENTS: { maxAgeMs: 14 * DAY_MS, duplicateWindowMs: DAY_MS },
+  KILN_BUILDS: { maxAgeMs: 7 * DAY_MS, duplicateWindowMs: 10 * 60 * 1000 },
+  KILN_LOGS: { maxAgeMs: 3 * DAY_MS, duplicateWindowMs: 10 * 60 * 1000 },
+};
+
+export interface Delivered<T> {
+  payload: T;
+  msg: JsMsg;
+}
+
+export interface ConsumeOptions {
+  /** Restrict a consumer to part of the stream, e.g. `build.log.v1.>`. Defaults to the event's subject. */
+  filterSubject?: string;
+  maxAckPendingMessages?: number;
+  ackWaitMs?: number;
+  /** Largest batch handed to a batch handler. */
+  maxBatch?: number;
+}
+
+/** JetStream: durable publish with deduplication, and durable consumers that ack only after the handler succeeds. */
+export class EventBus {
+  private readonly js: JetStreamClient;
+  private readonly running = new Set<ConsumerMessages>();
+  private readonly codec = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly logger: JsonLogger,
+  ) {
+    this.js = nc.jetstream();
+  }
+
+  static async connect(url: string, name: string, logger: JsonLogger): Promise<EventBus> {
+    const nc = await connect({ servers: url.split(','), name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    return new EventBus(nc, await nc.jetstreamManager(), logger);
+  }
+
+  /** Create or update every Kiln stream. Idempotent; safe from many replicas at once. */
+  async ensureStreams(): Promise<void> {
+    for (const [name, def] of Object.entries(STREAMS) as Array<[StreamName, (typeof STREAMS)[StreamName]]>) {
+      const limits = STREAM_LIMITS[name];
+      const config = {
+        name,
+        subjects: def.subjects,
+        description: def.description,
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        max_age: nanos(limits.maxAgeMs),
+        duplicate_window: nanos(limits.duplicateWindowMs),
+      };
+      try {
+        await this.jsm.streams.info(name);
+        await this.jsm.streams.update(name, config);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        try {
+          await this.jsm.streams.add(config);
+        } catch (addErr) {
+          // Another replica created it between our look-up and add.
+          if (!String(addErr).includes('already in use')) throw addErr;
+        }
+      }
+    }
+  }
+
+  /** Resolves only once JetStream has stored the message (PubAck). `duplicate` is true for a repeated msgId. */
+  async publish<T>(def: EventDef<T>, payload: T, opts: { msgId?: string; subject?: string; timeoutMs?: number } = {}): Promise<PubAck> {
+    const hdrs = natsHeaders();
+    return this.js.publish(opts.subject ?? def.subject, this.codec.encode(JSON.stringify(payload)), {
+      msgID: opts.msgId,
+      timeout: opts.timeoutMs ?? 5000,
+      headers: hdrs,
+    });
+  }
+
+  /** One message at a time; acked after the handler resolves, redelivered (with backoff) when it throws. */
+  async consume<T>(def: EventDef<T>, durable: string, handler: (payload: T, msg: JsMsg) => Promise<void>, opts: ConsumeOptions = {}): Promise<void> {
+    await this.consumeBatches(def, durable, async (batch) => {
+      for (const item of batch) {
+        try {
+          await handler(item.payload, item.msg);
+          item.msg.ack();
+        } catch (err) {
+          this.retryLater(durable, item.msg, err);
+        }
+      }
+    }, { ...opts, maxBatch: 1, manualAck: true });
+  }
+
+  /**
+   * Batches form by themselves: the handler gets whatever arrived while the previous batch was being written,
+   * up to `maxBatch`. The whole batch is acked after the handler resolves, or redelivered when it throws.
+   */
+  async consumeBatches<T>(
+    def: EventDef<T>,
+    durable: string,
+    handler: (batch: Delivered<T>[]) => Promise<void>,
+    opts: ConsumeOptions & { manualAck?: boolean } = {},
+  ): Promise<void> {
+    const filter = opts.filterSubject ?? def.subject;
+    const ackWaitMs = opts.ackWaitMs ?? 30_000;
+    await this.ensureConsumer(def.stream, durable, filter, ackWaitMs, opts.maxAckPendingMessages ?? 10_000);
+    const consumer = await this.js.consumers.get(def.stream, durable);
+    const maxBatch = opts.maxBatch ?? 500;
+    const messages = await consumer.consume({ max_messages: Math.max(maxBatch * 2, 100) });
+    this.running.add(messages);
+    void (async () => {
+      let batch: Delivered<T>[] = [];
+      for await (const msg of messages) {
+        let payload: T;
+        try {
+          payload = JSON.parse(this.decoder.decode(msg.data)) as T;
+        } catch (err) {
+          this.logger.error({ msg: 'unreadable message terminated', durable, subject: msg.subject, seq: msg.seq, err: String(err) }, 'EventBus');
+          msg.term();
+          continue;
+        }
+        batch.push({ payload, msg });
+        if (batch.length < maxBatch && messages.getPending() > 0) continue;
+        const current = batch;
+        batch = [];
+        try {
+          await handler(current);
+          if (!opts.manualAck) for (const item of current) item.msg.ack();
+        } catch (err) {
+          for (const item of current) this.retryLater(durable, item.msg, err);
+        }
+      }
+    })().catch((err) => this.logger.error({ msg: 'consumer stopped', durable, err: String(err) }, 'EventBus'));
+  }
+
+  private retryLater(durable: string, msg: JsMsg, err: unknown): void {
+    const delayMs = Math.min(30_000, 500 * 2 ** Math.min(msg.info.redeliveryCount, 6));
+    this.logger.warn({ msg: 'handler failed; message will be redelivered', durable, subject: msg.subject, seq: msg.seq, delayMs, err: String(err) }, 'EventBus');
+    msg.nak(delayMs);
+  }
+
+  private async ensureConsumer(stream: string, durable: string, filter: string, ackWaitMs: number, maxAckPending: number): Promise<void> {
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: filter,
+      ack_wait: nanos(ackWaitMs),
+      max_ack_pending: maxAckPending,
+    };
+    try {
+      await this.jsm.consumers.info(stream, durable);
+      await this.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait, max_ack_pending: maxAckPending, filter_subject: filter });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.jsm.consumers.add(stream, config);
+    }
+  }
+
+  get connected(): boolean {
+    return !this.nc.isClosed();
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.running) m.stop();
+    this.running.clear();
+    if (!this.nc.isClosed()) await this.nc.drain();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const text = String((err as { message?: string })?.message ?? err);
+  return text.includes('not found');
+}
