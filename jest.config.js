@@ -8,7 +8,7 @@ const project = (name, root, testMatch) => ({
   roots: [`<rootDir>/${root}`],
   testMatch,
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }] },
   moduleNameMapper: {
     '^@kiln/domain$': '<rootDir>/libs/shared/domain/src/index.ts',
     '^@kiln/contracts$': '<rootDir>/libs/shared/contracts/src/index.ts',

@@ -18,7 +18,7 @@ export class GatewayAppModule {
         PlatformModule.forRoot({ service: 'gateway', config, logger, rpcClient: true }),
         TypeOrmModule.forRootAsync({
           useFactory: () => dataSourceOptions(config.KILN_DATABASE_URL, gatewayDatabase),
-          dataSourceFactory: (options) => openDatabase(options!, gatewayDatabase.schema),
+          dataSourceFactory: (options) => openDatabase(options ?? dataSourceOptions(config.KILN_DATABASE_URL, gatewayDatabase), gatewayDatabase.schema),
         }),
         TypeOrmModule.forFeature([ApiTokenEntity]),
       ],

@@ -16,7 +16,7 @@ export class LogAppModule {
         PlatformModule.forRoot({ service: 'log-service', config, logger, events: true }),
         TypeOrmModule.forRootAsync({
           useFactory: () => dataSourceOptions(config.KILN_DATABASE_URL, logsDatabase),
-          dataSourceFactory: (options) => openDatabase(options!, logsDatabase.schema),
+          dataSourceFactory: (options) => openDatabase(options ?? dataSourceOptions(config.KILN_DATABASE_URL, logsDatabase), logsDatabase.schema),
         }),
       ],
       controllers: [HealthController, BuildsController],

@@ -23,7 +23,7 @@ export class RulesAppModule {
         PlatformModule.forRoot({ service: 'rules-service', config, logger, events: true }),
         TypeOrmModule.forRootAsync({
           useFactory: () => dataSourceOptions(config.KILN_DATABASE_URL, rulesDatabase),
-          dataSourceFactory: (options) => openDatabase(options!, rulesDatabase.schema),
+          dataSourceFactory: (options) => openDatabase(options ?? dataSourceOptions(config.KILN_DATABASE_URL, rulesDatabase), rulesDatabase.schema),
         }),
         TypeOrmModule.forFeature([CodeSourceEntity, BuildRuleEntity]),
       ],

@@ -128,29 +128,42 @@ export class EventBus {
     const maxBatch = opts.maxBatch ?? 500;
     const messages = await consumer.consume({ max_messages: Math.max(maxBatch * 2, 100) });
     this.running.add(messages);
+    const queue: Delivered<T>[] = [];
+    const state: { wake: (() => void) | null; done: boolean } = { wake: null, done: false };
+    // Receiver: decode into a queue. Writer: drain it; whatever arrives during one write forms the next batch.
     void (async () => {
-      let batch: Delivered<T>[] = [];
       for await (const msg of messages) {
-        let payload: T;
         try {
-          payload = JSON.parse(this.decoder.decode(msg.data)) as T;
+          queue.push({ payload: JSON.parse(this.decoder.decode(msg.data)) as T, msg });
         } catch (err) {
           this.logger.error({ msg: 'unreadable message terminated', durable, subject: msg.subject, seq: msg.seq, err: String(err) }, 'EventBus');
           msg.term();
           continue;
         }
-        batch.push({ payload, msg });
-        if (batch.length < maxBatch && messages.getPending() > 0) continue;
-        const current = batch;
-        batch = [];
+        state.wake?.();
+      }
+    })()
+      .catch((err) => this.logger.error({ msg: 'consumer stopped', durable, err: String(err) }, 'EventBus'))
+      .finally(() => {
+        state.done = true;
+        state.wake?.();
+      });
+    void (async () => {
+      while (!state.done || queue.length > 0) {
+        if (queue.length === 0) {
+          await new Promise<void>((resolve) => (state.wake = resolve));
+          state.wake = null;
+          continue;
+        }
+        const batch = queue.splice(0, maxBatch);
         try {
-          await handler(current);
-          if (!opts.manualAck) for (const item of current) item.msg.ack();
+          await handler(batch);
+          if (!opts.manualAck) for (const item of batch) item.msg.ack();
         } catch (err) {
-          for (const item of current) this.retryLater(durable, item.msg, err);
+          for (const item of batch) this.retryLater(durable, item.msg, err);
         }
       }
-    })().catch((err) => this.logger.error({ msg: 'consumer stopped', durable, err: String(err) }, 'EventBus'));
+    })();
   }
 
   private retryLater(durable: string, msg: JsMsg, err: unknown): void {

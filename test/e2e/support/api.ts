@@ -1,0 +1,33 @@
+/** A small client for Kiln's REST API. */
+export class Api {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string | null,
+  ) {}
+
+  withToken(token: string | null): Api {
+    return new Api(this.baseUrl, token);
+  }
+
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(this.baseUrl + path, {
+      method,
+      headers: { ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* plain text answer */
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  async ok<T = Record<string, unknown>>(method: string, path: string, body?: unknown, expected = [200, 201, 202]): Promise<T> {
+    const res = await this.call<T>(method, path, body);
+    if (!expected.includes(res.status)) throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+}

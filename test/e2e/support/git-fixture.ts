@@ -1,0 +1,124 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Ada Lovelace',
+  GIT_AUTHOR_EMAIL: 'ada@example.com',
+  GIT_COMMITTER_NAME: 'Ada Lovelace',
+  GIT_COMMITTER_EMAIL: 'ada@example.com',
+  GIT_TERMINAL_PROMPT: '0',
+};
+
+export interface CommitInfo {
+  sha: string;
+  treeSha: string;
+  message: string;
+  authorName: string;
+  authorEmail: string;
+  timestamp: string;
+}
+
+/** Bare repositories served over smart HTTP on loopback, and a working clone that commits and pushes for real. */
+export class GitFixture {
+  private constructor(
+    readonly root: string,
+    private readonly server: ChildProcess,
+    readonly baseUrl: string,
+  ) {}
+
+  /**
+   * The server runs in its own process: the tests drive git synchronously, which would block a server living
+   * in the test's own event loop.
+   */
+  static async start(auth: string | null = null): Promise<GitFixture> {
+    const root = mkdtempSync(join(tmpdir(), 'kiln-git-'));
+    mkdirSync(join(root, 'repos'));
+    const script = resolve(__dirname, '..', '..', '..', 'tools', 'git-http-server.js');
+    const server = spawn(process.execPath, [script, join(root, 'repos'), '0', ...(auth ? [auth] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const baseUrl = await new Promise<string>((ok, fail) => {
+      server.once('exit', (code) => fail(new Error(`git server exited with ${code}`)));
+      server.stdout?.once('data', (d: Buffer) => {
+        const m = /on (http:\/\/127\.0\.0\.1:\d+)\//.exec(d.toString());
+        if (m) ok(m[1]);
+        else fail(new Error(`unexpected git server output: ${d.toString()}`));
+      });
+    });
+    return new GitFixture(root, server, baseUrl);
+  }
+
+  async stop(): Promise<void> {
+    if (this.server.exitCode !== null) return;
+    const exited = new Promise((r) => this.server.once('exit', r));
+    this.server.kill();
+    await exited;
+  }
+
+  /** `owner/name` → a bare repo that accepts pushes and serves any commit by SHA (as GitHub does). */
+  createRepo(fullName: string): GitRepo {
+    const bare = join(this.root, 'repos', `${fullName}.git`);
+    mkdirSync(dirname(bare), { recursive: true });
+    git(['init', '--quiet', '--bare', '--initial-branch=main', bare]);
+    git(['-C', bare, 'config', 'http.receivepack', 'true']);
+    git(['-C', bare, 'config', 'uploadpack.allowAnySHA1InWant', 'true']);
+    const work = join(this.root, 'work', fullName);
+    mkdirSync(work, { recursive: true });
+    git(['init', '--quiet', '--initial-branch=main', work]);
+    return new GitRepo(fullName, work, `${this.baseUrl}/${fullName}.git`);
+  }
+}
+
+export class GitRepo {
+  constructor(
+    readonly fullName: string,
+    readonly work: string,
+    readonly url: string,
+  ) {}
+
+  /** Write files and commit them on the current branch. */
+  commit(files: Record<string, string>, message: string): CommitInfo {
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(this.work, path)), { recursive: true });
+      writeFileSync(join(this.work, path), content);
+    }
+    git(['-C', this.work, 'add', '-A']);
+    git(['-C', this.work, 'commit', '--quiet', '-m', message]);
+    return this.info('HEAD');
+  }
+
+  checkout(branch: string, create = false): void {
+    git(['-C', this.work, 'checkout', '--quiet', ...(create ? ['-b'] : []), branch]);
+  }
+
+  /** A real `git push`; returns the remote ref's SHA before and after, as a host's webhook reports them. */
+  push(ref: string): { before: string; after: string } {
+    const before = this.remoteSha(ref);
+    git(['-C', this.work, 'push', '--quiet', this.url, `${ref}:${ref}`]);
+    return { before, after: this.remoteSha(ref) };
+  }
+
+  tag(name: string, annotatedMessage?: string): void {
+    git(['-C', this.work, 'tag', ...(annotatedMessage ? ['-a', '-m', annotatedMessage] : []), name]);
+  }
+
+  remoteSha(ref: string): string {
+    const out = git(['ls-remote', this.url, ref]).trim();
+    return out ? out.split(/\s+/)[0] : '0'.repeat(40);
+  }
+
+  info(rev: string): CommitInfo {
+    const [sha, treeSha, authorName, authorEmail, timestamp] = git(['-C', this.work, 'log', '-1', '--format=%H%n%T%n%an%n%ae%n%aI', rev]).trim().split('\n');
+    const message = git(['-C', this.work, 'log', '-1', '--format=%B', rev]).replace(/\n+$/, '');
+    return { sha, treeSha, message, authorName, authorEmail, timestamp };
+  }
+}
+
+export function git(args: string[]): string {
+  return execFileSync('git', args, { env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function writeText(path: string, content: string): void {
+  writeFileSync(path, content);
+}

@@ -1,0 +1,154 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect } from 'nats';
+import { Client } from 'pg';
+import { expectEventually } from './expect-eventually';
+
+export const ROOT = resolve(__dirname, '..', '..', '..');
+const STATE = process.env.KILN_TEST_STATE ?? join(process.env.HOME ?? '/root', '.kiln');
+
+/** The real services `scripts/kiln test` starts; tests never mock them. */
+export const services = {
+  postgresAdmin: 'postgres://postgres@127.0.0.1:5432/postgres',
+  database: 'kiln_test',
+  nats: process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222',
+  temporal: '127.0.0.1:7233',
+  dockerSocket: process.env.KILN_DOCKER_SOCKET ?? join(STATE, 'docker.sock'),
+  registry: process.env.KILN_REGISTRY ?? '127.0.0.1:5000',
+};
+
+const APPS = ['log-service', 'rules-service', 'build-orchestrator', 'webhook-ingest', 'gateway'] as const;
+type App = (typeof APPS)[number];
+const PORT_ORDER: App[] = ['gateway', 'webhook-ingest', 'rules-service', 'log-service', 'build-orchestrator'];
+
+export interface Stack {
+  gatewayUrl: string;
+  webhookUrl: string;
+  adminToken: string;
+  taskQueue: string;
+  ports: Record<App, number>;
+  logDir: string;
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+  stopApp(app: App, signal?: NodeJS.Signals): Promise<void>;
+  startApp(app: App): Promise<void>;
+}
+
+/** Wipe the test database and streams, then start the five compiled apps on test ports. */
+export async function startStack(basePort = 18080): Promise<Stack> {
+  if (!existsSync(join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js')))
+    throw new Error('dist/ is missing: run the suite through `npm test` (scripts/kiln test), which compiles first');
+  await resetDatabase();
+  await resetStreams();
+  const ports = Object.fromEntries(APPS.map((a) => [a, basePort + PORT_ORDER.indexOf(a)])) as Record<App, number>;
+  const logDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-logs-'));
+  const adminToken = `kiln_test_${randomBytes(12).toString('hex')}`;
+  const taskQueue = `kiln-builds-test-${process.pid}-${Date.now()}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    KILN_HOST: '127.0.0.1',
+    KILN_LOG_LEVEL: 'info',
+    KILN_DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${services.database}`,
+    KILN_NATS_URL: services.nats,
+    KILN_TEMPORAL_ADDRESS: services.temporal,
+    KILN_TASK_QUEUE: taskQueue,
+    KILN_SECRET_KEY: randomBytes(32).toString('base64'),
+    KILN_ADMIN_TOKEN: adminToken,
+    KILN_DOCKER_SOCKET: services.dockerSocket,
+    KILN_WORK_DIR: mkdtempSync(join(tmpdir(), 'kiln-e2e-work-')),
+    KILN_REGISTRY: services.registry,
+    KILN_WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${ports['webhook-ingest']}`,
+    KILN_GATEWAY_PORT: String(ports.gateway),
+    KILN_WEBHOOK_PORT: String(ports['webhook-ingest']),
+    KILN_RULES_PORT: String(ports['rules-service']),
+    KILN_LOGS_PORT: String(ports['log-service']),
+    KILN_ORCHESTRATOR_PORT: String(ports['build-orchestrator']),
+    KILN_WORKER_ID: `e2e-${process.pid}`,
+  };
+  const children = new Map<App, ChildProcess>();
+
+  const startApp = async (app: App) => {
+    const out = createWriteStream(join(logDir, `${app}.log`), { flags: 'a' });
+    const child = spawn(process.execPath, ['-r', join(ROOT, 'tools', 'register-dist-paths.js'), join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+    children.set(app, child);
+    await expectEventually(async () => {
+      if (child.exitCode !== null) throw new Error(`${app} exited with ${child.exitCode}:\n${tail(join(logDir, `${app}.log`))}`);
+      const res = await fetch(`http://127.0.0.1:${ports[app]}/health`);
+      if (res.status !== 200) throw new Error(`${app} health ${res.status}: ${await res.text()}`);
+    }, 60_000);
+  };
+
+  const stopApp = async (app: App, signal: NodeJS.Signals = 'SIGTERM') => {
+    const child = children.get(app);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+
+  for (const app of APPS) await startApp(app);
+  return {
+    gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
+    webhookUrl: `http://127.0.0.1:${ports['webhook-ingest']}`,
+    adminToken,
+    taskQueue,
+    ports,
+    logDir,
+    env,
+    startApp,
+    stopApp,
+    stop: async () => {
+      for (const app of [...APPS].reverse()) await stopApp(app);
+    },
+  };
+}
+
+export function tail(file: string, lines = 40): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function resetDatabase(): Promise<void> {
+  const pg = new Client({ connectionString: services.postgresAdmin });
+  await pg.connect();
+  try {
+    await pg.query(`DROP DATABASE IF EXISTS ${services.database} WITH (FORCE)`);
+    await pg.query(`CREATE DATABASE ${services.database}`);
+  } finally {
+    await pg.end();
+  }
+}
+
+async function resetStreams(): Promise<void> {
+  const nc = await connect({ servers: services.nats });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (const name of ['KILN_EVENTS', 'KILN_BUILDS', 'KILN_LOGS']) await jsm.streams.delete(name).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Messages stored in a stream right now. */
+export async function streamMessages(stream: string): Promise<number> {
+  const nc = await connect({ servers: services.nats });
+  try {
+    const jsm = await nc.jetstreamManager();
+    return (await jsm.streams.info(stream)).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
