@@ -42,6 +42,8 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
 
   it('builds, tags and pushes each pushed commit once, and keeps its logs', async () => {
     const repo: GitRepo = git.createRepo('acme/hello');
+    // Unique content per run, so the engine's layer cache from earlier runs cannot hide the build output.
+    const run = `${process.pid}-${Date.now()}`;
 
     // 1. A source that points GitHub clone URLs at the loopback git server, and a rule for demo/hello.
     const source = await api.ok<{ id: string; webhookUrl: string; webhookSecret: string }>('POST', '/api/v1/sources', {
@@ -72,7 +74,7 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
     expect(rule).toMatchObject({ dockerfilePath: 'Dockerfile', contextDir: '.', autoTrigger: true });
 
     // 2. A real push, then GitHub's webhook for it.
-    const first = repo.commit({ Dockerfile: DOCKERFILE, 'hello.txt': 'hello from the first commit\n' }, 'First commit: add the image');
+    const first = repo.commit({ Dockerfile: DOCKERFILE, 'hello.txt': `hello from the first commit ${run}\n` }, 'First commit: add the image');
     const push1 = repo.push('refs/heads/main');
     expect(push1.after).toBe(first.sha);
     const payload1 = githubPushPayload(repo, 'refs/heads/main', push1, first, `${git.baseUrl}/acme/hello.git`);
@@ -105,12 +107,12 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
     expect(new Date(build1.finishedAt ?? 0).getTime()).toBeGreaterThanOrEqual(new Date(build1.startedAt ?? Date.now()).getTime());
 
     // The image, pulled back from the registry, holds the pushed commit's file.
-    expect(await pullAndRun(build1.tags[0], ['cat', '/hello.txt'])).toBe('hello from the first commit\n');
+    expect(await pullAndRun(build1.tags[0], ['cat', '/hello.txt'])).toBe(`hello from the first commit ${run}\n`);
 
     // The logs hold the docker build output, and the steps ran in order.
     const logs = await api.ok<{ items: Array<{ step: string; text: string; seq: number }>; nextCursor: string | null }>('GET', `/api/v1/builds/${build1.id}/logs?limit=1000`);
     const texts = logs.items.map((l) => l.text);
-    expect(texts).toContain('building hello from the first commit');
+    expect(texts).toContain(`building hello from the first commit ${run}`);
     expect(texts.some((t) => /^Step 1\/\d+ : FROM kiln\/busybox:local$/.test(t))).toBe(true);
     expect(new Set(logs.items.map((l) => l.step))).toEqual(new Set(['clone', 'build', 'tag', 'push']));
     const detail = await api.ok<{ steps: Array<{ name: string; status: string }> }>('GET', `/api/v1/builds/${build1.id}`);
@@ -123,7 +125,7 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
     expect(await streamMessages('KILN_EVENTS')).toBe(eventsBefore + 1);
 
     // A second push with new content yields a second, different image.
-    const second = repo.commit({ 'hello.txt': 'hello from the second commit\n' }, 'Second commit: new greeting');
+    const second = repo.commit({ 'hello.txt': `hello from the second commit ${run}\n` }, 'Second commit: new greeting');
     const push2 = repo.push('refs/heads/main');
     expect(push2.before).toBe(first.sha);
     const delivery2 = await sendGithubWebhook(source.webhookUrl, source.webhookSecret, 'push', githubPushPayload(repo, 'refs/heads/main', push2, second, `${git.baseUrl}/acme/hello.git`));
@@ -131,7 +133,7 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
     const build2 = await waitForBuild(api, rule.id, second.sha);
     expect(build2.digest).not.toBe(build1.digest);
     expect(build2.tags[0]).not.toBe(build1.tags[0]);
-    expect(await pullAndRun(build2.tags[0], ['cat', '/hello.txt'])).toBe('hello from the second commit\n');
+    expect(await pullAndRun(build2.tags[0], ['cat', '/hello.txt'])).toBe(`hello from the second commit ${run}\n`);
 
     // Exactly two builds: the repeated delivery built nothing.
     const all = await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`);
