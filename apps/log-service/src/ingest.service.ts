@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { buildLogV1, buildStatusV1 } from '@kiln/contracts';
+import { buildLogV1, buildStatusV1, ruleDeletedV1 } from '@kiln/contracts';
 import { EventBus, JsonLogger, KILN_CONFIG } from '@kiln/platform';
 import { BuildsService } from './builds/builds.service';
 import { LogConfig } from './config';
@@ -18,6 +18,7 @@ export class IngestService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.consume(buildStatusV1, 'log-service-status', (report) => this.builds.applyStatus(report));
+    await this.bus.consume(ruleDeletedV1, 'log-service-rule-deletions', (event) => this.builds.markRuleDeleted(event.ruleId));
     await this.bus.consumeBatches(
       buildLogV1,
       'log-service-lines',

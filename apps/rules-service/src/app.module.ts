@@ -8,6 +8,7 @@ import { SecretBox } from './crypto/secret-box';
 import { SECRET_BOX, TEMPORAL_CLIENT } from './crypto/tokens';
 import { rulesDatabase } from './database/database';
 import { BuildStarter } from './builds/build-starter.service';
+import { ManualBuilds } from './builds/manual-builds.service';
 import { CodeSourceEntity } from './sources/code-source.entity';
 import { SourcesController } from './sources/sources.controller';
 import { SourcesService } from './sources/sources.service';
@@ -49,6 +50,7 @@ export class RulesAppModule {
         SourcesService,
         RulesService,
         BuildStarter,
+        ManualBuilds,
         PushHandler,
       ],
     })

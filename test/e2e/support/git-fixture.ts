@@ -99,6 +99,13 @@ export class GitRepo {
     return { before, after: this.remoteSha(ref) };
   }
 
+  /** Delete a ref on the server, as `git push <url> :<ref>` does. */
+  deleteRemote(ref: string): { before: string; after: string } {
+    const before = this.remoteSha(ref);
+    git(['-C', this.work, 'push', '--quiet', this.url, `:${ref}`]);
+    return { before, after: this.remoteSha(ref) };
+  }
+
   tag(name: string, annotatedMessage?: string): void {
     git(['-C', this.work, 'tag', ...(annotatedMessage ? ['-a', '-m', annotatedMessage] : []), name]);
   }

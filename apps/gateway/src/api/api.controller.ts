@@ -1,22 +1,36 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import {
   BuildRuleInput,
+  buildsDelete,
   buildsGet,
   buildsList,
   BuildsQuery,
+  buildsStart,
   CreateSourceRequest,
   logsList,
   rulesCreate,
+  rulesDelete,
   rulesGet,
   rulesList,
+  rulesPreview,
+  rulesSetAutoTrigger,
+  rulesUpdate,
   sourcesCreate,
+  sourcesDelete,
   sourcesGet,
   sourcesList,
+  sourcesUpdate,
   StepName,
+  UpdateSourceRequest,
 } from '@kiln/contracts';
-import { AuthGuard } from '../auth/auth.guard';
+import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
+import { authorize, namespaceOf } from '../auth/authorize';
+import { TokensService } from '../auth/tokens.service';
 import { Rpc } from './rpc.service';
+
+const obj = <T>(body: unknown): T => (typeof body === 'object' && body !== null ? body : {}) as T;
+const num = (v?: string): number | undefined => (v === undefined ? undefined : Number(v));
 
 @ApiTags('sources')
 @ApiBearerAuth()
@@ -27,18 +41,33 @@ export class SourcesApiController {
 
   @Post()
   @HttpCode(201)
-  create(@Body() body: CreateSourceRequest) {
-    return this.rpc.call(sourcesCreate, body ?? ({} as CreateSourceRequest));
+  create(@Req() req: AuthedRequest, @Body() body: CreateSourceRequest) {
+    authorize(req.token, null, 'admin');
+    return this.rpc.call(sourcesCreate, obj(body));
   }
 
   @Get()
-  list() {
+  list(@Req() req: AuthedRequest) {
+    authorize(req.token, null, 'read');
     return this.rpc.call(sourcesList, {});
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
+  get(@Req() req: AuthedRequest, @Param('id') id: string) {
+    authorize(req.token, null, 'read');
     return this.rpc.call(sourcesGet, { id });
+  }
+
+  @Patch(':id')
+  update(@Req() req: AuthedRequest, @Param('id') id: string, @Body() body: UpdateSourceRequest) {
+    authorize(req.token, null, 'admin');
+    return this.rpc.call(sourcesUpdate, { id, patch: obj(body) });
+  }
+
+  @Delete(':id')
+  delete(@Req() req: AuthedRequest, @Param('id') id: string) {
+    authorize(req.token, null, 'admin');
+    return this.rpc.call(sourcesDelete, { id });
   }
 }
 
@@ -51,18 +80,61 @@ export class RulesApiController {
 
   @Post('namespaces/:ns/repositories/:repo/build-rules')
   @HttpCode(201)
-  create(@Param('ns') namespace: string, @Param('repo') imageRepository: string, @Body() body: BuildRuleInput) {
-    return this.rpc.call(rulesCreate, { namespace, imageRepository, rule: body ?? ({} as BuildRuleInput) });
+  create(@Req() req: AuthedRequest, @Param('ns') namespace: string, @Param('repo') imageRepository: string, @Body() body: BuildRuleInput) {
+    authorize(req.token, namespace, 'write');
+    return this.rpc.call(rulesCreate, { namespace, imageRepository, rule: obj(body) });
   }
 
   @Get('namespaces/:ns/repositories/:repo/build-rules')
-  list(@Param('ns') namespace: string, @Param('repo') imageRepository: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
-    return this.rpc.call(rulesList, { namespace, imageRepository, cursor, limit: limit ? Number(limit) : undefined });
+  list(@Req() req: AuthedRequest, @Param('ns') namespace: string, @Param('repo') imageRepository: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
+    authorize(req.token, namespace, 'read');
+    return this.rpc.call(rulesList, { namespace, imageRepository, cursor, limit: num(limit) });
   }
 
   @Get('build-rules/:id')
-  get(@Param('id') id: string) {
-    return this.rpc.call(rulesGet, { id });
+  async get(@Req() req: AuthedRequest, @Param('id') id: string) {
+    return this.ruleFor(req, id, 'read');
+  }
+
+  @Patch('build-rules/:id')
+  async update(@Req() req: AuthedRequest, @Param('id') id: string, @Body() body: Partial<BuildRuleInput>) {
+    await this.ruleFor(req, id, 'write');
+    return this.rpc.call(rulesUpdate, { id, patch: obj(body) });
+  }
+
+  @Delete('build-rules/:id')
+  async delete(@Req() req: AuthedRequest, @Param('id') id: string) {
+    await this.ruleFor(req, id, 'write');
+    return this.rpc.call(rulesDelete, { id });
+  }
+
+  @Put('build-rules/:id/auto-trigger')
+  async autoTrigger(@Req() req: AuthedRequest, @Param('id') id: string, @Body() body: { enabled: boolean }) {
+    await this.ruleFor(req, id, 'write');
+    return this.rpc.call(rulesSetAutoTrigger, { id, enabled: obj<{ enabled: boolean }>(body).enabled });
+  }
+
+  @Post('build-rules/:id/preview')
+  @HttpCode(200)
+  async preview(@Req() req: AuthedRequest, @Param('id') id: string, @Body() body: { ref: string; commit: string }) {
+    await this.ruleFor(req, id, 'read');
+    const b = obj<{ ref: string; commit: string }>(body);
+    return this.rpc.call(rulesPreview, { id, ref: b.ref, commit: b.commit });
+  }
+
+  @Post('build-rules/:id/builds')
+  @HttpCode(202)
+  async buildNow(@Req() req: AuthedRequest, @Param('id') id: string, @Body() body: { branch?: string; tag?: string; commit?: string }) {
+    await this.ruleFor(req, id, 'write');
+    const b = obj<{ branch?: string; tag?: string; commit?: string }>(body);
+    return this.rpc.call(buildsStart, { ruleId: id, branch: b.branch, tag: b.tag, commit: b.commit, by: req.token?.name ?? 'unknown' });
+  }
+
+  private async ruleFor(req: AuthedRequest, id: string, role: 'read' | 'write') {
+    authorize(req.token, null, 'read');
+    const rule = await this.rpc.call(rulesGet, { id });
+    authorize(req.token, rule.namespace, role);
+    return rule;
   }
 }
 
@@ -74,25 +146,71 @@ export class BuildsApiController {
   constructor(private readonly rpc: Rpc) {}
 
   @Get()
-  list(@Query() q: Record<string, string>) {
+  list(@Req() req: AuthedRequest, @Query() q: Record<string, string>) {
+    authorize(req.token, null, 'read');
     const query: BuildsQuery = {
       ruleId: q.ruleId,
       imageRepository: q.repository ?? q.imageRepository,
+      namespaces: req.token?.namespaces,
       status: q.status as BuildsQuery['status'],
       ref: q.ref,
+      triggerKind: q.triggerKind as BuildsQuery['triggerKind'],
+      since: q.since,
+      until: q.until,
       cursor: q.cursor,
-      limit: q.limit ? Number(q.limit) : undefined,
+      limit: num(q.limit),
     };
     return this.rpc.call(buildsList, query);
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
-    return this.rpc.call(buildsGet, { id });
+  async get(@Req() req: AuthedRequest, @Param('id') id: string) {
+    return this.buildFor(req, id, 'read');
   }
 
   @Get(':id/logs')
-  logs(@Param('id') buildId: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string, @Query('step') step?: string) {
-    return this.rpc.call(logsList, { buildId, cursor, limit: limit ? Number(limit) : undefined, step: step as StepName | undefined });
+  async logs(@Req() req: AuthedRequest, @Param('id') buildId: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string, @Query('step') step?: string) {
+    await this.buildFor(req, buildId, 'read');
+    return this.rpc.call(logsList, { buildId, cursor, limit: num(limit), step: step as StepName | undefined });
+  }
+
+  @Delete(':id')
+  async delete(@Req() req: AuthedRequest, @Param('id') id: string) {
+    await this.buildFor(req, id, 'write');
+    return this.rpc.call(buildsDelete, { id });
+  }
+
+  private async buildFor(req: AuthedRequest, id: string, role: 'read' | 'write') {
+    authorize(req.token, null, 'read');
+    const build = await this.rpc.call(buildsGet, { id });
+    authorize(req.token, namespaceOf(build.imageRepository), role);
+    return build;
+  }
+}
+
+@ApiTags('tokens')
+@ApiBearerAuth()
+@UseGuards(AuthGuard)
+@Controller('api/v1/tokens')
+export class TokensApiController {
+  constructor(private readonly tokens: TokensService) {}
+
+  @Post()
+  @HttpCode(201)
+  create(@Req() req: AuthedRequest, @Body() body: unknown) {
+    authorize(req.token, null, 'admin');
+    return this.tokens.create(obj(body));
+  }
+
+  @Get()
+  list(@Req() req: AuthedRequest) {
+    authorize(req.token, null, 'admin');
+    return this.tokens.list();
+  }
+
+  @Delete(':id')
+  delete(@Req() req: AuthedRequest, @Param('id') id: string) {
+    authorize(req.token, null, 'admin');
+    return this.tokens.delete(id);
   }
 }

@@ -1,10 +1,32 @@
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
-import { KILN_CONFIG } from '@kiln/platform';
+import { z } from 'zod';
+import { ConflictError, NotFoundError, PATH_COMPONENT_RE } from '@kiln/domain';
+import { KILN_CONFIG, parseInput } from '@kiln/platform';
 import { GatewayConfig } from '../config';
 import { ApiTokenEntity } from './api-token.entity';
+
+const CONFIGURED_ADMIN = 'admin (configured)';
+
+const createSchema = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    role: z.enum(['read', 'write', 'admin']),
+    namespaces: z
+      .array(z.string().refine((n) => n === '*' || PATH_COMPONENT_RE.test(n), 'must be a namespace name or *'))
+      .min(1, 'name at least one namespace, or *'),
+  })
+  .strict();
+
+export interface TokenView {
+  id: string;
+  name: string;
+  role: string;
+  namespaces: string[];
+  createdAt: string;
+}
 
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
@@ -19,12 +41,36 @@ export class TokensService implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     const hash = hashToken(this.config.KILN_ADMIN_TOKEN);
     await this.tokens.manager.transaction(async (tx) => {
-      await tx.delete(ApiTokenEntity, { name: 'admin (configured)' });
-      await tx.insert(ApiTokenEntity, { id: randomUUID(), name: 'admin (configured)', tokenHash: hash, role: 'admin', namespaces: ['*'] });
+      await tx.delete(ApiTokenEntity, { name: CONFIGURED_ADMIN });
+      await tx.insert(ApiTokenEntity, { id: randomUUID(), name: CONFIGURED_ADMIN, tokenHash: hash, role: 'admin', namespaces: ['*'] });
     });
+  }
+
+  /** The token itself is in this answer only; Kiln keeps its hash. */
+  async create(input: unknown): Promise<TokenView & { token: string }> {
+    const req = parseInput(createSchema, input);
+    const token = `kiln_${randomBytes(24).toString('base64url')}`;
+    const saved = await this.tokens.save(this.tokens.create({ id: randomUUID(), name: req.name, role: req.role, namespaces: [...new Set(req.namespaces)], tokenHash: hashToken(token) }));
+    return { ...view(saved), token };
+  }
+
+  async list(): Promise<{ items: TokenView[]; nextCursor: null }> {
+    return { items: (await this.tokens.find({ order: { createdAt: 'ASC' } })).map(view), nextCursor: null };
+  }
+
+  async delete(id: string): Promise<{ deleted: true }> {
+    const found = z.string().uuid().safeParse(id).success ? await this.tokens.findOneBy({ id }) : null;
+    if (!found) throw new NotFoundError('token', id);
+    if (found.name === CONFIGURED_ADMIN) throw new ConflictError('the configured admin token is replaced by changing KILN_ADMIN_TOKEN, not deleted');
+    await this.tokens.delete({ id });
+    return { deleted: true };
   }
 
   findByToken(token: string): Promise<ApiTokenEntity | null> {
     return this.tokens.findOneBy({ tokenHash: hashToken(token) });
   }
+}
+
+function view(t: ApiTokenEntity): TokenView {
+  return { id: t.id, name: t.name, role: t.role, namespaces: t.namespaces, createdAt: t.createdAt.toISOString() };
 }

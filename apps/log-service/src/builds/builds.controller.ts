@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { buildsGet, buildsList, logsList, RequestOf } from '@kiln/contracts';
+import { buildsDelete, buildsGet, buildsList, logsList, RequestOf } from '@kiln/contracts';
 import { LogsService } from '../logs/logs.service';
 import { BuildsService } from './builds.service';
 
@@ -24,5 +24,10 @@ export class BuildsController {
   @MessagePattern(logsList.pattern)
   lines(@Payload() q: RequestOf<typeof logsList>) {
     return this.logs.list(q);
+  }
+
+  @MessagePattern(buildsDelete.pattern)
+  delete(@Payload() q: RequestOf<typeof buildsDelete>) {
+    return this.builds.delete(q.id);
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { BuildStatus, isTerminal, NotFoundError, ValidationError } from '@kiln/domain';
+import { BUILD_STATUSES, BuildStatus, ConflictError, isTerminal, NotFoundError, ValidationError } from '@kiln/domain';
 import type { BuildStatusV1, BuildsQuery, BuildView, Page } from '@kiln/contracts';
 import { BuildEntity, BuildStepEntity } from './build.entity';
 
@@ -82,8 +82,25 @@ export class BuildsService {
       qb.andWhere('b.rule_id = :ruleId', { ruleId: q.ruleId });
     }
     if (q.imageRepository) qb.andWhere('b.image_repository = :img', { img: q.imageRepository });
-    if (q.status) qb.andWhere('b.status = :status', { status: q.status });
+    if (q.status) {
+      if (!BUILD_STATUSES.includes(q.status)) throw new ValidationError([{ field: 'status', message: `must be one of ${BUILD_STATUSES.join(', ')}` }]);
+      qb.andWhere('b.status = :status', { status: q.status });
+    }
     if (q.ref) qb.andWhere('b.ref = :ref', { ref: q.ref });
+    if (q.triggerKind) {
+      if (!['push', 'manual'].includes(q.triggerKind)) throw new ValidationError([{ field: 'triggerKind', message: 'must be push or manual' }]);
+      qb.andWhere(`b.trigger->>'kind' = :kind`, { kind: q.triggerKind });
+    }
+    for (const [field, op] of [['since', '>='], ['until', '<']] as const) {
+      const value = q[field];
+      if (value === undefined) continue;
+      if (Number.isNaN(new Date(value).getTime())) throw new ValidationError([{ field, message: 'must be an ISO-8601 time' }]);
+      qb.andWhere(`b.created_at ${op} :${field}`, { [field]: new Date(value) });
+    }
+    if (q.namespaces && !q.namespaces.includes('*')) {
+      if (q.namespaces.length === 0) qb.andWhere('false');
+      else qb.andWhere(`split_part(b.image_repository, '/', 1) IN (:...namespaces)`, { namespaces: q.namespaces });
+    }
     if (q.cursor) {
       const [at, id] = Buffer.from(q.cursor, 'base64url').toString().split('|');
       if (!at || !id || !z.string().uuid().safeParse(id).success) throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API gave out' }]);
@@ -96,6 +113,22 @@ export class BuildsService {
       items: page.map((b) => toView(b)),
       nextCursor: rows.length > limit && last ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url') : null,
     };
+  }
+
+  /** Deleting a build removes its record, steps and lines; a build still running cannot be deleted. */
+  async delete(id: string): Promise<{ deleted: true }> {
+    await this.db.transaction(async (tx) => {
+      const build = z.string().uuid().safeParse(id).success ? await tx.findOne(BuildEntity, { where: { id }, lock: { mode: 'pessimistic_write' } }) : null;
+      if (!build) throw new NotFoundError('build', id);
+      if (!isTerminal(build.status)) throw new ConflictError(`build ${id} is ${build.status}; cancel it or wait for it to finish before deleting it`);
+      await tx.query('DELETE FROM logs.build_log_lines WHERE build_id = $1', [id]);
+      await tx.delete(BuildEntity, { id });
+    });
+    return { deleted: true };
+  }
+
+  async markRuleDeleted(ruleId: string): Promise<void> {
+    await this.db.query('UPDATE logs.builds SET rule_deleted = true WHERE rule_id = $1 AND NOT rule_deleted', [ruleId]);
   }
 
   async get(id: string): Promise<BuildView> {

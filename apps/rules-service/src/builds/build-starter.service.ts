@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { cloneUrlFor, parseRef } from '@kiln/domain';
-import { BUILD_WORKFLOW, BuildDescriptor, BuildInput, BuildTriggerInfo, SEARCH_ATTRIBUTES } from '@kiln/contracts';
-import { JsonLogger, KILN_CONFIG } from '@kiln/platform';
+import { BUILD_WORKFLOW, BuildDescriptor, BuildInput, buildStatusV1, BuildTriggerInfo, SEARCH_ATTRIBUTES } from '@kiln/contracts';
+import { EventBus, JsonLogger, KILN_CONFIG } from '@kiln/platform';
 import { RulesConfig } from '../config';
 import { TEMPORAL_CLIENT } from '../crypto/tokens';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
@@ -36,6 +36,7 @@ export class BuildStarter {
     @Inject(TEMPORAL_CLIENT) private readonly temporal: Client,
     @Inject(KILN_CONFIG) private readonly config: RulesConfig,
     private readonly logger: JsonLogger,
+    private readonly bus: EventBus,
   ) {}
 
   async start(b: StartBuild): Promise<{ buildId: string; workflowId: string }> {
@@ -66,6 +67,8 @@ export class BuildStarter {
       tagRule: b.rule.tagRule,
       registry: this.config.KILN_REGISTRY,
     };
+    // The record exists (queued) from here on, before a worker picks the build up.
+    await this.bus.publish(buildStatusV1, { buildId: b.buildId, at: new Date().toISOString(), status: 'queued', descriptor }, { msgId: `${b.buildId}:queued` });
     const handle = await this.temporal.workflow.start(BUILD_WORKFLOW, {
       taskQueue: this.config.KILN_TASK_QUEUE,
       workflowId: b.workflowId,

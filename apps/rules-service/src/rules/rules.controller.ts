@@ -1,11 +1,15 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { RequestOf, rulesCreate, rulesGet, rulesList } from '@kiln/contracts';
+import { buildsStart, RequestOf, rulesCreate, rulesDelete, rulesGet, rulesList, rulesPreview, rulesSetAutoTrigger, rulesUpdate } from '@kiln/contracts';
+import { ManualBuilds } from '../builds/manual-builds.service';
 import { RulesService } from './rules.service';
 
 @Controller()
 export class RulesController {
-  constructor(private readonly rules: RulesService) {}
+  constructor(
+    private readonly rules: RulesService,
+    private readonly manual: ManualBuilds,
+  ) {}
 
   @MessagePattern(rulesCreate.pattern)
   create(@Payload() req: RequestOf<typeof rulesCreate>) {
@@ -20,5 +24,30 @@ export class RulesController {
   @MessagePattern(rulesGet.pattern)
   get(@Payload() req: RequestOf<typeof rulesGet>) {
     return this.rules.get(req.id);
+  }
+
+  @MessagePattern(rulesUpdate.pattern)
+  update(@Payload() req: RequestOf<typeof rulesUpdate>) {
+    return this.rules.update(req.id, req.patch);
+  }
+
+  @MessagePattern(rulesDelete.pattern)
+  delete(@Payload() req: RequestOf<typeof rulesDelete>) {
+    return this.rules.delete(req.id);
+  }
+
+  @MessagePattern(rulesSetAutoTrigger.pattern)
+  autoTrigger(@Payload() req: RequestOf<typeof rulesSetAutoTrigger>) {
+    return this.rules.setAutoTrigger(req.id, req.enabled);
+  }
+
+  @MessagePattern(rulesPreview.pattern)
+  preview(@Payload() req: RequestOf<typeof rulesPreview>) {
+    return this.rules.preview(req.id, req.ref, req.commit);
+  }
+
+  @MessagePattern(buildsStart.pattern)
+  buildNow(@Payload() req: RequestOf<typeof buildsStart>) {
+    return this.manual.start(req);
   }
 }

@@ -1,10 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '@kiln/domain';
-import type { BuildRuleInput, BuildRuleView, Page } from '@kiln/contracts';
+import { matchTrigger, NotFoundError, parseRef, renderTag, ValidationError } from '@kiln/domain';
+import { BuildRuleInput, BuildRuleView, Page, PreviewResult, ruleDeletedV1 } from '@kiln/contracts';
+import { EventBus, KILN_CONFIG } from '@kiln/platform';
+import { RulesConfig } from '../config';
 import { SourcesService } from '../sources/sources.service';
 import { BuildRuleEntity } from './build-rule.entity';
 import { describeTrigger, repositoryKey, validateImageRepository, validateRule } from './rule-input';
@@ -14,6 +16,8 @@ export class RulesService {
   constructor(
     @InjectRepository(BuildRuleEntity) private readonly rules: Repository<BuildRuleEntity>,
     private readonly sources: SourcesService,
+    private readonly bus: EventBus,
+    @Inject(KILN_CONFIG) private readonly config: RulesConfig,
   ) {}
 
   async create(namespace: string, imageRepository: string, input: BuildRuleInput): Promise<BuildRuleView> {
@@ -39,6 +43,71 @@ export class RulesService {
       }),
     );
     return toView(saved);
+  }
+
+  /** Any field may change; the whole rule is validated again and applies from the next event. */
+  async update(id: string, patch: Partial<BuildRuleInput>): Promise<BuildRuleView> {
+    const current = await this.entity(id);
+    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new ValidationError([{ field: '(body)', message: 'must be an object' }]);
+    const merged: BuildRuleInput = {
+      name: current.name,
+      sourceId: current.sourceId,
+      repository: current.repository,
+      trigger: current.trigger,
+      dockerfilePath: current.dockerfilePath,
+      contextDir: current.contextDir,
+      tagRule: current.tagRule,
+      autoTrigger: current.autoTrigger,
+      ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
+    };
+    const source = await this.sources.entity(String(merged.sourceId)).catch(() => null);
+    const rule = validateRule(merged, source?.provider ?? null);
+    if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${merged.sourceId}` }]);
+    Object.assign(current, {
+      name: rule.name ?? current.name,
+      sourceId: rule.sourceId,
+      repository: rule.repository,
+      repositoryKey: repositoryKey(rule.repository),
+      trigger: rule.trigger,
+      dockerfilePath: rule.dockerfilePath,
+      contextDir: rule.contextDir,
+      tagRule: rule.tagRule,
+      autoTrigger: rule.autoTrigger,
+    });
+    return toView(await this.rules.save(current));
+  }
+
+  async setAutoTrigger(id: string, enabled: unknown): Promise<BuildRuleView> {
+    if (typeof enabled !== 'boolean') throw new ValidationError([{ field: 'enabled', message: 'must be true or false' }]);
+    const rule = await this.entity(id);
+    rule.autoTrigger = enabled;
+    return toView(await this.rules.save(rule));
+  }
+
+  /** Past builds stay readable, marked as from a deleted rule; a running build finishes. */
+  async delete(id: string): Promise<{ deleted: true }> {
+    await this.rules.manager.transaction(async (tx) => {
+      const rule = await tx.findOne(BuildRuleEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!rule) throw new NotFoundError('build rule', id);
+      await tx.delete(BuildRuleEntity, { id });
+      // Stored before the delete commits: if it cannot be stored, nothing is deleted.
+      await this.bus.publish(ruleDeletedV1, { ruleId: id, at: new Date().toISOString() }, { msgId: `rule-deleted:${id}` });
+    });
+    return { deleted: true };
+  }
+
+  /** Would the rule fire for this ref, and which tag would it produce now? */
+  async preview(id: string, ref: unknown, commit: unknown): Promise<PreviewResult> {
+    const problems = [];
+    if (typeof ref !== 'string' || !ref.startsWith('refs/')) problems.push({ field: 'ref', message: 'must be a full ref such as refs/heads/main or refs/tags/v1' });
+    if (typeof commit !== 'string' || !/^[0-9a-f]{7,64}$/i.test(commit)) problems.push({ field: 'commit', message: 'must be a commit id (hex)' });
+    if (problems.length > 0) throw new ValidationError(problems);
+    const rule = await this.entity(id);
+    const match = matchTrigger(rule.trigger, { ref: ref as string, deleted: false });
+    const parsed = parseRef(ref as string);
+    const tag = renderTag(rule.tagRule, { refName: parsed.type === 'other' ? (commit as string).slice(0, 12) : parsed.name, commit: commit as string, time: new Date() });
+    const reason = !match.matched ? (match.reason ?? 'the trigger does not match') : !rule.autoTrigger ? 'auto-trigger is off: pushes build nothing (build now still works)' : null;
+    return { wouldFire: reason === null, reason, tag, image: `${this.config.KILN_REGISTRY}/${rule.namespace}/${rule.imageRepository}:${tag}` };
   }
 
   async list(q: { namespace?: string; imageRepository?: string; cursor?: string; limit?: number }): Promise<Page<BuildRuleView>> {

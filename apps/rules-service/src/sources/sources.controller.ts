@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { sourcesCreate, sourcesCredentials, sourcesGet, sourcesList, sourcesWebhookConfig, RequestOf } from '@kiln/contracts';
+import { sourcesCreate, sourcesCredentials, sourcesDelete, sourcesGet, sourcesList, sourcesUpdate, sourcesWebhookConfig, RequestOf } from '@kiln/contracts';
 import { SourcesService } from './sources.service';
 
 @Controller()
@@ -30,5 +30,15 @@ export class SourcesController {
   @MessagePattern(sourcesCredentials.pattern)
   credentials(@Payload() req: RequestOf<typeof sourcesCredentials>) {
     return this.sources.credentials(req.id);
+  }
+
+  @MessagePattern(sourcesUpdate.pattern)
+  update(@Payload() req: RequestOf<typeof sourcesUpdate>) {
+    return this.sources.update(req.id, req.patch);
+  }
+
+  @MessagePattern(sourcesDelete.pattern)
+  delete(@Payload() req: RequestOf<typeof sourcesDelete>) {
+    return this.sources.delete(req.id);
   }
 }

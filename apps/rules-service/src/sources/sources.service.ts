@@ -3,8 +3,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { z } from 'zod';
-import { NotFoundError, PROVIDERS } from '@kiln/domain';
-import type { CreateSourceRequest, CreatedSourceView, Page, SourceCredentials, SourceView, SourceWebhookConfig } from '@kiln/contracts';
+import { ConflictError, NotFoundError, PROVIDERS } from '@kiln/domain';
+import type { CreateSourceRequest, CreatedSourceView, Page, SourceCredentials, SourceView, SourceWebhookConfig, UpdateSourceRequest } from '@kiln/contracts';
+import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { KILN_CONFIG, parseInput } from '@kiln/platform';
 import { RulesConfig } from '../config';
 import { SECRET_BOX } from '../crypto/tokens';
@@ -30,6 +31,20 @@ const createSchema = z
   .superRefine((v, ctx) => {
     if (v.token && v.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give a token or a password, not both' });
     if (v.password && !v.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with a password' });
+  });
+
+const updateSchema = z
+  .object({
+    name: z.string().trim().min(1).max(100).optional(),
+    baseUrl: httpUrl.nullish(),
+    token: z.string().min(1).max(4096).optional(),
+    username: z.string().min(1).max(255).nullish(),
+    password: z.string().min(1).max(4096).optional(),
+    webhookSecret: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.token && v.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give a token or a password, not both' });
   });
 
 @Injectable()
@@ -58,6 +73,32 @@ export class SourcesService {
     });
     const saved = await this.sources.save(entity);
     return { ...this.view(saved), webhookSecret };
+  }
+
+  /** New credentials are a re-authorization: they clear an `unauthorized` state. */
+  async update(id: string, input: UpdateSourceRequest): Promise<SourceView> {
+    const patch = parseInput(updateSchema, input);
+    const source = await this.entity(id);
+    if (patch.name !== undefined) source.name = patch.name;
+    if (patch.baseUrl !== undefined) source.baseUrl = patch.baseUrl ? patch.baseUrl.replace(/\/+$/, '') : null;
+    if (patch.username !== undefined) source.username = patch.username ?? null;
+    const secret = patch.token ?? patch.password;
+    if (secret !== undefined) {
+      source.secretSealed = this.box.seal(secret);
+      source.status = 'ok';
+      source.statusReason = null;
+      source.statusAt = new Date();
+    }
+    if (patch.webhookSecret !== undefined) source.webhookSecretSealed = this.box.seal(patch.webhookSecret);
+    return this.view(await this.sources.save(source));
+  }
+
+  async delete(id: string): Promise<{ deleted: true }> {
+    const source = await this.entity(id);
+    const using = await this.sources.manager.count(BuildRuleEntity, { where: { sourceId: source.id } });
+    if (using > 0) throw new ConflictError(`${using} build rule(s) use source ${id}; delete or move them first`);
+    await this.sources.delete({ id: source.id });
+    return { deleted: true };
   }
 
   async list(): Promise<Page<SourceView>> {

@@ -68,3 +68,10 @@ export interface BuildLogV1 {
 
 export const buildLogV1 = defineEvent<BuildLogV1>('build.log.v1', 'KILN_LOGS');
 export const buildLogSubject = (buildId: string): string => `${buildLogV1.subject}.${buildId}`;
+
+/** A rule was deleted; its past builds stay readable, marked as from a deleted rule. */
+export interface RuleDeletedV1 {
+  ruleId: string;
+  at: string;
+}
+export const ruleDeletedV1 = defineEvent<RuleDeletedV1>('rule.deleted.v1', 'KILN_BUILDS');

@@ -49,11 +49,15 @@ export interface SourceCredentials {
   secret: string | null;
 }
 
+export type UpdateSourceRequest = Partial<Omit<CreateSourceRequest, 'provider'>>;
+
 export const sourcesCreate = defineRpc<CreateSourceRequest, CreatedSourceView>('rules.sources.create');
 export const sourcesList = defineRpc<Record<string, never>, Page<SourceView>>('rules.sources.list');
 export const sourcesGet = defineRpc<{ id: string }, SourceView>('rules.sources.get');
 export const sourcesWebhookConfig = defineRpc<{ id: string }, SourceWebhookConfig>('rules.sources.webhook-config');
 export const sourcesCredentials = defineRpc<{ id: string }, SourceCredentials>('rules.sources.credentials');
+export const sourcesUpdate = defineRpc<{ id: string; patch: UpdateSourceRequest }, SourceView>('rules.sources.update');
+export const sourcesDelete = defineRpc<{ id: string }, { deleted: true }>('rules.sources.delete');
 
 // ---- build rules (rules-service) ----
 export interface BuildRuleInput {
@@ -86,6 +90,41 @@ export interface BuildRuleView {
 export const rulesCreate = defineRpc<{ namespace: string; imageRepository: string; rule: BuildRuleInput }, BuildRuleView>('rules.rules.create');
 export const rulesList = defineRpc<{ namespace?: string; imageRepository?: string; cursor?: string; limit?: number }, Page<BuildRuleView>>('rules.rules.list');
 export const rulesGet = defineRpc<{ id: string }, BuildRuleView>('rules.rules.get');
+export const rulesUpdate = defineRpc<{ id: string; patch: Partial<BuildRuleInput> }, BuildRuleView>('rules.rules.update');
+export const rulesDelete = defineRpc<{ id: string }, { deleted: true }>('rules.rules.delete');
+export const rulesSetAutoTrigger = defineRpc<{ id: string; enabled: boolean }, BuildRuleView>('rules.rules.auto-trigger');
+
+export interface PreviewRequest {
+  id: string;
+  ref: string;
+  commit: string;
+}
+export interface PreviewResult {
+  wouldFire: boolean;
+  /** Why not, when it would not. */
+  reason: string | null;
+  /** The exact tag it would produce now. */
+  tag: string;
+  image: string;
+}
+export const rulesPreview = defineRpc<PreviewRequest, PreviewResult>('rules.rules.preview');
+
+/** Build now: exactly one of branch, tag or commit (a commit may name the branch it belongs to). */
+export interface StartBuildRequest {
+  ruleId: string;
+  branch?: string;
+  tag?: string;
+  commit?: string;
+  /** Who asked (the API token's name). */
+  by: string;
+}
+export interface StartedBuild {
+  buildId: string;
+  workflowId: string;
+  ref: string;
+  commit: string;
+}
+export const buildsStart = defineRpc<StartBuildRequest, StartedBuild>('rules.builds.start');
 
 // ---- builds and logs (log-service) ----
 export interface BuildStepView {
@@ -122,8 +161,14 @@ export interface BuildView {
 export interface BuildsQuery {
   ruleId?: string;
   imageRepository?: string;
+  /** Image repositories under these namespaces only (token scope); absent = all. */
+  namespaces?: string[];
   status?: BuildStatus;
   ref?: string;
+  triggerKind?: 'push' | 'manual';
+  /** ISO-8601 instants bounding createdAt. */
+  since?: string;
+  until?: string;
   cursor?: string;
   limit?: number;
 }
@@ -148,6 +193,7 @@ export interface LogsQuery {
 export const buildsList = defineRpc<BuildsQuery, Page<BuildView>>('logs.builds.list');
 export const buildsGet = defineRpc<{ id: string }, BuildView>('logs.builds.get');
 export const logsList = defineRpc<LogsQuery, Page<LogLineView>>('logs.lines.list');
+export const buildsDelete = defineRpc<{ id: string }, { deleted: true }>('logs.builds.delete');
 
 // ---- health ----
 export type HealthState = 'up' | 'down';

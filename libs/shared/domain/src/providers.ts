@@ -15,6 +15,7 @@ export function cloneUrlFor(provider: Provider, baseUrl: string | null, reposito
   return `${base}/${repository.replace(/\.git$/, '')}.git`;
 }
 
-export type BuildStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export const BUILD_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type BuildStatus = (typeof BUILD_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminal = (s: BuildStatus): boolean => TERMINAL_STATUSES.includes(s);

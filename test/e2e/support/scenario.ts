@@ -1,0 +1,71 @@
+import { Api } from './api';
+import { expectEventually } from './expect-eventually';
+import { GitFixture, GitRepo } from './git-fixture';
+import { githubPushPayload, sendGithubWebhook } from './github';
+
+export interface BuildItem {
+  id: string;
+  ruleId: string;
+  ruleDeleted: boolean;
+  status: string;
+  ref: string;
+  commit: string;
+  tags: string[];
+  digest: string | null;
+  workflowId: string;
+  trigger: { kind: string; by?: string; eventId?: string };
+  failure: { type: string; message: string; hint: string } | null;
+}
+
+export interface Source {
+  id: string;
+  webhookUrl: string;
+  webhookSecret: string;
+}
+
+/** A GitHub source on the loopback git server, and helpers that push for real and deliver the webhook. */
+export class Scenario {
+  constructor(
+    readonly api: Api,
+    readonly git: GitFixture,
+    readonly source: Source,
+    readonly repo: GitRepo,
+  ) {}
+
+  static async create(api: Api, git: GitFixture, fullName: string): Promise<Scenario> {
+    const source = await api.ok<Source>('POST', '/api/v1/sources', { provider: 'github', name: `gh-${fullName}`, baseUrl: git.baseUrl, token: 'tok' });
+    return new Scenario(api, git, source, git.createRepo(fullName));
+  }
+
+  /** Push `ref` (a branch or tag that exists locally) and deliver GitHub's webhook for it; returns the commit. */
+  async pushAndDeliver(ref: string): Promise<{ commit: string; eventId: string }> {
+    return this.deliver(ref, this.repo.push(ref));
+  }
+
+  async deleteAndDeliver(ref: string): Promise<{ commit: string; eventId: string }> {
+    return this.deliver(ref, this.repo.deleteRemote(ref));
+  }
+
+  private async deliver(ref: string, push: { before: string; after: string }): Promise<{ commit: string; eventId: string }> {
+    const deleted = /^0+$/.test(push.after);
+    const head = deleted ? null : this.repo.info(`${ref}^{commit}`);
+    const payload = githubPushPayload(this.repo, ref, push, head, `${this.git.baseUrl}/${this.repo.fullName}.git`);
+    const sent = await sendGithubWebhook(this.source.webhookUrl, this.source.webhookSecret, 'push', payload);
+    if (sent.status !== 202) throw new Error(`webhook answered ${sent.status}: ${JSON.stringify(sent.body)}`);
+    return { commit: head?.sha ?? push.after, eventId: String(sent.body.eventId) };
+  }
+
+  async builds(ruleId: string): Promise<BuildItem[]> {
+    return (await this.api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${ruleId}&limit=200`)).items;
+  }
+
+  /** Wait for a build of `commit` by the rule to finish, and return it. */
+  async finished(ruleId: string, match: (b: BuildItem) => boolean, timeoutMs = 120_000): Promise<BuildItem> {
+    return expectEventually(async () => {
+      const build = (await this.builds(ruleId)).find(match);
+      if (!build) throw new Error(`no matching build of rule ${ruleId} yet`);
+      if (!['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new Error(`build ${build.id} is ${build.status}`);
+      return build;
+    }, timeoutMs, 200);
+  }
+}
