@@ -3,7 +3,7 @@ import { expectEventually } from './support/expect-eventually';
 import { GitFixture, GitRepo } from './support/git-fixture';
 import { githubPushPayload, sendGithubWebhook } from './support/github';
 import { manifestDigest, pullAndRun, registryTags } from './support/registry';
-import { services, Stack, startStack, streamMessages, tail } from './support/stack';
+import { services, Stack, startStack, storedPushes, tail } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -80,16 +80,16 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
     const payload1 = githubPushPayload(repo, 'refs/heads/main', push1, first, `${git.baseUrl}/acme/hello.git`);
 
     // 3. A bad signature is refused and stores nothing.
-    const eventsBefore = await streamMessages('KILN_EVENTS');
+    const eventsBefore = await storedPushes();
     const forged = await sendGithubWebhook(source.webhookUrl, source.webhookSecret, 'push', payload1, { signature: 'sha256=' + '0'.repeat(64) });
     expect(forged.status).toBe(401);
-    expect(await streamMessages('KILN_EVENTS')).toBe(eventsBefore);
+    expect(await storedPushes()).toBe(eventsBefore);
 
     const t0 = Date.now();
     const delivery = await sendGithubWebhook(source.webhookUrl, source.webhookSecret, 'push', payload1);
     expect(delivery.status).toBe(202);
     expect(delivery.body.eventId).toEqual(expect.any(String));
-    expect(await streamMessages('KILN_EVENTS')).toBe(eventsBefore + 1);
+    expect(await storedPushes()).toBe(eventsBefore + 1);
 
     // 4-7. The build succeeds; the registry serves the recorded tag with the recorded digest.
     const build1 = await waitForBuild(api, rule.id, first.sha);
@@ -122,7 +122,7 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
     const again = await sendGithubWebhook(source.webhookUrl, source.webhookSecret, 'push', payload1, { deliveryId: delivery.deliveryId });
     expect(again.status).toBe(202);
     expect(again.body.eventId).toBe(delivery.body.eventId);
-    expect(await streamMessages('KILN_EVENTS')).toBe(eventsBefore + 1);
+    expect(await storedPushes()).toBe(eventsBefore + 1);
 
     // A second push with new content yields a second, different image.
     const second = repo.commit({ 'hello.txt': `hello from the second commit ${run}\n` }, 'Second commit: new greeting');

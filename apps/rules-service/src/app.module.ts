@@ -16,6 +16,8 @@ import { BuildRuleEntity } from './rules/build-rule.entity';
 import { RulesController } from './rules/rules.controller';
 import { RulesService } from './rules/rules.service';
 import { PushHandler } from './pushes/push-handler.service';
+import { EventsController } from './pushes/events.controller';
+import { EventsService } from './pushes/events.service';
 
 export class RulesAppModule {
   static forConfig(config: RulesConfig, logger: JsonLogger) {
@@ -28,7 +30,7 @@ export class RulesAppModule {
         }),
         TypeOrmModule.forFeature([CodeSourceEntity, BuildRuleEntity]),
       ],
-      controllers: [HealthController, SourcesController, RulesController],
+      controllers: [HealthController, SourcesController, RulesController, EventsController],
       providers: [
         { provide: SECRET_BOX, useValue: new SecretBox(config.KILN_SECRET_KEY) },
         {
@@ -52,6 +54,7 @@ export class RulesAppModule {
         BuildStarter,
         ManualBuilds,
         PushHandler,
+        EventsService,
       ],
     })
     class RulesAppModuleImpl {}

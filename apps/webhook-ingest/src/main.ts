@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { raw } from 'express';
 import { JsonLogger, loadConfig, runMain, startService } from '@kiln/platform';
 import { webhookConfigSchema } from './config';
 import { WebhookAppModule } from './app.module';
@@ -12,11 +13,11 @@ runMain('webhook-ingest', async () => {
     module: WebhookAppModule.forConfig(config, logger),
     logger,
     http: { host: config.KILN_HOST, port: config.KILN_WEBHOOK_PORT },
-    rawBody: true,
+    // Deliveries are read as raw bytes, whatever their content type: signatures are verified over exactly
+    // what was received, and only then is the body parsed (by the host's adapter), so nothing is refused unseen.
+    bodyParser: false,
     configure: (app) => {
-      const express = app as NestExpressApplication;
-      express.useBodyParser('json', { limit: config.KILN_WEBHOOK_MAX_BYTES });
-      express.useBodyParser('urlencoded', { limit: config.KILN_WEBHOOK_MAX_BYTES, extended: false });
+      (app as NestExpressApplication).use('/webhooks', raw({ type: () => true, limit: config.KILN_WEBHOOK_MAX_BYTES }));
     },
   });
 });

@@ -144,13 +144,18 @@ async function resetStreams(): Promise<void> {
   }
 }
 
-/** Messages stored in a stream right now. */
-export async function streamMessages(stream: string): Promise<number> {
+/** Messages stored in a stream right now, or only those on one subject. */
+export async function streamMessages(stream: string, subject?: string): Promise<number> {
   const nc = await connect({ servers: services.nats });
   try {
     const jsm = await nc.jetstreamManager();
-    return (await jsm.streams.info(stream)).state.messages;
+    if (!subject) return (await jsm.streams.info(stream)).state.messages;
+    const info = await jsm.streams.info(stream, { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
   } finally {
     await nc.close();
   }
 }
+
+/** Normalized pushes stored (ledger records of pings and refusals share the stream). */
+export const storedPushes = (): Promise<number> => streamMessages('KILN_EVENTS', 'push.received.v1');

@@ -8,6 +8,9 @@ import {
   BuildsQuery,
   buildsStart,
   CreateSourceRequest,
+  eventsGet,
+  eventsList,
+  eventsRedeliver,
   logsList,
   rulesCreate,
   rulesDelete,
@@ -212,5 +215,33 @@ export class TokensApiController {
   delete(@Req() req: AuthedRequest, @Param('id') id: string) {
     authorize(req.token, null, 'admin');
     return this.tokens.delete(id);
+  }
+}
+
+@ApiTags('events')
+@ApiBearerAuth()
+@UseGuards(AuthGuard)
+@Controller('api/v1/events')
+export class EventsApiController {
+  constructor(private readonly rpc: Rpc) {}
+
+  /** The ledger spans sources, which belong to no namespace: tokens for every namespace only. */
+  @Get()
+  list(@Req() req: AuthedRequest, @Query() q: Record<string, string>) {
+    authorize(req.token, '*', 'read');
+    return this.rpc.call(eventsList, { sourceId: q.sourceId, repository: q.repository, outcome: q.outcome, since: q.since, until: q.until, cursor: q.cursor, limit: num(q.limit) });
+  }
+
+  @Get(':id')
+  get(@Req() req: AuthedRequest, @Param('id') id: string) {
+    authorize(req.token, '*', 'read');
+    return this.rpc.call(eventsGet, { id });
+  }
+
+  @Post(':id/redeliver')
+  @HttpCode(200)
+  redeliver(@Req() req: AuthedRequest, @Param('id') id: string) {
+    authorize(req.token, '*', 'write');
+    return this.rpc.call(eventsRedeliver, { id });
   }
 }

@@ -1,14 +1,22 @@
 import type { PushReceivedV1 } from '@kiln/contracts';
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
-/** Every normalized push rules-service consumed: the ledger the decisions hang off. */
+export type DeliveryOutcome = 'accepted' | 'ping' | 'ignored' | 'refused';
+
+/** The event ledger: every delivery, accepted or not; decisions hang off accepted pushes. */
 @Entity({ schema: 'rules', name: 'push_events' })
 export class PushEventEntity {
   @PrimaryColumn('text', { name: 'event_id' }) eventId!: string;
-  @Column('uuid', { name: 'source_id' }) sourceId!: string;
-  @Column('text', { name: 'repo_full_name' }) repoFullName!: string;
-  @Column('text') ref!: string;
-  @Column('jsonb') event!: PushReceivedV1;
+  @Column('uuid', { name: 'source_id', nullable: true }) sourceId!: string | null;
+  @Column('text', { nullable: true }) provider!: string | null;
+  @Column('text', { name: 'delivery_id', nullable: true }) deliveryId!: string | null;
+  @Column('text') outcome!: DeliveryOutcome;
+  @Column('int') status!: number;
+  @Column('text', { nullable: true }) reason!: string | null;
+  @Column('text', { name: 'event_type', nullable: true }) eventType!: string | null;
+  @Column('text', { name: 'repo_full_name', nullable: true }) repoFullName!: string | null;
+  @Column('text', { nullable: true }) ref!: string | null;
+  @Column('jsonb', { nullable: true }) event!: PushReceivedV1 | null;
   @CreateDateColumn({ name: 'received_at', type: 'timestamptz' }) receivedAt!: Date;
 }
 

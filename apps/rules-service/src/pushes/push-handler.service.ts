@@ -2,7 +2,7 @@ import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { deterministicId, matchTrigger, pushWorkflowId } from '@kiln/domain';
-import { pushReceivedV1, PushReceivedV1 } from '@kiln/contracts';
+import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1 } from '@kiln/contracts';
 import { EventBus, JsonLogger } from '@kiln/platform';
 import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from '../rules/rules.service';
@@ -28,6 +28,36 @@ export class PushHandler implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.consume(pushReceivedV1, PUSH_CONSUMER, (event) => this.handle(event), { ackWaitMs: 60_000 });
+    await this.bus.consume(deliveryRecordedV1, 'rules-service-ledger', (record) => this.recordDelivery(record));
+  }
+
+  async recordDelivery(r: DeliveryRecordedV1): Promise<void> {
+    await this.db
+      .createQueryBuilder()
+      .insert()
+      .into(PushEventEntity)
+      .values({
+        eventId: r.recordId,
+        sourceId: r.sourceId,
+        provider: r.provider,
+        deliveryId: r.deliveryId,
+        outcome: r.outcome,
+        status: r.status,
+        reason: r.reason,
+        eventType: r.eventType,
+        repoFullName: null,
+        ref: null,
+        event: null,
+        receivedAt: new Date(r.receivedAt),
+      })
+      .orIgnore()
+      .execute();
+  }
+
+  /** Evaluate a stored push again (a rule was fixed): decisions are replaced; builds already started are kept. */
+  async reevaluate(event: PushReceivedV1): Promise<void> {
+    await this.db.query('DELETE FROM rules.event_decisions WHERE event_id = $1', [event.eventId]);
+    await this.handle(event);
   }
 
   async handle(event: PushReceivedV1): Promise<void> {
@@ -36,7 +66,19 @@ export class PushHandler implements OnApplicationBootstrap {
       .createQueryBuilder()
       .insert()
       .into(PushEventEntity)
-      .values({ eventId: event.eventId, sourceId: event.sourceId, repoFullName: event.repoFullName, ref: event.ref, event })
+      .values({
+        eventId: event.eventId,
+        sourceId: event.sourceId,
+        provider: event.provider,
+        deliveryId: event.deliveryId,
+        outcome: 'accepted',
+        status: 202,
+        eventType: 'push',
+        repoFullName: event.repoFullName,
+        ref: event.ref,
+        event,
+        receivedAt: new Date(event.receivedAt),
+      })
       .orIgnore()
       .execute();
     const rules = await this.rules.forRepository(event.sourceId, event.repoFullName);

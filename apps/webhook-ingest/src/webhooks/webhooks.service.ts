@@ -1,12 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
-import { deterministicId, KilnError, NotFoundError, Provider } from '@kiln/domain';
-import { pushReceivedV1, PushReceivedV1, sourcesWebhookConfig } from '@kiln/contracts';
+import { randomUUID } from 'node:crypto';
+import { KV } from 'nats';
+import { deterministicId, KilnError, Provider } from '@kiln/domain';
+import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1, SourceWebhookConfig, sourcesWebhookConfig } from '@kiln/contracts';
 import { callRpc, EventBus, JsonLogger, NATS_CLIENT } from '@kiln/platform';
+import { codingAdapter } from './providers/coding';
+import { createGiteeAdapter, GITEE_WINDOW_MS } from './providers/gitee';
 import { githubAdapter } from './providers/github';
-import type { Delivery, ProviderAdapter } from './providers/types';
+import { gitlabAdapter } from './providers/gitlab';
+import type { Delivery, Outcome, ProviderAdapter } from './providers/types';
 
-const ADAPTERS: Partial<Record<Provider, ProviderAdapter>> = { github: githubAdapter };
+const ADAPTERS: Partial<Record<Provider, ProviderAdapter>> = {
+  github: githubAdapter,
+  gitlab: gitlabAdapter,
+  gitee: createGiteeAdapter(),
+  coding: codingAdapter,
+};
+
+const EVENT_HEADERS = ['x-github-event', 'x-gitlab-event', 'x-gitee-event', 'x-coding-event'];
+const REPLAY_BUCKET = 'KILN_WEBHOOK_REPLAY';
 
 export interface WebhookAnswer {
   status: number;
@@ -15,6 +28,8 @@ export interface WebhookAnswer {
 
 @Injectable()
 export class WebhooksService {
+  private replay: Promise<KV> | null = null;
+
   constructor(
     private readonly bus: EventBus,
     @Inject(NATS_CLIENT) private readonly rpc: ClientProxy,
@@ -22,28 +37,41 @@ export class WebhooksService {
   ) {}
 
   async receive(delivery: Delivery): Promise<WebhookAnswer> {
-    let config;
+    const receivedAt = new Date().toISOString();
+    const eventType = EVENT_HEADERS.map((h) => delivery.headers[h]).find(Boolean) ?? null;
+    let config: SourceWebhookConfig;
     try {
       config = await callRpc(this.rpc, sourcesWebhookConfig, { id: delivery.sourceId });
     } catch (err) {
-      if (err instanceof KilnError && err.status === 404) return answer(new NotFoundError('source', delivery.sourceId).toBody());
+      if (err instanceof KilnError && err.status === 404) return { status: 404, body: { code: 'NotFound', message: `source ${delivery.sourceId} does not exist` } };
       if (err instanceof KilnError && err.status === 503) return { status: 503, body: { code: 'ServiceUnavailable', message: 'cannot look up the source right now; the host will redeliver' } };
       throw err;
     }
     const adapter = ADAPTERS[config.provider];
-    if (!adapter) return { status: 400, body: { code: 'UnsupportedProvider', message: `webhooks from ${config.provider} sources are not supported yet` } };
-    const outcome = adapter.read(delivery, config.webhookSecret);
+    if (!adapter) return { status: 400, body: { code: 'UnsupportedProvider', message: `${config.provider} sources receive no webhooks; use build now` } };
+    let outcome: Outcome = adapter.read(delivery, config.webhookSecret);
+    if (outcome.kind !== 'refused' && outcome.replayKey) outcome = await this.checkReplay(outcome, outcome.replayKey);
+
+    const record = (o: Omit<DeliveryRecordedV1, 'provider' | 'sourceId' | 'receivedAt' | 'eventType'>) =>
+      this.record({ ...o, provider: config.provider, sourceId: config.id, receivedAt, eventType });
     switch (outcome.kind) {
       case 'refused':
         this.logger.warn({ msg: 'webhook refused', sourceId: delivery.sourceId, reason: outcome.reason, status: outcome.status }, 'Webhooks');
+        await record({ recordId: randomUUID(), deliveryId: null, outcome: 'refused', status: outcome.status, reason: outcome.reason });
         return { status: outcome.status, body: { code: outcome.status === 401 ? 'SignatureInvalid' : 'BadDelivery', message: outcome.reason } };
-      case 'ping':
-        return { status: 200, body: { ok: true, deliveryId: outcome.deliveryId } };
-      case 'ignored':
-        return { status: 202, body: { ignored: true, reason: outcome.reason, deliveryId: outcome.deliveryId } };
+      case 'ping': {
+        const recordId = deterministicId(`${config.provider}:${config.id}:${outcome.deliveryId}`);
+        await record({ recordId, deliveryId: outcome.deliveryId, outcome: 'ping', status: 200, reason: null });
+        return { status: 200, body: { ok: true, eventId: recordId } };
+      }
+      case 'ignored': {
+        const recordId = deterministicId(`${config.provider}:${config.id}:${outcome.deliveryId}`);
+        await record({ recordId, deliveryId: outcome.deliveryId, outcome: 'ignored', status: 202, reason: outcome.reason });
+        return { status: 202, body: { eventId: recordId, ignored: true, reason: outcome.reason } };
+      }
       case 'event': {
-        const eventId = deterministicId(`${config.provider}:${delivery.sourceId}:${outcome.deliveryId}`);
-        const event: PushReceivedV1 = { ...outcome.event, eventId, sourceId: delivery.sourceId, receivedAt: new Date().toISOString() };
+        const eventId = deterministicId(`${config.provider}:${config.id}:${outcome.deliveryId}`);
+        const event: PushReceivedV1 = { ...outcome.event, eventId, sourceId: config.id, receivedAt };
         try {
           const ack = await this.bus.publish(pushReceivedV1, event, { msgId: `${config.provider}:${outcome.deliveryId}` });
           this.logger.log({ msg: ack.duplicate ? 'duplicate delivery' : 'push stored', eventId, deliveryId: outcome.deliveryId, ref: event.ref, seq: ack.seq }, 'Webhooks');
@@ -55,8 +83,34 @@ export class WebhooksService {
       }
     }
   }
-}
 
-function answer(body: { status: number; code: string; message: string }): WebhookAnswer {
-  return { status: body.status, body: { code: body.code, message: body.message } };
+  /**
+   * The same token and timestamp may come again only as a redelivery of the same request (same delivery id).
+   * KV `create` is atomic across replicas; entries expire after the timestamp window.
+   */
+  private async checkReplay(outcome: Exclude<Outcome, { kind: 'refused' }>, key: string): Promise<Outcome> {
+    const kv = await this.replayBucket();
+    try {
+      await kv.create(key, new TextEncoder().encode(outcome.deliveryId));
+      return outcome;
+    } catch {
+      const seen = await kv.get(key);
+      const first = seen ? new TextDecoder().decode(seen.value) : null;
+      return first === outcome.deliveryId ? outcome : { kind: 'refused', status: 401, reason: 'replayed X-Gitee-Token and X-Gitee-Timestamp with another body' };
+    }
+  }
+
+  private replayBucket(): Promise<KV> {
+    this.replay ??= this.bus.nc.jetstream().views.kv(REPLAY_BUCKET, { ttl: 2 * GITEE_WINDOW_MS, history: 1 });
+    return this.replay;
+  }
+
+  /** The ledger keeps every delivery; a ledger outage never changes the answer the host gets. */
+  private async record(r: DeliveryRecordedV1): Promise<void> {
+    try {
+      await this.bus.publish(deliveryRecordedV1, r, { msgId: r.deliveryId ? `record:${r.provider}:${r.deliveryId}` : undefined });
+    } catch (err) {
+      this.logger.error({ msg: 'could not record the delivery in the ledger', sourceId: r.sourceId, outcome: r.outcome, err: String(err) }, 'Webhooks');
+    }
+  }
 }

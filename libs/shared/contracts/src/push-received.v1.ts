@@ -36,3 +36,19 @@ export interface PushReceivedV1 {
 }
 
 export const pushReceivedV1 = defineEvent<PushReceivedV1>('push.received.v1', 'KILN_EVENTS');
+
+/** A delivery that started no evaluation (ping, ignored event type, refused): recorded in the event ledger. */
+export interface DeliveryRecordedV1 {
+  recordId: string;
+  provider: Provider | null;
+  sourceId: string | null;
+  deliveryId: string | null;
+  outcome: 'ping' | 'ignored' | 'refused';
+  /** The HTTP status webhook-ingest answered. */
+  status: number;
+  reason: string | null;
+  eventType: string | null;
+  receivedAt: string;
+}
+
+export const deliveryRecordedV1 = defineEvent<DeliveryRecordedV1>('delivery.recorded.v1', 'KILN_EVENTS');

@@ -1,6 +1,7 @@
 import type { BuildStatus, Provider, Trigger, TagRule, NormalizedTagRule } from '@kiln/domain';
 import type { BuildFailure, BuildTriggerInfo, LogStream, StepName, StepStatus } from './builds.v1';
 import { defineRpc } from './define';
+import type { PushReceivedV1 } from './push-received.v1';
 
 export interface Page<T> {
   items: T[];
@@ -125,6 +126,46 @@ export interface StartedBuild {
   commit: string;
 }
 export const buildsStart = defineRpc<StartBuildRequest, StartedBuild>('rules.builds.start');
+
+// ---- event ledger (rules-service) ----
+export interface EventDecisionView {
+  ruleId: string | null;
+  decision: 'build-started' | 'no-match' | 'auto-trigger-off' | 'ref-deleted' | 'no-rules';
+  reason: string | null;
+  buildId: string | null;
+  workflowId: string | null;
+}
+
+export interface EventView {
+  id: string;
+  sourceId: string | null;
+  provider: string | null;
+  deliveryId: string | null;
+  outcome: 'accepted' | 'ping' | 'ignored' | 'refused';
+  status: number;
+  reason: string | null;
+  eventType: string | null;
+  repository: string | null;
+  ref: string | null;
+  receivedAt: string;
+  /** The normalized event, for accepted pushes. */
+  event: PushReceivedV1 | null;
+  decisions?: EventDecisionView[];
+}
+
+export interface EventsQuery {
+  sourceId?: string;
+  repository?: string;
+  outcome?: string;
+  since?: string;
+  until?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export const eventsList = defineRpc<EventsQuery, Page<EventView>>('rules.events.list');
+export const eventsGet = defineRpc<{ id: string }, EventView>('rules.events.get');
+export const eventsRedeliver = defineRpc<{ id: string }, EventView>('rules.events.redeliver');
 
 // ---- builds and logs (log-service) ----
 export interface BuildStepView {

@@ -12,11 +12,13 @@ export interface ServiceSpec {
   /** Serve `@MessagePattern` handlers over NATS; replicas share the queue group. */
   nats?: { url: string; queue: string };
   rawBody?: boolean;
+  /** Nest's JSON/form body parsers; off when the app reads raw bytes itself. */
+  bodyParser?: boolean;
   configure?: (app: INestApplication) => void | Promise<void>;
 }
 
 export async function startService(spec: ServiceSpec): Promise<INestApplication> {
-  const app = await NestFactory.create(spec.module, { logger: spec.logger, rawBody: spec.rawBody ?? false, bufferLogs: false });
+  const app = await NestFactory.create(spec.module, { logger: spec.logger, rawBody: spec.rawBody ?? false, bodyParser: spec.bodyParser ?? true, bufferLogs: false });
   app.useGlobalFilters(new KilnExceptionFilter(spec.logger));
   app.enableShutdownHooks();
   if (spec.configure) await spec.configure(app);

@@ -8,9 +8,18 @@ interface GithubPush {
   after?: string;
   created?: boolean;
   deleted?: boolean;
-  repository?: { full_name?: string; clone_url?: string; ssh_url?: string; default_branch?: string; master_branch?: string };
+  repository?: {
+    full_name?: string;
+    path_with_namespace?: string;
+    clone_url?: string;
+    git_http_url?: string;
+    ssh_url?: string;
+    git_ssh_url?: string;
+    default_branch?: string;
+    master_branch?: string;
+  };
   head_commit?: { id?: string; message?: string; timestamp?: string; author?: { name?: string; email?: string } } | null;
-  pusher?: { name?: string };
+  pusher?: { name?: string; login?: string; username?: string };
   sender?: { login?: string };
 }
 
@@ -48,13 +57,20 @@ export const githubAdapter: ProviderAdapter = {
     if (!event || !deliveryId) return { kind: 'refused', status: 400, reason: 'missing X-GitHub-Event or X-GitHub-Delivery' };
     if (event === 'ping') return { kind: 'ping', deliveryId };
     if (event !== 'push') return { kind: 'ignored', deliveryId, reason: `event type ${event} is not used by Kiln` };
+    return readGithubShapedPush('github', delivery, deliveryId);
+  },
+};
+
+/** GitHub's push payload shape, which Gitee and CODING follow closely. */
+export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', delivery: Delivery, deliveryId: string): Outcome {
     let body: GithubPush;
     try {
       body = readJsonOrFormPayload(delivery) as GithubPush;
     } catch (err) {
-      return { kind: 'refused', status: 400, reason: `body is not a GitHub push payload: ${(err as Error).message}` };
+      return { kind: 'refused', status: 400, reason: `body is not a ${provider} push payload: ${(err as Error).message}` };
     }
-    if (typeof body?.ref !== 'string' || !body.repository?.full_name)
+    const fullName = body?.repository?.full_name ?? body?.repository?.path_with_namespace;
+    if (typeof body?.ref !== 'string' || !fullName)
       return { kind: 'refused', status: 400, reason: 'push payload lacks ref or repository.full_name' };
     const parsed = parseRef(body.ref);
     const before = normalizeSha(body.before);
@@ -65,7 +81,7 @@ export const githubAdapter: ProviderAdapter = {
       kind: 'event',
       deliveryId,
       event: {
-        provider: 'github',
+        provider,
         deliveryId,
         kind: 'push',
         ref: body.ref,
@@ -77,10 +93,10 @@ export const githubAdapter: ProviderAdapter = {
         commitSha: deleted ? null : (normalizeSha(head?.id) ?? after),
         created: body.created ?? before === ZERO_SHA,
         deleted,
-        repoFullName: body.repository.full_name,
-        cloneUrl: body.repository.clone_url ?? null,
-        sshUrl: body.repository.ssh_url ?? null,
-        defaultBranch: body.repository.default_branch ?? body.repository.master_branch ?? null,
+        repoFullName: fullName,
+        cloneUrl: body.repository?.clone_url ?? body.repository?.git_http_url ?? null,
+        sshUrl: body.repository?.ssh_url ?? body.repository?.git_ssh_url ?? null,
+        defaultBranch: body.repository?.default_branch ?? body.repository?.master_branch ?? null,
         headCommit: head?.id
           ? {
               id: head.id,
@@ -90,8 +106,7 @@ export const githubAdapter: ProviderAdapter = {
               timestamp: isoInstant(head.timestamp),
             }
           : null,
-        pusher: body.pusher?.name ?? body.sender?.login ?? null,
+        pusher: body.pusher?.login ?? body.pusher?.username ?? body.pusher?.name ?? body.sender?.login ?? null,
       },
     };
-  },
-};
+}

@@ -10,9 +10,9 @@ export interface Delivery {
 
 /** The outcome of reading a delivery: continue with an event, or stop with a reason and an HTTP status. */
 export type Outcome =
-  | { kind: 'event'; deliveryId: string; event: Omit<PushReceivedV1, 'eventId' | 'sourceId' | 'receivedAt'> }
-  | { kind: 'ping'; deliveryId: string }
-  | { kind: 'ignored'; deliveryId: string; reason: string }
+  | { kind: 'event'; deliveryId: string; event: Omit<PushReceivedV1, 'eventId' | 'sourceId' | 'receivedAt'>; replayKey?: string }
+  | { kind: 'ping'; deliveryId: string; replayKey?: string }
+  | { kind: 'ignored'; deliveryId: string; reason: string; replayKey?: string }
   | { kind: 'refused'; status: 400 | 401; reason: string };
 
 export interface ProviderAdapter {

@@ -1,0 +1,84 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { ConflictError, NotFoundError, ValidationError } from '@kiln/domain';
+import type { EventDecisionView, EventsQuery, EventView, Page } from '@kiln/contracts';
+import { EventDecisionEntity, NO_RULE_ID, PushEventEntity } from './push-event.entity';
+import { PushHandler } from './push-handler.service';
+
+const OUTCOMES = ['accepted', 'ping', 'ignored', 'refused'];
+
+/** The event ledger: every delivery, what it was normalized to, and what it meant for each rule. */
+@Injectable()
+export class EventsService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly pushes: PushHandler,
+  ) {}
+
+  async list(q: EventsQuery): Promise<Page<EventView>> {
+    const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
+    const qb = this.db.getRepository(PushEventEntity).createQueryBuilder('e').orderBy('e.received_at', 'DESC').addOrderBy('e.event_id', 'DESC').limit(limit + 1);
+    if (q.sourceId) qb.andWhere('e.source_id::text = :sourceId', { sourceId: q.sourceId });
+    if (q.repository) qb.andWhere('lower(e.repo_full_name) = lower(:repo)', { repo: q.repository });
+    if (q.outcome) {
+      if (!OUTCOMES.includes(q.outcome)) throw new ValidationError([{ field: 'outcome', message: `must be one of ${OUTCOMES.join(', ')}` }]);
+      qb.andWhere('e.outcome = :outcome', { outcome: q.outcome });
+    }
+    for (const [field, op] of [['since', '>='], ['until', '<']] as const) {
+      const value = q[field];
+      if (value === undefined) continue;
+      if (Number.isNaN(new Date(value).getTime())) throw new ValidationError([{ field, message: 'must be an ISO-8601 time' }]);
+      qb.andWhere(`e.received_at ${op} :${field}`, { [field]: new Date(value) });
+    }
+    if (q.cursor) {
+      const [at, id] = Buffer.from(q.cursor, 'base64url').toString().split('|');
+      if (!at || !id) throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API gave out' }]);
+      qb.andWhere('(e.received_at, e.event_id) < (:at, :id)', { at, id });
+    }
+    const rows = await qb.getMany();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((e) => view(e)),
+      nextCursor: rows.length > limit && last ? Buffer.from(`${last.receivedAt.toISOString()}|${last.eventId}`).toString('base64url') : null,
+    };
+  }
+
+  async get(id: string): Promise<EventView> {
+    const event = await this.db.getRepository(PushEventEntity).findOneBy({ eventId: String(id) });
+    if (!event) throw new NotFoundError('event', id);
+    const decisions = await this.db.getRepository(EventDecisionEntity).find({ where: { eventId: event.eventId }, order: { createdAt: 'ASC' } });
+    return view(event, decisions);
+  }
+
+  async redeliver(id: string): Promise<EventView> {
+    const stored = await this.db.getRepository(PushEventEntity).findOneBy({ eventId: String(id) });
+    if (!stored) throw new NotFoundError('event', id);
+    if (stored.outcome !== 'accepted' || !stored.event) throw new ConflictError(`event ${id} was ${stored.outcome}; only accepted pushes can be evaluated again`);
+    await this.pushes.reevaluate(stored.event);
+    return this.get(id);
+  }
+}
+
+function view(e: PushEventEntity, decisions?: EventDecisionEntity[]): EventView {
+  return {
+    id: e.eventId,
+    sourceId: e.sourceId,
+    provider: e.provider,
+    deliveryId: e.deliveryId,
+    outcome: e.outcome,
+    status: e.status,
+    reason: e.reason,
+    eventType: e.eventType,
+    repository: e.repoFullName,
+    ref: e.ref,
+    receivedAt: e.receivedAt.toISOString(),
+    event: e.event,
+    ...(decisions ? { decisions: decisions.map(decisionView) } : {}),
+  };
+}
+
+function decisionView(d: EventDecisionEntity): EventDecisionView {
+  return { ruleId: d.ruleId === NO_RULE_ID ? null : d.ruleId, decision: d.decision, reason: d.reason, buildId: d.buildId, workflowId: d.workflowId };
+}

@@ -1,0 +1,219 @@
+import { createHmac } from 'node:crypto';
+import { forge, giteePush, Host, HostDelivery, HOSTS, pingFor, PushFacts, pushFor } from '@kiln/testing';
+import { Api } from './support/api';
+import { expectEventually } from './support/expect-eventually';
+import { GitFixture, GitRepo } from './support/git-fixture';
+import { BuildItem } from './support/scenario';
+import { Stack, startStack, storedPushes } from './support/stack';
+
+jest.setTimeout(300_000);
+
+interface EventView {
+  id: string;
+  outcome: string;
+  status: number;
+  reason: string | null;
+  event: Record<string, unknown> | null;
+  decisions: Array<{ ruleId: string | null; decision: string; reason: string | null; buildId: string | null }>;
+}
+
+async function post(url: string, d: HostDelivery): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { method: 'POST', headers: d.headers, body: d.body });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
+  let stack: Stack;
+  let git: GitFixture;
+  let api: Api;
+  const run = `${process.pid}-${Date.now()}`;
+
+  beforeAll(async () => {
+    stack = await startStack(18280);
+    git = await GitFixture.start();
+    api = new Api(stack.gatewayUrl, stack.adminToken);
+  });
+
+  afterAll(async () => {
+    await git?.stop();
+    await stack?.stop();
+  });
+
+  describe.each(HOSTS)('%s', (host: Host) => {
+    const secret = `secret-for-${host}-${run}`;
+    let source: { id: string; webhookUrl: string };
+    let repo: GitRepo;
+    let branchRule: { id: string };
+    let tagRule: { id: string };
+    const fullName = `acme/${host}-${run}`;
+
+    beforeAll(async () => {
+      source = await api.ok('POST', '/api/v1/sources', { provider: host, name: `${host} source`, baseUrl: git.baseUrl, token: 'tok', webhookSecret: secret });
+      repo = git.createRepo(fullName);
+      const rules = `/api/v1/namespaces/hooks/repositories/${host}/build-rules`;
+      branchRule = await api.ok('POST', rules, { sourceId: source.id, repository: fullName, trigger: { type: 'anyBranch' }, tagRule: { prefix: host, parts: ['ref', 'commit'] } });
+      tagRule = await api.ok('POST', rules, { sourceId: source.id, repository: fullName, trigger: { type: 'tag' }, tagRule: { prefix: host, parts: ['ref', 'commit'] } });
+    });
+
+    /** Push for real, deliver the host's webhook, and return the answer and the ledger entry. */
+    async function deliver(ref: string, opts: { deleteRemote?: boolean } = {}) {
+      const push = opts.deleteRemote ? repo.deleteRemote(ref) : repo.push(ref);
+      const deleted = /^0+$/.test(push.after);
+      const head = deleted ? null : repo.info(`${ref}^{commit}`);
+      const facts: PushFacts = {
+        repo: fullName,
+        ref,
+        before: push.before,
+        after: push.after,
+        commit: head && { id: head.sha, message: head.message, timestamp: head.timestamp, authorName: head.authorName, authorEmail: head.authorEmail },
+        cloneUrl: `${git.baseUrl}/${fullName}.git`,
+      };
+      const d = pushFor[host](facts, secret);
+      const answer = await post(source.webhookUrl, d);
+      expect(answer.status).toBe(202);
+      const eventId = String(answer.body.eventId);
+      const ledger = await expectEventually(async () => {
+        const e = await api.ok<EventView>('GET', `/api/v1/events/${eventId}`);
+        expect(e.decisions.length).toBe(2);
+        return e;
+      });
+      return { d, facts, head, eventId, ledger };
+    }
+
+    const decisionOf = (ledger: EventView, ruleId: string) => ledger.decisions.find((x) => x.ruleId === ruleId)?.decision;
+
+    it('builds branch and tag pushes by the matching rule only, and records why for each rule', async () => {
+      repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY hello.txt /hello.txt\n', 'hello.txt': `${host} ${run}\n` }, `首次提交 for ${host}: unicode message`);
+      const main = await deliver('refs/heads/main');
+      expect(main.ledger).toMatchObject({ outcome: 'accepted', status: 202 });
+      expect(main.ledger.event).toMatchObject({
+        provider: host,
+        sourceId: source.id,
+        ref: 'refs/heads/main',
+        refType: 'branch',
+        name: 'main',
+        commitSha: main.head?.sha,
+        created: true,
+        deleted: false,
+        repoFullName: fullName,
+        headCommit: { id: main.head?.sha, message: `首次提交 for ${host}: unicode message` },
+      });
+      expect(decisionOf(main.ledger, branchRule.id)).toBe('build-started');
+      expect(decisionOf(main.ledger, tagRule.id)).toBe('no-match');
+
+      repo.checkout('feature/x', true);
+      repo.commit({ 'hello.txt': `${host} feature ${run}\n` }, 'feature work');
+      const feature = await deliver('refs/heads/feature/x');
+      expect(feature.ledger.event).toMatchObject({ name: 'feature/x', created: true });
+
+      repo.tag('v1.0.0', 'annotated release');
+      const tag = await deliver('refs/tags/v1.0.0');
+      expect(tag.ledger.event).toMatchObject({ refType: 'tag', name: 'v1.0.0', commitSha: feature.head?.sha });
+      expect(decisionOf(tag.ledger, tagRule.id)).toBe('build-started');
+      expect(decisionOf(tag.ledger, branchRule.id)).toBe('no-match');
+
+      const tagGone = await deliver('refs/tags/v1.0.0', { deleteRemote: true });
+      const branchGone = await deliver('refs/heads/feature/x', { deleteRemote: true });
+      for (const gone of [tagGone, branchGone]) {
+        expect(gone.ledger.event).toMatchObject({ deleted: true, commitSha: null, after: '0'.repeat(40) });
+        expect(gone.ledger.decisions.map((x) => x.decision)).toEqual(['ref-deleted', 'ref-deleted']);
+      }
+
+      // Exactly the builds that should start, and they succeed.
+      const builds = async (ruleId: string) =>
+        expectEventually(async () => {
+          const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${ruleId}`)).items;
+          expect(items.every((b) => b.status === 'succeeded')).toBe(true);
+          return items.map((b) => `${b.ref}@${b.commit}`).sort();
+        }, 120_000, 250);
+      expect(await builds(branchRule.id)).toEqual([`refs/heads/feature/x@${feature.head?.sha}`, `refs/heads/main@${main.head?.sha}`]);
+      expect(await builds(tagRule.id)).toEqual([`refs/tags/v1.0.0@${feature.head?.sha}`]);
+
+      // The same delivery again: the same answer, nothing new stored, no second build.
+      const before = await storedPushes();
+      const again = await post(source.webhookUrl, main.d);
+      expect(again).toEqual({ status: 202, body: { eventId: main.eventId } });
+      expect(await storedPushes()).toBe(before);
+    });
+
+    it('answers pings and test deliveries, and records them', async () => {
+      const answer = await post(source.webhookUrl, pingFor[host](secret));
+      expect([200, 202]).toContain(answer.status);
+      const ledger = await expectEventually(() => api.ok<EventView>('GET', `/api/v1/events/${answer.body.eventId}`));
+      expect(ledger.outcome).toBe(host === 'gitlab' ? 'accepted' : 'ping');
+    });
+
+    it('refuses a forged delivery with 401, stores no event, and records the refusal', async () => {
+      const facts: PushFacts = { repo: fullName, ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), commit: null, cloneUrl: 'x' };
+      const before = await storedPushes();
+      const answer = await post(source.webhookUrl, forge(host, pushFor[host](facts, secret)));
+      expect(answer.status).toBe(401);
+      await expectEventually(async () => {
+        const refused = await api.ok<{ items: EventView[] }>('GET', `/api/v1/events?sourceId=${source.id}&outcome=refused`);
+        expect(refused.items.length).toBeGreaterThanOrEqual(1);
+        expect(refused.items[0]).toMatchObject({ status: 401, reason: expect.any(String), event: null });
+      });
+      expect(await storedPushes()).toBe(before);
+    });
+  });
+
+  it('refuses a replayed Gitee token and timestamp carrying another body', async () => {
+    const secret = `gitee-replay-${run}`;
+    const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'gitee', name: 'gitee replay', baseUrl: git.baseUrl, webhookSecret: secret });
+    const ts = Date.now();
+    const facts: PushFacts = { repo: 'acme/replay', ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), commit: null, cloneUrl: 'x' };
+    const first = giteePush(facts, secret, { signed: true, timestamp: ts });
+    expect((await post(source.webhookUrl, first)).status).toBe(202);
+    expect((await post(source.webhookUrl, first)).status).toBe(202);
+    const replay = giteePush({ ...facts, ref: 'refs/heads/evil' }, secret, { signed: true, timestamp: ts });
+    expect(await post(source.webhookUrl, replay)).toMatchObject({ status: 401, body: { message: expect.stringContaining('replayed') } });
+  });
+
+  it('answers 404 for an unknown source, 400 for an unreadable body, 413 above the size limit', async () => {
+    const unknown = await post(`${stack.webhookUrl}/webhooks/00000000-0000-4000-8000-000000000000`, pushFor.github({ repo: 'a/b', ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), commit: null, cloneUrl: 'x' }, 's'));
+    expect(unknown.status).toBe(404);
+    const source = await api.ok<{ id: string; webhookUrl: string; webhookSecret: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'limits', baseUrl: git.baseUrl });
+    // Signed but unreadable: verified first, then refused with 400, and recorded.
+    const body = '{not json';
+    const signature = 'sha256=' + createHmac('sha256', source.webhookSecret).update(body).digest('hex');
+    const bad = await fetch(source.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': 'd-bad', 'x-hub-signature-256': signature }, body });
+    expect(bad.status).toBe(400);
+    // Unsigned garbage is refused as unauthenticated before anything reads it.
+    const unsigned = await fetch(source.webhookUrl, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-github-event': 'push' }, body });
+    expect(unsigned.status).toBe(401);
+    await expectEventually(async () => {
+      const refused = await api.ok<{ items: EventView[] }>('GET', `/api/v1/events?sourceId=${source.id}&outcome=refused`);
+      expect(refused.items.map((e) => e.status).sort()).toEqual([400, 401]);
+    });
+    const huge = await fetch(source.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push' }, body: JSON.stringify({ pad: 'x'.repeat(26 * 1024 * 1024) }) });
+    expect(huge.status).toBe(413);
+  });
+
+  it('evaluates a stored event again on redeliver, after the user fixed the rule', async () => {
+    const secret = `redeliver-${run}`;
+    const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'redeliver', baseUrl: git.baseUrl, webhookSecret: secret });
+    const r = git.createRepo(`acme/redeliver-${run}`);
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/hooks/repositories/redeliver/build-rules', { sourceId: source.id, repository: r.fullName, trigger: { type: 'branch', branch: 'master' } });
+    const c = r.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY hello.txt /h\n', 'hello.txt': `redeliver ${run}\n` }, 'redeliver');
+    const push = r.push('refs/heads/main');
+    const d = pushFor.github({ repo: r.fullName, ref: 'refs/heads/main', before: push.before, after: push.after, commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail }, cloneUrl: r.url }, secret);
+    const answer = await post(source.webhookUrl, d);
+    const missed = await expectEventually(async () => {
+      const e = await api.ok<EventView>('GET', `/api/v1/events/${answer.body.eventId}`);
+      expect(e.decisions).toHaveLength(1);
+      return e;
+    });
+    expect(missed.decisions[0]).toMatchObject({ decision: 'no-match', reason: expect.stringContaining('master') });
+    await api.ok('PATCH', `/api/v1/build-rules/${rule.id}`, { trigger: { type: 'branch', branch: 'main' } });
+    const again = await api.ok<EventView>('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
+    expect(again.decisions).toEqual([expect.objectContaining({ ruleId: rule.id, decision: 'build-started', buildId: expect.any(String) })]);
+    await expectEventually(async () => {
+      const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items;
+      expect(items.map((b) => [b.commit, b.status])).toEqual([[c.sha, 'succeeded']]);
+    }, 120_000, 250);
+    // Redelivering once more starts nothing new: the workflow id is deterministic.
+    await api.ok('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
+    expect((await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items).toHaveLength(1);
+  });
+});
