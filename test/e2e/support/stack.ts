@@ -1,13 +1,18 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { connect } from 'nats';
 import { Client } from 'pg';
 import { expectEventually } from './expect-eventually';
 
-export const ROOT = resolve(__dirname, '..', '..', '..');
+/** The repository root (the folder with nx.json), from source or from its compiled copy in dist/. */
+export const ROOT = (() => {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'nx.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 const STATE = process.env.KILN_TEST_STATE ?? join(process.env.HOME ?? '/root', '.kiln');
 
 /** The real services `scripts/kiln test` starts; tests never mock them. */
@@ -72,13 +77,13 @@ export async function startStack(basePort = 18080): Promise<Stack> {
   const children = new Map<App, ChildProcess>();
 
   const startApp = async (app: App) => {
-    const out = createWriteStream(join(logDir, `${app}.log`), { flags: 'a' });
+    // Straight to a file: a pipe through this (busy) process would make the app's synchronous stdout writes wait.
+    const out = openSync(join(logDir, `${app}.log`), 'a');
     const child = spawn(process.execPath, ['-r', join(ROOT, 'tools', 'register-dist-paths.js'), join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', out, out],
     });
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
+    closeSync(out);
     children.set(app, child);
     await expectEventually(async () => {
       if (child.exitCode !== null) throw new Error(`${app} exited with ${child.exitCode}:\n${tail(join(logDir, `${app}.log`))}`);

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { ConflictError, NotFoundError, PROVIDERS } from '@kiln/domain';
 import type { CreateSourceRequest, CreatedSourceView, Page, SourceCredentials, SourceView, SourceWebhookConfig, UpdateSourceRequest } from '@kiln/contracts';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
-import { KILN_CONFIG, parseInput } from '@kiln/platform';
+import { EventBus, KILN_CONFIG, parseInput } from '@kiln/platform';
+import { SOURCE_CHANGED_SUBJECT } from '@kiln/contracts';
 import { RulesConfig } from '../config';
 import { SECRET_BOX } from '../crypto/tokens';
 import { SecretBox } from '../crypto/secret-box';
@@ -53,7 +54,13 @@ export class SourcesService {
     @InjectRepository(CodeSourceEntity) private readonly sources: Repository<CodeSourceEntity>,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     @Inject(KILN_CONFIG) private readonly config: RulesConfig,
+    private readonly bus: EventBus,
   ) {}
+
+  /** Tell webhook-ingest replicas to drop their cached secret of this source. */
+  private announceChange(id: string): void {
+    this.bus.nc.publish(SOURCE_CHANGED_SUBJECT, new TextEncoder().encode(id));
+  }
 
   async create(input: CreateSourceRequest): Promise<CreatedSourceView> {
     const req = parseInput(createSchema, input);
@@ -90,7 +97,9 @@ export class SourcesService {
       source.statusAt = new Date();
     }
     if (patch.webhookSecret !== undefined) source.webhookSecretSealed = this.box.seal(patch.webhookSecret);
-    return this.view(await this.sources.save(source));
+    const saved = await this.sources.save(source);
+    this.announceChange(id);
+    return this.view(saved);
   }
 
   async delete(id: string): Promise<{ deleted: true }> {
@@ -98,6 +107,7 @@ export class SourcesService {
     const using = await this.sources.manager.count(BuildRuleEntity, { where: { sourceId: source.id } });
     if (using > 0) throw new ConflictError(`${using} build rule(s) use source ${id}; delete or move them first`);
     await this.sources.delete({ id: source.id });
+    this.announceChange(id);
     return { deleted: true };
   }
 

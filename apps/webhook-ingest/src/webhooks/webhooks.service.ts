@@ -1,9 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
 import { KV } from 'nats';
 import { deterministicId, KilnError, Provider } from '@kiln/domain';
-import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1, SourceWebhookConfig, sourcesWebhookConfig } from '@kiln/contracts';
+import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1, SOURCE_CHANGED_SUBJECT, SourceWebhookConfig, sourcesWebhookConfig } from '@kiln/contracts';
 import { callRpc, EventBus, JsonLogger, NATS_CLIENT } from '@kiln/platform';
 import { codingAdapter } from './providers/coding';
 import { createGiteeAdapter, GITEE_WINDOW_MS } from './providers/gitee';
@@ -26,9 +26,13 @@ export interface WebhookAnswer {
   body: Record<string, unknown>;
 }
 
+/** Cached source configs live this long at most; changes are also announced, so this only bounds a lost notice. */
+const CONFIG_TTL_MS = 30_000;
+
 @Injectable()
-export class WebhooksService {
+export class WebhooksService implements OnModuleInit {
   private replay: Promise<KV> | null = null;
+  private readonly configs = new Map<string, { config: Promise<SourceWebhookConfig>; until: number }>();
 
   constructor(
     private readonly bus: EventBus,
@@ -36,12 +40,28 @@ export class WebhooksService {
     private readonly logger: JsonLogger,
   ) {}
 
+  onModuleInit(): void {
+    this.bus.nc.subscribe(SOURCE_CHANGED_SUBJECT, { callback: (_err, msg) => this.configs.delete(new TextDecoder().decode(msg.data)) });
+  }
+
+  /** The source's provider and secret, from rules-service, cached briefly (one request per source, not per delivery). */
+  private sourceConfig(id: string): Promise<SourceWebhookConfig> {
+    const now = Date.now();
+    const hit = this.configs.get(id);
+    if (hit && hit.until > now) return hit.config;
+    const config = callRpc(this.rpc, sourcesWebhookConfig, { id });
+    this.configs.set(id, { config, until: now + CONFIG_TTL_MS });
+    config.catch(() => this.configs.delete(id));
+    if (this.configs.size > 10_000) this.configs.delete(this.configs.keys().next().value as string);
+    return config;
+  }
+
   async receive(delivery: Delivery): Promise<WebhookAnswer> {
     const receivedAt = new Date().toISOString();
     const eventType = EVENT_HEADERS.map((h) => delivery.headers[h]).find(Boolean) ?? null;
     let config: SourceWebhookConfig;
     try {
-      config = await callRpc(this.rpc, sourcesWebhookConfig, { id: delivery.sourceId });
+      config = await this.sourceConfig(delivery.sourceId);
     } catch (err) {
       if (err instanceof KilnError && err.status === 404) return { status: 404, body: { code: 'NotFound', message: `source ${delivery.sourceId} does not exist` } };
       if (err instanceof KilnError && err.status === 503) return { status: 503, body: { code: 'ServiceUnavailable', message: 'cannot look up the source right now; the host will redeliver' } };
@@ -74,7 +94,7 @@ export class WebhooksService {
         const event: PushReceivedV1 = { ...outcome.event, eventId, sourceId: config.id, receivedAt };
         try {
           const ack = await this.bus.publish(pushReceivedV1, event, { msgId: `${config.provider}:${outcome.deliveryId}` });
-          this.logger.log({ msg: ack.duplicate ? 'duplicate delivery' : 'push stored', eventId, deliveryId: outcome.deliveryId, ref: event.ref, seq: ack.seq }, 'Webhooks');
+          this.logger.debug({ msg: ack.duplicate ? 'duplicate delivery' : 'push stored', eventId, deliveryId: outcome.deliveryId, ref: event.ref, seq: ack.seq }, 'Webhooks');
         } catch (err) {
           this.logger.error({ msg: 'could not store event; answering 503 so the host redelivers', eventId, err: String(err) }, 'Webhooks');
           return { status: 503, body: { code: 'StoreUnavailable', message: 'the event could not be stored; the host will redeliver' } };

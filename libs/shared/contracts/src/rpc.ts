@@ -57,6 +57,9 @@ export const sourcesList = defineRpc<Record<string, never>, Page<SourceView>>('r
 export const sourcesGet = defineRpc<{ id: string }, SourceView>('rules.sources.get');
 export const sourcesWebhookConfig = defineRpc<{ id: string }, SourceWebhookConfig>('rules.sources.webhook-config');
 export const sourcesCredentials = defineRpc<{ id: string }, SourceCredentials>('rules.sources.credentials');
+/** Core NATS broadcast (no queue group): every webhook-ingest replica drops its cached config of the source. */
+export const SOURCE_CHANGED_SUBJECT = 'rules.sources.changed';
+
 export const sourcesUpdate = defineRpc<{ id: string; patch: UpdateSourceRequest }, SourceView>('rules.sources.update');
 export const sourcesDelete = defineRpc<{ id: string }, { deleted: true }>('rules.sources.delete');
 
