@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -32,7 +33,10 @@ const shared = proxyActivities<BuildActivities>({
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
 });
 
+// Cancelling waits until the step has really stopped (docker build aborted, step reported) before the build
+// is reported cancelled; the heartbeat timeout bounds that wait.
 const cloning = proxyActivities<BuildActivities>({
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: USER_FAILURES },
@@ -65,6 +69,7 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
         workdir = cloned.workdir;
         pinned = proxyActivities<BuildActivities>({
           taskQueue: cloned.workerQueue,
+          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
           scheduleToStartTimeout: '30 seconds',
           startToCloseTimeout: '60 minutes',
           heartbeatTimeout: '20 seconds',

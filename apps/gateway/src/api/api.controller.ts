@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import {
   BuildRuleInput,
+  buildsCancel,
   buildsDelete,
   buildsGet,
   buildsList,
@@ -27,6 +28,7 @@ import {
   StepName,
   UpdateSourceRequest,
 } from '@kiln/contracts';
+import { KilnError } from '@kiln/domain';
 import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
 import { authorize, namespaceOf } from '../auth/authorize';
 import { TokensService } from '../auth/tokens.service';
@@ -181,6 +183,15 @@ export class BuildsApiController {
   async delete(@Req() req: AuthedRequest, @Param('id') id: string) {
     await this.buildFor(req, id, 'write');
     return this.rpc.call(buildsDelete, { id });
+  }
+
+  /** Stops a queued or running build; a finished one is a 409. */
+  @Post(':id/cancel')
+  @HttpCode(202)
+  async cancel(@Req() req: AuthedRequest, @Param('id') id: string) {
+    const build = await this.buildFor(req, id, 'write');
+    if (['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new KilnError(409, 'Conflict', `build ${id} already ${build.status}`);
+    return this.rpc.call(buildsCancel, { workflowId: build.workflowId });
   }
 
   private async buildFor(req: AuthedRequest, id: string, role: 'read' | 'write') {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Client, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { Client, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { cloneUrlFor, parseRef } from '@kiln/domain';
+import { cloneUrlFor, NotFoundError, parseRef, ValidationError } from '@kiln/domain';
 import { BUILD_WORKFLOW, BuildDescriptor, BuildInput, buildStatusV1, BuildTriggerInfo, SEARCH_ATTRIBUTES } from '@kiln/contracts';
 import { EventBus, JsonLogger, KILN_CONFIG } from '@kiln/platform';
 import { RulesConfig } from '../config';
@@ -38,6 +38,18 @@ export class BuildStarter {
     private readonly logger: JsonLogger,
     private readonly bus: EventBus,
   ) {}
+
+  async cancel(workflowId: string): Promise<{ cancelRequested: true }> {
+    if (typeof workflowId !== 'string' || !workflowId.startsWith('build-')) throw new ValidationError([{ field: 'workflowId', message: 'is not a build workflow id' }]);
+    try {
+      await this.temporal.workflow.getHandle(workflowId).cancel();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('build workflow', workflowId);
+      throw err;
+    }
+    this.logger.log({ msg: 'build cancel requested', workflowId }, 'BuildStarter');
+    return { cancelRequested: true };
+  }
 
   async start(b: StartBuild): Promise<{ buildId: string; workflowId: string }> {
     const parsed = parseRef(b.ref);

@@ -1,7 +1,8 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { buildsStart, RequestOf, rulesCreate, rulesDelete, rulesGet, rulesList, rulesPreview, rulesSetAutoTrigger, rulesUpdate } from '@kiln/contracts';
+import { buildsCancel, buildsStart, RequestOf, rulesCreate, rulesDelete, rulesGet, rulesList, rulesPreview, rulesSetAutoTrigger, rulesUpdate } from '@kiln/contracts';
 import { ManualBuilds } from '../builds/manual-builds.service';
+import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from './rules.service';
 
 @Controller()
@@ -9,6 +10,7 @@ export class RulesController {
   constructor(
     private readonly rules: RulesService,
     private readonly manual: ManualBuilds,
+    private readonly starter: BuildStarter,
   ) {}
 
   @MessagePattern(rulesCreate.pattern)
@@ -49,5 +51,10 @@ export class RulesController {
   @MessagePattern(buildsStart.pattern)
   buildNow(@Payload() req: RequestOf<typeof buildsStart>) {
     return this.manual.start(req);
+  }
+
+  @MessagePattern(buildsCancel.pattern)
+  cancel(@Payload() req: RequestOf<typeof buildsCancel>) {
+    return this.starter.cancel(req.workflowId);
   }
 }

@@ -129,6 +129,8 @@ export interface StartedBuild {
   commit: string;
 }
 export const buildsStart = defineRpc<StartBuildRequest, StartedBuild>('rules.builds.start');
+/** Cancel a build's workflow: the running step is aborted, the workspace cleaned, the build `cancelled`. */
+export const buildsCancel = defineRpc<{ workflowId: string }, { cancelRequested: true }>('rules.builds.cancel');
 
 // ---- event ledger (rules-service) ----
 export interface EventDecisionView {

@@ -1,0 +1,154 @@
+import { Connection, Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { join } from 'node:path';
+import { symlinkSync } from 'node:fs';
+import { Api } from './support/api';
+import { expectEventually } from './support/expect-eventually';
+import { GitFixture } from './support/git-fixture';
+import { BuildItem, Scenario } from './support/scenario';
+import { docker } from './support/registry';
+import { ROOT, services, Stack, startStack } from './support/stack';
+
+jest.setTimeout(300_000);
+
+interface BuildDetail extends BuildItem {
+  steps: Array<{ name: string; status: string; attempt: number }>;
+}
+
+describe('builds that fail, are cancelled, and can be inspected', () => {
+  let stack: Stack;
+  let git: GitFixture;
+  let authGit: GitFixture;
+  let api: Api;
+  const run = `${process.pid}-${Date.now()}`;
+
+  beforeAll(async () => {
+    stack = await startStack(18580);
+    git = await GitFixture.start();
+    authGit = await GitFixture.start('x-access-token:good-token');
+    api = new Api(stack.gatewayUrl, stack.adminToken);
+  });
+
+  afterAll(async () => {
+    await git?.stop();
+    await authGit?.stop();
+    await stack?.stop();
+  });
+
+  async function ruleFor(s: Scenario, name: string) {
+    return api.ok<{ id: string }>('POST', `/api/v1/namespaces/fail/repositories/${name}/build-rules`, { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+  }
+
+  async function buildNow(ruleId: string): Promise<BuildDetail> {
+    const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
+    return expectEventually(async () => {
+      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+      expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
+      return b;
+    }, 120_000, 200);
+  }
+
+  it('fails a RUN that exits 7 after one attempt, as BuildStepFailed, with the output in the log', async () => {
+    const s = await Scenario.create(api, git, `acme/exit7-${run}`);
+    s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo "about to fail ${run}" && exit 7\n` }, 'exit 7');
+    s.repo.push('refs/heads/main');
+    const b = await buildNow((await ruleFor(s, 'exit7')).id);
+    expect(b.status).toBe('failed');
+    expect(b.failure).toMatchObject({ type: 'BuildStepFailed', message: expect.stringContaining('returned a non-zero code: 7'), hint: expect.stringContaining('exit 7') });
+    expect(b.steps.filter((x) => x.name === 'build').map((x) => `${x.attempt}:${x.status}`)).toEqual(['1:failed']);
+    const logs = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${b.id}/logs?step=build&limit=1000`);
+    expect(logs.items.map((l) => l.text)).toContain(`about to fail ${run}`);
+    expect(b.tags).toEqual([]);
+  });
+
+  it.each([
+    ['a missing Dockerfile', 'DockerfileNotFound', (s: Scenario) => s.repo.commit({ 'README.md': 'no Dockerfile here\n' }, 'no dockerfile')],
+    [
+      'a Dockerfile that is a symlink out of the repository',
+      'PathOutsideRepository',
+      (s: Scenario) => {
+        symlinkSync('/etc/hostname', join(s.repo.work, 'Dockerfile'));
+        return s.repo.commit({ 'README.md': 'symlink\n' }, 'symlinked dockerfile');
+      },
+    ],
+  ])('fails %s at once with %s and a hint', async (_t, type, prepare) => {
+    const s = await Scenario.create(api, git, `acme/${type.toLowerCase()}-${run}`);
+    prepare(s);
+    s.repo.push('refs/heads/main');
+    const b = await buildNow((await ruleFor(s, type.toLowerCase())).id);
+    expect(b).toMatchObject({ status: 'failed', failure: { type, hint: expect.any(String) } });
+    expect(b.steps.filter((x) => x.name === 'build')).toHaveLength(1);
+  });
+
+  it('fails at once with SourceAuthFailed on wrong credentials, and builds again after re-authorization', async () => {
+    const source = await api.ok<{ id: string; webhookUrl: string; webhookSecret: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'private', baseUrl: authGit.baseUrl, token: 'wrong-token' });
+    const repo = authGit.createRepo(`acme/private-${run}`);
+    repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY . /src\n' }, 'private');
+    // The fixture's own pushes go through the same authenticated server.
+    const { git: runGit } = await import('./support/git-fixture');
+    runGit(['-C', repo.work, '-c', `http.extraHeader=Authorization: Basic ${Buffer.from('x-access-token:good-token').toString('base64')}`, 'push', '--quiet', repo.url, 'main:refs/heads/main']);
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/fail/repositories/private/build-rules', { sourceId: source.id, repository: repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    // Build now by commit (resolving a branch would already be refused by the server).
+    const sha = runGit(['-C', repo.work, 'rev-parse', 'HEAD']).trim();
+    const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { commit: sha, branch: 'main' });
+    const failed = await expectEventually(async () => {
+      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+      expect(b.status).toBe('failed');
+      return b;
+    }, 60_000, 200);
+    expect(failed.failure).toMatchObject({ type: 'SourceAuthFailed', hint: expect.stringContaining('re-authorize') });
+    expect(failed.steps.filter((x) => x.name === 'clone').map((x) => x.attempt)).toEqual([1]);
+    expect(JSON.stringify(failed)).not.toContain('wrong-token');
+
+    expect((await api.call('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' })).body).toMatchObject({ code: 'SourceAuthFailed' });
+    await api.ok('PATCH', `/api/v1/sources/${source.id}`, { token: 'good-token' });
+    const again = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
+    await expectEventually(async () => expect((await api.ok<BuildDetail>('GET', `/api/v1/builds/${again.buildId}`)).status).toBe('succeeded'), 120_000, 200);
+  });
+
+  it('cancels a running build: the docker build stops, the build is cancelled', async () => {
+    const s = await Scenario.create(api, git, `acme/cancel-${run}`);
+    s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo started-${run} && sleep 60\n` }, 'slow');
+    s.repo.push('refs/heads/main');
+    const rule = await ruleFor(s, 'cancel');
+    const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
+    await expectEventually(async () => {
+      const logs = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build`);
+      expect(logs.items.map((l) => l.text)).toContain(`started-${run}`);
+    }, 60_000, 200);
+    const runningStep = async () => (await docker().listContainers()).filter((c) => c.Command.includes(`started-${run}`));
+    expect(await runningStep()).toHaveLength(1);
+    const t0 = Date.now();
+    expect((await api.call('POST', `/api/v1/builds/${started.buildId}/cancel`)).status).toBe(202);
+    const b = await expectEventually(async () => {
+      const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+      expect(d.status).toBe('cancelled');
+      return d;
+    }, 30_000, 200);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(b.failure).toMatchObject({ type: 'Cancelled' });
+    expect(b.steps.find((x) => x.name === 'build')?.status).toBe('cancelled');
+    expect((await api.call('POST', `/api/v1/builds/${started.buildId}/cancel`)).status).toBe(409);
+    // The engine stopped the step's container: nothing runs the cancelled RUN any more.
+    await expectEventually(async () => expect(await runningStep()).toEqual([]), 20_000, 250);
+  });
+
+  it('replays a finished build workflow deterministically against the current workflow code', async () => {
+    const s = await Scenario.create(api, git, `acme/replay-${run}`);
+    s.repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY . /src\n', 'x.txt': run }, 'replay');
+    s.repo.push('refs/heads/main');
+    const b = await buildNow((await ruleFor(s, 'replay')).id);
+    expect(b.status).toBe('succeeded');
+    const connection = await Connection.connect({ address: services.temporal });
+    try {
+      const client = new Client({ connection });
+      const history = await client.workflow.getHandle(b.workflowId).fetchHistory();
+      await Worker.runReplayHistory({ workflowsPath: join(ROOT, 'dist', 'apps', 'build-orchestrator', 'src', 'workflows', 'index.js') }, history, b.workflowId);
+      const desc = await client.workflow.getHandle(b.workflowId).describe();
+      expect(desc.status.name).toBe('COMPLETED');
+      expect(desc.memo).toMatchObject({ buildId: b.id });
+    } finally {
+      await connection.close();
+    }
+  });
+});
