@@ -6,7 +6,7 @@ import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { BuildItem, Scenario } from './support/scenario';
-import { docker } from './support/registry';
+import { docker, registryTags } from './support/registry';
 import { ROOT, services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
@@ -150,5 +150,54 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
     } finally {
       await connection.close();
     }
+  });
+});
+
+describe('a worker killed mid-build', () => {
+  let stack: Stack;
+  let git: GitFixture;
+  let api: Api;
+  const run = `${process.pid}-${Date.now()}`;
+
+  beforeAll(async () => {
+    stack = await startStack(18680);
+    git = await GitFixture.start();
+    api = new Api(stack.gatewayUrl, stack.adminToken);
+  });
+
+  afterAll(async () => {
+    await git?.stop();
+    await stack?.stop();
+  });
+
+  it('is detected by the heartbeat timeout; the step runs again on a live worker and the tag is pushed once', async () => {
+    const s = await Scenario.create(api, git, `acme/crash-${run}`);
+    s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo "step-start ${run}" && sleep 6 && echo step-end\nCMD ["true"]\n` }, 'slow step');
+    s.repo.push('refs/heads/main');
+    const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/crash/repositories/app-${process.pid}/build-rules`, {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
+    const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
+    await expectEventually(async () => {
+      const logs = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build`);
+      expect(logs.items.map((l) => l.text)).toContain(`step-start ${run}`);
+    }, 60_000, 100);
+
+    await stack.stopApp('build-orchestrator', 'SIGKILL');
+    await stack.startApp('build-orchestrator');
+
+    const b = await expectEventually(async () => {
+      const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+      expect(d.status).toBe('succeeded');
+      return d;
+    }, 120_000, 250);
+    const buildSteps = b.steps.filter((x) => x.name === 'build').map((x) => `${x.attempt}:${x.status}`);
+    expect(buildSteps).toEqual(['1:failed', '2:succeeded']);
+    const logs = await api.ok<{ items: Array<{ attempt: number; text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build&limit=1000`);
+    expect(logs.items.filter((l) => l.text === `step-start ${run}`).map((l) => l.attempt)).toEqual([1, 2]);
+    const tags = await registryTags(`crash/app-${process.pid}`);
+    expect(tags).toEqual([b.tags[0].split(':').pop()]);
   });
 });

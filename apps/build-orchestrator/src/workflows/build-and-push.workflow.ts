@@ -38,7 +38,7 @@ const shared = proxyActivities<BuildActivities>({
 const cloning = proxyActivities<BuildActivities>({
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: USER_FAILURES },
 });
 
@@ -72,7 +72,7 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
           cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
           scheduleToStartTimeout: '30 seconds',
           startToCloseTimeout: '60 minutes',
-          heartbeatTimeout: '20 seconds',
+          heartbeatTimeout: '10 seconds',
           retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: USER_FAILURES },
         });
         enter('build');

@@ -72,6 +72,13 @@ export class BuildsService {
          message = COALESCE(EXCLUDED.message, build_steps.message)`,
       [buildId, step.name, step.attempt, step.status, running ? at : null, running ? null : at, step.message ?? null],
     );
+    // A later attempt means the earlier one ended without reporting (its worker died): say so.
+    if (running && step.attempt > 1)
+      await tx.query(
+        `UPDATE logs.build_steps SET status = 'failed', finished_at = $4, message = COALESCE(message, 'the worker running this attempt stopped answering; retried')
+         WHERE build_id = $1 AND name = $2 AND attempt < $3 AND status = 'running'`,
+        [buildId, step.name, step.attempt, at],
+      );
   }
 
   async list(q: BuildsQuery): Promise<Page<BuildView>> {
