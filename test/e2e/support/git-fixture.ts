@@ -1,7 +1,8 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ROOT } from './stack';
 
 const GIT_ENV = {
   ...process.env,
@@ -36,7 +37,7 @@ export class GitFixture {
   static async start(auth: string | null = null): Promise<GitFixture> {
     const root = mkdtempSync(join(tmpdir(), 'kiln-git-'));
     mkdirSync(join(root, 'repos'));
-    const script = resolve(__dirname, '..', '..', '..', 'tools', 'git-http-server.js');
+    const script = join(ROOT, 'tools', 'git-http-server.js');
     const server = spawn(process.execPath, [script, join(root, 'repos'), '0', ...(auth ? [auth] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
     const baseUrl = await new Promise<string>((ok, fail) => {
       server.once('exit', (code) => fail(new Error(`git server exited with ${code}`)));

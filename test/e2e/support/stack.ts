@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createConnection } from 'node:net';
 import { connect } from 'nats';
 import { Client } from 'pg';
 import { expectEventually } from './expect-eventually';
@@ -77,6 +78,8 @@ export async function startStack(basePort = 18080): Promise<Stack> {
   const children = new Map<App, ChildProcess>();
 
   const startApp = async (app: App) => {
+    if (await portAnswers(ports[app]))
+      throw new Error(`port ${ports[app]} for ${app} is already in use (a Kiln left over from an earlier run?); stop it first`);
     // Straight to a file: a pipe through this (busy) process would make the app's synchronous stdout writes wait.
     const out = openSync(join(logDir, `${app}.log`), 'a');
     const child = spawn(process.execPath, ['-r', join(ROOT, 'tools', 'register-dist-paths.js'), join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
@@ -164,3 +167,14 @@ export async function streamMessages(stream: string, subject?: string): Promise<
 
 /** Normalized pushes stored (ledger records of pings and refusals share the stream). */
 export const storedPushes = (): Promise<number> => streamMessages('KILN_EVENTS', 'push.received.v1');
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

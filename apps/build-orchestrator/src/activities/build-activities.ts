@@ -88,12 +88,11 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           cloneDir: workdir,
           dockerfilePath: input.dockerfilePath,
           contextDir: input.contextDir,
+          // Per-commit labels only: the legacy builder makes each label a step, and per-build values would
+          // defeat the layer cache on every build. The build record maps builds to digests.
           labels: {
             'org.opencontainers.image.revision': d.commit,
             'org.opencontainers.image.source': input.source.cloneUrl,
-            'dev.kiln.build-id': d.buildId,
-            'dev.kiln.rule-id': d.ruleId,
-            'dev.kiln.ref': d.ref,
           },
           signal,
           deadlineMs: 60 * 60_000,

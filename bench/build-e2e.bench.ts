@@ -1,0 +1,99 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { githubPush } from '@kiln/testing';
+import { Api } from '../test/e2e/support/api';
+import { GitFixture } from '../test/e2e/support/git-fixture';
+import { registryTags } from '../test/e2e/support/registry';
+import { services, startStack } from '../test/e2e/support/stack';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function waitForNewTag(repository: string, known: Set<string>): Promise<string> {
+  for (;;) {
+    const fresh = (await registryTags(repository)).find((t) => !known.has(t));
+    if (fresh) return fresh;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`Build end to end: webhook POST → manifest in the registry, versus clone + docker build + docker push by script; same commit, both warm, ${RUNS} runs each\n`);
+  const stack = await startStack(18780);
+  let git: GitFixture | null = null;
+  try {
+    git = await GitFixture.start();
+    const api = new Api(stack.gatewayUrl, stack.adminToken);
+    const secret = 'bench-build-secret-123';
+    const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'bench', baseUrl: git.baseUrl, webhookSecret: secret });
+    const repo = git.createRepo(`bench/app-${process.pid}`);
+    const image = `bench/kiln-${process.pid}`;
+    await api.ok('POST', `/api/v1/namespaces/bench/repositories/kiln-${process.pid}/build-rules`, {
+      sourceId: source.id,
+      repository: repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+      tagRule: { parts: ['ref', 'time', 'commit'], timeFormat: 'YYYYMMDDHHmmss' },
+    });
+    const c = repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY . /app\nRUN cat /app/hello.txt\nCMD ["cat", "/app/hello.txt"]\n', 'hello.txt': `bench ${Date.now()}\n` }, 'bench');
+    const push = repo.push('refs/heads/main');
+    const facts = { repo: repo.fullName, ref: 'refs/heads/main', before: push.before, after: push.after, commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail }, cloneUrl: repo.url };
+
+    const kilnOnce = async (): Promise<number> => {
+      const known = new Set(await registryTags(image));
+      const d = githubPush(facts, secret);
+      const t0 = performance.now();
+      const res = await fetch(source.webhookUrl, { method: 'POST', headers: d.headers, body: d.body });
+      if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
+      await waitForNewTag(image, known);
+      const ms = performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 1000)); // tags carry the second: keep runs in different seconds
+      return ms;
+    };
+
+    const scriptImage = `${services.registry}/bench/script-${process.pid}`;
+    const script = (n: number) =>
+      [
+        'set -e',
+        `dir=$(mktemp -d)`,
+        `git clone -q --depth 1 --branch main ${repo.url} "$dir"`,
+        `docker build -q -t ${scriptImage}:run${n} "$dir" >/dev/null`,
+        `docker push -q ${scriptImage}:run${n} >/dev/null`,
+        'rm -rf "$dir"',
+      ].join('\n');
+    const scratch = mkdtempSync(join(tmpdir(), 'kiln-bench-'));
+    const scriptOnce = (n: number): number => {
+      const t0 = performance.now();
+      execFileSync('bash', ['-c', script(n)], { env: { ...process.env, DOCKER_HOST: `unix://${services.dockerSocket}`, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' }, cwd: scratch, stdio: ['ignore', 'ignore', 'inherit'] });
+      return performance.now() - t0;
+    };
+
+    await kilnOnce();
+    scriptOnce(0);
+    const kiln: number[] = [];
+    const base: number[] = [];
+    for (let i = 1; i <= RUNS; i++) {
+      base.push(scriptOnce(i));
+      kiln.push(await kilnOnce());
+    }
+    rmSync(scratch, { recursive: true, force: true });
+
+    const k = median(kiln);
+    const b = median(base);
+    const row = (label: string, a: string, x: string, goal = '') => console.log(`${label.padEnd(30)}${a.padStart(14)}${x.padStart(14)}${goal.padStart(40)}`);
+    row('', 'script', 'kiln', 'goal');
+    row('median, ms', b.toFixed(0), k.toFixed(0), `≤ 1.10× script: ${(k / b).toFixed(2)}× ${k / b <= 1.1 ? 'met' : 'NOT met'}`);
+    row('added by Kiln (median), ms', '', (k - b).toFixed(0), `< 1000 ms: ${k - b < 1000 ? 'met' : 'NOT met'}`);
+    row('min / max, ms', `${Math.min(...base).toFixed(0)} / ${Math.max(...base).toFixed(0)}`, `${Math.min(...kiln).toFixed(0)} / ${Math.max(...kiln).toFixed(0)}`);
+  } finally {
+    await git?.stop();
+    await stack.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
