@@ -300,6 +300,7 @@ describe('build rules and builds through the REST API', () => {
       const next = await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}&limit=200&cursor=${page.nextCursor}`);
       expect([...page.items, ...next.items].map((b) => b.id)).toEqual(all.map((b) => b.id));
       expect((await api.call('GET', '/api/v1/builds?status=weird')).status).toBe(400);
+      expect((await api.call('GET', '/api/v1/builds?limit=lots')).status).toBe(400);
     });
 
     it('deletes the rule and keeps its builds readable, marked as from a deleted rule', async () => {

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { renderTag } from '@kiln/domain';
+import { Redactor, renderTag } from '@kiln/domain';
 import type { BuildInput, BuildStatusV1, SourceCredentials, StepName } from '@kiln/contracts';
 import type { EventBus, JsonLogger } from '@kiln/platform';
 import { buildImage, DockerEvent, pushImage } from '../docker/docker-engine';
@@ -29,21 +29,24 @@ const HEARTBEAT_MS = 2_000;
 /** Activities built from injected clients (Docker, NATS, credentials), so tests can hand in their own. */
 export function createBuildActivities(deps: BuildActivityDeps) {
   /** Run one step attempt: report it, heartbeat while it runs, flush its log, report the outcome. */
-  async function step<T>(buildId: string, name: StepName, body: (log: StepLog, signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function step<T>(input: BuildInput, name: StepName, body: (log: StepLog, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const buildId = input.descriptor.buildId;
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
-    const log = new StepLog(deps.bus, buildId, name, attempt);
+    // Every credential Kiln knows for this build is replaced by *** before a line leaves the worker.
+    const creds = await deps.credentials(input.source.id);
+    const log = new StepLog(deps.bus, buildId, name, attempt, new Redactor([creds.secret], [creds.username]));
     await publishStatus(deps.bus, { buildId, step: { name, status: 'running', attempt } });
     const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
     try {
       const result = await body(log, ctx.cancellationSignal);
-      await log.flush();
+      await log.flush(true);
       await publishStatus(deps.bus, { buildId, step: { name, status: 'succeeded', attempt } });
       return result;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       log.line(`${name} failed: ${message}`, 'system');
-      await log.flush().catch(() => undefined);
+      await log.flush(true).catch(() => undefined);
       const cancelled = ctx.cancellationSignal.aborted;
       await publishStatus(deps.bus, { buildId, step: { name, status: cancelled ? 'cancelled' : 'failed', attempt, message } }).catch(() => undefined);
       throw err;
@@ -59,7 +62,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
 
     async cloneRepository(input: BuildInput): Promise<CloneResult> {
       const { buildId, commit, ref } = input.descriptor;
-      return step(buildId, 'clone', async (log, signal) => {
+      return step(input, 'clone', async (log, signal) => {
         const workdir = join(deps.workDir, buildId);
         await fs.rm(workdir, { recursive: true, force: true });
         await fs.mkdir(workdir, { recursive: true });
@@ -82,7 +85,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
 
     async buildImage(input: BuildInput, workdir: string): Promise<{ imageId: string }> {
       const d = input.descriptor;
-      return step(d.buildId, 'build', async (log, signal) => {
+      return step(input, 'build', async (log, signal) => {
         log.line(`building ${input.dockerfilePath} with context ${input.contextDir}`);
         const imageId = await buildImage(deps.docker, {
           cloneDir: workdir,
@@ -106,7 +109,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     /** The tag's time is read here, when the tag is applied. */
     async tagImage(input: BuildInput, imageId: string): Promise<{ repository: string; tag: string }> {
       const d = input.descriptor;
-      return step(d.buildId, 'tag', async (log) => {
+      return step(input, 'tag', async (log) => {
         const tag = renderTag(input.tagRule, { refName: d.refType === 'other' ? d.commit.slice(0, 12) : d.refName, commit: d.commit, time: new Date() });
         const repository = `${input.registry}/${d.imageRepository}`;
         await deps.docker.getImage(imageId).tag({ repo: repository, tag });
@@ -116,8 +119,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     },
 
     async pushImage(input: BuildInput, repository: string, tag: string, imageId: string): Promise<{ digest: string }> {
-      const d = input.descriptor;
-      return step(d.buildId, 'push', async (log, signal) => {
+      return step(input, 'push', async (log, signal) => {
         // The tag must still name the image this build made; a retried push re-pushes the same image.
         const current = await deps.docker.getImage(`${repository}:${tag}`).inspect().catch(() => null);
         if (!current || current.Id !== imageId) await deps.docker.getImage(imageId).tag({ repo: repository, tag });
@@ -144,8 +146,16 @@ export function createBuildActivities(deps: BuildActivityDeps) {
 
 export type BuildActivities = ReturnType<typeof createBuildActivities>;
 
+/** The legacy builder wraps a RUN's stderr writes in ANSI red (ESC[91m … ESC[0m). */
+// eslint-disable-next-line no-control-regex -- matching the escape sequence is the point
+const STDERR_CHUNK = /^\u001b\[91m([\s\S]*?)(?:\u001b\[0m)?$/;
+
 function writeBuildEvent(log: StepLog, e: DockerEvent): void {
-  if (e.stream) log.write(e.stream, 'stdout');
+  if (e.stream) {
+    const stderr = STDERR_CHUNK.exec(e.stream);
+    if (stderr) log.write(stderr[1], 'stderr');
+    else log.write(e.stream, 'stdout');
+  }
   if (e.status) log.write(`${e.id ? `${e.id}: ` : ''}${e.status}\n`, 'stdout');
   if (e.errorDetail?.message || e.error) log.write(`${e.errorDetail?.message ?? e.error}\n`, 'stderr');
 }

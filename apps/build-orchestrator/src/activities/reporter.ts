@@ -1,5 +1,6 @@
 import { buildLogSubject, buildLogV1, buildStatusV1, BuildStatusV1, LogLine, LogStream, StepName } from '@kiln/contracts';
 import type { EventBus } from '@kiln/platform';
+import { Redactor } from '@kiln/domain';
 
 const FLUSH_LINES = 200;
 const FLUSH_MS = 200;
@@ -18,13 +19,20 @@ export class StepLog {
     readonly buildId: string,
     readonly step: StepName,
     readonly attempt: number,
+    private readonly redactor: Redactor = new Redactor([]),
   ) {}
 
   /** Text may hold several lines or a partial one; lines are split on `\n` and `\r`. */
   write(text: string, stream: LogStream = 'stdout'): void {
     const combined = this.partial[stream] + text;
     const parts = combined.split(/\r?\n|\r/);
-    this.partial[stream] = parts.pop() ?? '';
+    let rest = parts.pop() ?? '';
+    // An unfinished line waits for its end (so redaction sees it whole), unless it grows too long.
+    if (rest.length > MAX_LINE) {
+      parts.push(rest);
+      rest = '';
+    }
+    this.partial[stream] = rest;
     for (const line of parts) this.push(line, stream);
   }
 
@@ -32,18 +40,20 @@ export class StepLog {
     this.push(text, stream);
   }
 
+  /** Whole lines only reach here (chunks are joined first), so a secret split across two chunks is still found. */
   private push(text: string, stream: LogStream): void {
-    this.pending.push({ seq: this.seq++, time: new Date().toISOString(), stream, text: text.length > MAX_LINE ? text.slice(0, MAX_LINE) + ' …(cut)' : text });
+    const clean = this.redactor.redact(text);
+    this.pending.push({ seq: this.seq++, time: new Date().toISOString(), stream, text: clean.length > MAX_LINE ? clean.slice(0, MAX_LINE) + ' …(cut)' : clean });
     if (this.pending.length >= FLUSH_LINES) void this.flush();
     else if (!this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
-  /** Resolves when every line written so far is stored in JetStream. */
-  async flush(): Promise<void> {
+  /** Resolves when every complete line written so far is stored in JetStream; `final` also sends unfinished lines. */
+  async flush(final = false): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const stream of Object.keys(this.partial) as LogStream[]) {
-      if (this.partial[stream]) {
+      if (final && this.partial[stream]) {
         const rest = this.partial[stream];
         this.partial[stream] = '';
         this.push(rest, stream);

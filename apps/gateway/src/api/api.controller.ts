@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import {
   BuildRuleInput,
@@ -13,6 +14,7 @@ import {
   eventsList,
   eventsRedeliver,
   logsList,
+  LogsQuery,
   rulesCreate,
   rulesDelete,
   rulesGet,
@@ -28,14 +30,22 @@ import {
   StepName,
   UpdateSourceRequest,
 } from '@kiln/contracts';
-import { KilnError } from '@kiln/domain';
+import { KilnError, ValidationError } from '@kiln/domain';
 import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
 import { authorize, namespaceOf } from '../auth/authorize';
 import { TokensService } from '../auth/tokens.service';
 import { Rpc } from './rpc.service';
 
+const FOLLOW_POLL_MS = 250;
+const FOLLOW_SETTLE_MS = 1000;
+
 const obj = <T>(body: unknown): T => (typeof body === 'object' && body !== null ? body : {}) as T;
-const num = (v?: string): number | undefined => (v === undefined ? undefined : Number(v));
+/** A whole-number query parameter; anything else is a 400 naming it (NaN would silently travel as null). */
+function num(v: string | undefined, field: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!/^-?\d+$/.test(v)) throw new ValidationError([{ field, message: 'must be a whole number' }]);
+  return Number(v);
+}
 
 @ApiTags('sources')
 @ApiBearerAuth()
@@ -93,7 +103,7 @@ export class RulesApiController {
   @Get('namespaces/:ns/repositories/:repo/build-rules')
   list(@Req() req: AuthedRequest, @Param('ns') namespace: string, @Param('repo') imageRepository: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
     authorize(req.token, namespace, 'read');
-    return this.rpc.call(rulesList, { namespace, imageRepository, cursor, limit: num(limit) });
+    return this.rpc.call(rulesList, { namespace, imageRepository, cursor, limit: num(limit, 'limit') });
   }
 
   @Get('build-rules/:id')
@@ -163,7 +173,7 @@ export class BuildsApiController {
       since: q.since,
       until: q.until,
       cursor: q.cursor,
-      limit: num(q.limit),
+      limit: num(q.limit, 'limit'),
     };
     return this.rpc.call(buildsList, query);
   }
@@ -173,10 +183,48 @@ export class BuildsApiController {
     return this.buildFor(req, id, 'read');
   }
 
+  /**
+   * The log: cursor pages (`cursor`, `limit`), `tail=N`, filters (`step`, `stream`, `attempt`, `contains`);
+   * `format=text` downloads it whole as plain text; `follow=true` streams it as server-sent events while the build
+   * runs, resumes after `Last-Event-ID` (a line id), and ends with the build's final status.
+   */
   @Get(':id/logs')
-  async logs(@Req() req: AuthedRequest, @Param('id') buildId: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string, @Query('step') step?: string) {
+  async logs(@Req() req: AuthedRequest, @Res() res: Response, @Param('id') buildId: string, @Query() q: Record<string, string>) {
     await this.buildFor(req, buildId, 'read');
-    return this.rpc.call(logsList, { buildId, cursor, limit: num(limit), step: step as StepName | undefined });
+    const filters = {
+      buildId,
+      step: q.step as StepName | undefined,
+      stream: q.stream as LogsQuery['stream'],
+      attempt: num(q.attempt, 'attempt'),
+      contains: q.contains,
+    };
+    if (q.follow === 'true') return this.follow(req, res, filters, (req.headers['last-event-id'] as string | undefined) ?? q.cursor);
+    if (q.format === 'text') {
+      res.status(200).type('text/plain; charset=utf-8').setHeader('Content-Disposition', `attachment; filename="build-${buildId}.log"`);
+      let cursor: string | undefined;
+      do {
+        const page = await this.rpc.call(logsList, { ...filters, cursor, limit: 5000 });
+        for (const l of page.items) res.write(`${l.time} ${l.step}#${l.attempt} ${l.stream}: ${l.text}\n`);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      res.end();
+      return;
+    }
+    res.json(await this.rpc.call(logsList, { ...filters, cursor: q.cursor, limit: num(q.limit, 'limit'), tail: num(q.tail, 'tail') }));
+  }
+
+  private async follow(req: AuthedRequest, res: Response, filters: Omit<LogsQuery, 'cursor'>, from: string | undefined): Promise<void> {
+    res.status(200).setHeader('Content-Type', 'text/event-stream');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    let closed = false;
+    req.on('close', () => (closed = true));
+    try {
+      await this.followLoop(res, filters, from && /^\d+$/.test(from) ? from : undefined, () => closed);
+    } finally {
+      res.end();
+    }
   }
 
   @Delete(':id')
@@ -199,6 +247,33 @@ export class BuildsApiController {
     const build = await this.rpc.call(buildsGet, { id });
     authorize(req.token, namespaceOf(build.imageRepository), role);
     return build;
+  }
+
+  /** Pages new lines by id until the build is over and its log has gone quiet, then sends the final status. */
+  private async followLoop(res: Response, filters: Omit<LogsQuery, 'cursor'>, from: string | undefined, closed: () => boolean): Promise<void> {
+    let cursor = from;
+    let terminalSince: number | null = null;
+    let lastBeat = Date.now();
+    while (!closed()) {
+      const page = await this.rpc.call(logsList, { ...filters, cursor, limit: 1000 });
+      for (const l of page.items) res.write(`id: ${l.id}\nevent: line\ndata: ${JSON.stringify(l)}\n\n`);
+      if (page.items.length > 0) cursor = page.items[page.items.length - 1].id;
+      if (page.nextCursor) continue;
+      const build = await this.rpc.call(buildsGet, { id: filters.buildId });
+      if (['succeeded', 'failed', 'cancelled'].includes(build.status)) {
+        // Lines and status travel on separate streams: after the final status, wait for the log to go quiet.
+        terminalSince ??= Date.now();
+        if (page.items.length === 0 && Date.now() - terminalSince > FOLLOW_SETTLE_MS) {
+          res.write(`event: status\ndata: ${JSON.stringify({ status: build.status, failure: build.failure, tags: build.tags, digest: build.digest })}\n\n`);
+          return;
+        }
+      }
+      if (Date.now() - lastBeat > 15_000) {
+        res.write(': keep-alive\n\n');
+        lastBeat = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+    }
   }
 }
 
@@ -240,7 +315,7 @@ export class EventsApiController {
   @Get()
   list(@Req() req: AuthedRequest, @Query() q: Record<string, string>) {
     authorize(req.token, '*', 'read');
-    return this.rpc.call(eventsList, { sourceId: q.sourceId, repository: q.repository, outcome: q.outcome, since: q.since, until: q.until, cursor: q.cursor, limit: num(q.limit) });
+    return this.rpc.call(eventsList, { sourceId: q.sourceId, repository: q.repository, outcome: q.outcome, since: q.since, until: q.until, cursor: q.cursor, limit: num(q.limit, 'limit') });
   }
 
   @Get(':id')

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { NotFoundError, ValidationError } from '@kiln/domain';
 import { BuildLogV1, LogLineView, LogsQuery, Page, STEP_NAMES } from '@kiln/contracts';
 
+const STREAMS = ['stdout', 'stderr', 'system'];
+
 /** Log lines: written in batches (one multi-row statement per batch), read with cursor paging. */
 @Injectable()
 export class LogsService {
@@ -50,19 +52,40 @@ export class LogsService {
       params.push(q.step);
       where += ` AND step = $${params.length}`;
     }
-    params.push(limit + 1);
-    const rows: Array<{ id: string; seq: number; step: LogLineView['step']; attempt: number; stream: LogLineView['stream']; time: Date; text: string }> = await this.db.query(
-      `SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE ${where} ORDER BY id LIMIT $${params.length}`,
-      params,
-    );
+    if (q.stream) {
+      if (!STREAMS.includes(q.stream)) throw new ValidationError([{ field: 'stream', message: `must be one of ${STREAMS.join(', ')}` }]);
+      params.push(q.stream);
+      where += ` AND stream = $${params.length}`;
+    }
+    if (q.attempt !== undefined && q.attempt !== null) {
+      const attempt = Number(q.attempt);
+      if (!Number.isInteger(attempt) || attempt < 1) throw new ValidationError([{ field: 'attempt', message: 'must be a whole number from 1' }]);
+      params.push(attempt);
+      where += ` AND attempt = $${params.length}`;
+    }
+    if (q.contains) {
+      params.push(`%${String(q.contains).replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+      where += ` AND text ILIKE $${params.length}`;
+    }
+    const tail = q.tail !== undefined && q.tail !== null ? Number(q.tail) : null;
+    if (tail !== null && (!Number.isInteger(tail) || tail < 1 || tail > 5000)) throw new ValidationError([{ field: 'tail', message: 'must be a whole number from 1 to 5000' }]);
+    type Row = { id: string; seq: number; step: LogLineView['step']; attempt: number; stream: LogLineView['stream']; time: Date; text: string };
+    let rows: Row[];
+    if (tail !== null) {
+      params.push(tail);
+      rows = ((await this.db.query(`SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE ${where} ORDER BY id DESC LIMIT $${params.length}`, params)) as Row[]).reverse();
+    } else {
+      params.push(limit + 1);
+      rows = await this.db.query(`SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE ${where} ORDER BY id LIMIT $${params.length}`, params);
+    }
     if (rows.length === 0 && !q.cursor) {
       const exists: unknown[] = await this.db.query('SELECT 1 FROM logs.builds WHERE id = $1', [q.buildId]);
       if (exists.length === 0) throw new NotFoundError('build', q.buildId);
     }
-    const page = rows.slice(0, limit);
+    const page = tail !== null ? rows : rows.slice(0, limit);
     return {
       items: page.map((r) => ({ id: String(r.id), seq: r.seq, step: r.step, attempt: r.attempt, stream: r.stream, time: r.time.toISOString(), text: r.text })),
-      nextCursor: rows.length > limit ? String(page[page.length - 1].id) : null,
+      nextCursor: tail === null && rows.length > limit ? String(page[page.length - 1].id) : null,
     };
   }
 }

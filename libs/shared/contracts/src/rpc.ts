@@ -231,9 +231,16 @@ export interface LogLineView {
 
 export interface LogsQuery {
   buildId: string;
+  /** Lines after this line id. */
   cursor?: string;
   limit?: number;
+  /** The last N lines (ignores cursor). */
+  tail?: number;
   step?: StepName;
+  stream?: LogStream;
+  attempt?: number;
+  /** Case-insensitive text the line contains. */
+  contains?: string;
 }
 
 export const buildsList = defineRpc<BuildsQuery, Page<BuildView>>('logs.builds.list');

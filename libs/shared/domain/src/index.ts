@@ -5,3 +5,4 @@ export * from './tag-rule';
 export * from './repository-name';
 export * from './ids';
 export * from './providers';
+export * from './redact';
