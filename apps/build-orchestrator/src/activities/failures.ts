@@ -1,18 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 
-/** Failure classes the user must act on: never retried. */
-export const USER_FAILURES = [
-  'SourceAuthFailed',
-  'RefNotFound',
-  'RepositoryNotFound',
-  'SourceUrlRefused',
-  'DockerfileNotFound',
-  'PathOutsideRepository',
-  'BuildStepFailed',
-  'BaseImageUnavailable',
-  'RegistryAuthFailed',
-] as const;
-export type UserFailure = (typeof USER_FAILURES)[number];
+import type { UserFailure } from '../workflows/failure-types';
+
 
 /** A failure the user can fix: a stable type, the message, and what to do. */
 export function userFailure(type: UserFailure, message: string, hint: string): ApplicationFailure {

@@ -12,21 +12,11 @@ import {
 } from '@temporalio/workflow';
 import type { BuildFailure, BuildInput, BuildProgress, BuildResult, StepName } from '@kiln/contracts';
 import type { BuildActivities } from '../activities/build-activities';
+import { USER_FAILURES } from './failure-types';
 
 /** Query name shared with the contracts (`CURRENT_STEP_QUERY`); literal here because workflows import types only. */
 export const currentStepQuery = defineQuery<BuildProgress>('currentStep');
 
-const USER_FAILURES = [
-  'SourceAuthFailed',
-  'RefNotFound',
-  'RepositoryNotFound',
-  'SourceUrlRefused',
-  'DockerfileNotFound',
-  'PathOutsideRepository',
-  'BuildStepFailed',
-  'BaseImageUnavailable',
-  'RegistryAuthFailed',
-];
 
 const shared = proxyActivities<BuildActivities>({
   startToCloseTimeout: '1 minute',
@@ -39,7 +29,7 @@ const cloning = proxyActivities<BuildActivities>({
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: USER_FAILURES },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: [...USER_FAILURES] },
 });
 
 /** How often the build is moved to another worker when the one holding the clone disappears. */
@@ -73,7 +63,7 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
           scheduleToStartTimeout: '30 seconds',
           startToCloseTimeout: '60 minutes',
           heartbeatTimeout: '10 seconds',
-          retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: USER_FAILURES },
+          retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: [...USER_FAILURES] },
         });
         enter('build');
         const { imageId } = await pinned.buildImage(input, cloned.workdir);

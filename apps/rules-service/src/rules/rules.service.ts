@@ -9,7 +9,7 @@ import { EventBus, KILN_CONFIG } from '@kiln/platform';
 import { RulesConfig } from '../config';
 import { SourcesService } from '../sources/sources.service';
 import { BuildRuleEntity } from './build-rule.entity';
-import { describeTrigger, repositoryKey, validateImageRepository, validateRule } from './rule-input';
+import { describeTrigger, repositoryKey, validateImageRepository, validateRule, ValidRule } from './rule-input';
 
 @Injectable()
 export class RulesService {
@@ -26,23 +26,8 @@ export class RulesService {
     const source = await this.sources.entity(sourceId).catch(() => null);
     const rule = validateRule(input, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${sourceId}` }]);
-    const saved = await this.rules.save(
-      this.rules.create({
-        id: randomUUID(),
-        name: rule.name ?? `${namespace}/${imageRepository}: ${describeTrigger(rule.trigger)}`,
-        namespace,
-        imageRepository,
-        sourceId: rule.sourceId,
-        repository: rule.repository,
-        repositoryKey: repositoryKey(rule.repository),
-        trigger: rule.trigger,
-        dockerfilePath: rule.dockerfilePath,
-        contextDir: rule.contextDir,
-        tagRule: rule.tagRule,
-        autoTrigger: rule.autoTrigger,
-      }),
-    );
-    return toView(saved);
+    const entity = this.rules.create({ id: randomUUID(), namespace, imageRepository, name: `${namespace}/${imageRepository}: ${describeTrigger(rule.trigger)}` });
+    return toView(await this.rules.save(applyRule(entity, rule)));
   }
 
   /** Any field may change; the whole rule is validated again and applies from the next event. */
@@ -63,18 +48,7 @@ export class RulesService {
     const source = await this.sources.entity(String(merged.sourceId)).catch(() => null);
     const rule = validateRule(merged, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${merged.sourceId}` }]);
-    Object.assign(current, {
-      name: rule.name ?? current.name,
-      sourceId: rule.sourceId,
-      repository: rule.repository,
-      repositoryKey: repositoryKey(rule.repository),
-      trigger: rule.trigger,
-      dockerfilePath: rule.dockerfilePath,
-      contextDir: rule.contextDir,
-      tagRule: rule.tagRule,
-      autoTrigger: rule.autoTrigger,
-    });
-    return toView(await this.rules.save(current));
+    return toView(await this.rules.save(applyRule(current, rule)));
   }
 
   async setAutoTrigger(id: string, enabled: unknown): Promise<BuildRuleView> {
@@ -143,6 +117,21 @@ export class RulesService {
   forRepository(sourceId: string, repoFullName: string): Promise<BuildRuleEntity[]> {
     return this.rules.find({ where: { sourceId, repositoryKey: repositoryKey(repoFullName) }, order: { createdAt: 'ASC' } });
   }
+}
+
+/** Copy a validated rule onto its entity (the name is kept unless one was given). */
+function applyRule(entity: BuildRuleEntity, rule: ValidRule): BuildRuleEntity {
+  return Object.assign(entity, {
+    name: rule.name ?? entity.name,
+    sourceId: rule.sourceId,
+    repository: rule.repository,
+    repositoryKey: repositoryKey(rule.repository),
+    trigger: rule.trigger,
+    dockerfilePath: rule.dockerfilePath,
+    contextDir: rule.contextDir,
+    tagRule: rule.tagRule,
+    autoTrigger: rule.autoTrigger,
+  });
 }
 
 export function toView(r: BuildRuleEntity): BuildRuleView {
