@@ -101,9 +101,33 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
     expect(JSON.stringify(failed)).not.toContain('wrong-token');
 
     expect((await api.call('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' })).body).toMatchObject({ code: 'SourceAuthFailed' });
-    await api.ok('PATCH', `/api/v1/sources/${source.id}`, { token: 'good-token' });
+
+    // The source, and every rule that uses it, show the state; pushes are recorded as failed for that reason.
+    await expectEventually(async () => {
+      const s = await api.ok<{ status: string; statusReason: string; statusAt: string }>('GET', `/api/v1/sources/${source.id}`);
+      expect(s).toMatchObject({ status: 'unauthorized', statusReason: expect.stringContaining('refused'), statusAt: expect.any(String) });
+    });
+    expect(await api.ok('GET', `/api/v1/build-rules/${rule.id}`)).toMatchObject({ source: { status: 'unauthorized' } });
+    const scenario = new Scenario(api, authGit, source, repo);
+    const pushedWhileUnauthorized = await scenario.deliver('refs/heads/main', { before: '0'.repeat(40), after: sha });
+    const ledger = await expectEventually(async () => {
+      const e = await api.ok<{ decisions: Array<{ decision: string; reason: string }> }>('GET', `/api/v1/events/${pushedWhileUnauthorized.eventId}`);
+      expect(e.decisions).toHaveLength(1);
+      return e;
+    });
+    expect(ledger.decisions[0]).toMatchObject({ decision: 'source-unauthorized', reason: expect.stringContaining('re-authorize') });
+
+    // Re-authorization clears the state; build now and the next push build again.
+    const renewed = await api.ok<{ status: string }>('PATCH', `/api/v1/sources/${source.id}`, { token: 'good-token' });
+    expect(renewed.status).toBe('ok');
+    expect(await api.ok('GET', `/api/v1/build-rules/${rule.id}`)).toMatchObject({ source: { status: 'ok' } });
     const again = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
     await expectEventually(async () => expect((await api.ok<BuildDetail>('GET', `/api/v1/builds/${again.buildId}`)).status).toBe('succeeded'), 120_000, 200);
+    const pushedAfter = await scenario.deliver('refs/heads/main', { before: '0'.repeat(40), after: sha });
+    await expectEventually(async () => {
+      const e = await api.ok<{ decisions: Array<{ decision: string }> }>('GET', `/api/v1/events/${pushedAfter.eventId}`);
+      expect(e.decisions.map((d) => d.decision)).toEqual(['build-started']);
+    });
   });
 
   it('cancels a running build: the docker build stops, the build is cancelled', async () => {

@@ -46,7 +46,8 @@ export class Scenario {
     return this.deliver(ref, this.repo.deleteRemote(ref));
   }
 
-  private async deliver(ref: string, push: { before: string; after: string }): Promise<{ commit: string; eventId: string }> {
+  /** Deliver the host's webhook for a push that already happened. */
+  async deliver(ref: string, push: { before: string; after: string }): Promise<{ commit: string; eventId: string }> {
     const deleted = /^0+$/.test(push.after);
     const head = deleted ? null : this.repo.info(`${ref}^{commit}`);
     const payload = githubPushPayload(this.repo, ref, push, head, `${this.git.baseUrl}/${this.repo.fullName}.git`);

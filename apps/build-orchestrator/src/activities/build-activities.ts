@@ -3,7 +3,8 @@ import type Docker from 'dockerode';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Redactor, renderTag } from '@kiln/domain';
-import type { BuildInput, BuildStatusV1, SourceCredentials, StepName } from '@kiln/contracts';
+import { BuildInput, BuildStatusV1, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
+import { ApplicationFailure } from '@temporalio/common';
 import type { EventBus, JsonLogger } from '@kiln/platform';
 import { buildImage, DockerEvent, pushImage } from '../docker/docker-engine';
 import { cloneCommit } from '../git/git-client';
@@ -55,6 +56,17 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     }
   }
 
+  /** A refused clone marks the source unauthorized (durably), so its rules show it and users re-authorize. */
+  async function reportAuthFailure<T>(sourceId: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === 'SourceAuthFailed')
+        await deps.bus.publish(sourceStatusV1, { sourceId, status: 'unauthorized', reason: err.message, at: new Date().toISOString() });
+      throw err;
+    }
+  }
+
   return {
     async reportStatus(report: Omit<BuildStatusV1, 'at'>): Promise<void> {
       await publishStatus(deps.bus, report);
@@ -68,7 +80,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
         await fs.mkdir(workdir, { recursive: true });
         const creds = await deps.credentials(input.source.id);
         log.line(`fetching ${commit} (${ref}) from ${input.source.cloneUrl}`);
-        await cloneCommit({
+        await reportAuthFailure(input.source.id, () => cloneCommit({
           url: input.source.cloneUrl,
           commit,
           ref: ref.startsWith('refs/') ? ref : null,
@@ -77,7 +89,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           timeoutMs: 10 * 60_000,
           signal,
           onOutput: (text, stream) => log.write(text, stream),
-        });
+        }));
         log.line(`checked out ${commit}`);
         return { workerQueue: deps.workerQueue, workdir };
       });

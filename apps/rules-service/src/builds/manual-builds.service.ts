@@ -43,6 +43,7 @@ export class ManualBuilds {
         resolved = await resolveRemoteRef(url, ref, { username: creds.username, secret: creds.secret });
       } catch (err) {
         const e = err as Error & { type?: string; hint?: string };
+        if (e.type === 'SourceAuthFailed') await this.sources.markUnauthorized(source.id, e.message, new Date());
         throw new UnprocessableError(e.type ?? 'GitUnavailable', `${e.message}${e.hint ? ` (${e.hint})` : ''}`);
       }
       if (!resolved) throw new UnprocessableError('RefNotFound', `${req.branch ? 'branch' : 'tag'} ${req.branch ?? req.tag} does not exist on ${url}`);

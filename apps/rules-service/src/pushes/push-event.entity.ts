@@ -20,7 +20,7 @@ export class PushEventEntity {
   @CreateDateColumn({ name: 'received_at', type: 'timestamptz' }) receivedAt!: Date;
 }
 
-export type DecisionKind = 'build-started' | 'no-match' | 'auto-trigger-off' | 'ref-deleted' | 'no-rules';
+export type DecisionKind = 'build-started' | 'no-match' | 'auto-trigger-off' | 'ref-deleted' | 'no-rules' | 'source-unauthorized';
 
 /** What one event meant for one rule. The key (event, rule) makes redelivery harmless. */
 @Entity({ schema: 'rules', name: 'event_decisions' })

@@ -2,7 +2,7 @@ import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { deterministicId, matchTrigger, pushWorkflowId } from '@kiln/domain';
-import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1 } from '@kiln/contracts';
+import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1, sourceStatusV1 } from '@kiln/contracts';
 import { EventBus, JsonLogger } from '@kiln/platform';
 import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from '../rules/rules.service';
@@ -29,6 +29,7 @@ export class PushHandler implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.consume(pushReceivedV1, PUSH_CONSUMER, (event) => this.handle(event), { ackWaitMs: 60_000 });
     await this.bus.consume(deliveryRecordedV1, 'rules-service-ledger', (record) => this.recordDelivery(record));
+    await this.bus.consume(sourceStatusV1, 'rules-service-source-status', (s) => this.sources.markUnauthorized(s.sourceId, s.reason, new Date(s.at)));
   }
 
   async recordDelivery(r: DeliveryRecordedV1): Promise<void> {
@@ -99,6 +100,10 @@ export class PushHandler implements OnApplicationBootstrap {
       }
       if (!rule.autoTrigger) {
         await this.record(event.eventId, rule.id, 'auto-trigger-off', 'auto-trigger is off for this rule; use build now');
+        continue;
+      }
+      if (source.status === 'unauthorized') {
+        await this.record(event.eventId, rule.id, 'source-unauthorized', `not built: the source is unauthorized (${source.statusReason ?? 'access refused'}); re-authorize it and push again`);
         continue;
       }
       const commit = event.commitSha ?? event.after;

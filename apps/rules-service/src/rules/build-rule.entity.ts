@@ -1,5 +1,6 @@
 import type { NormalizedTagRule, Trigger } from '@kiln/domain';
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { CodeSourceEntity } from '../sources/code-source.entity';
 
 @Entity({ schema: 'rules', name: 'build_rules' })
 @Index('build_rules_source_repo', ['sourceId', 'repositoryKey'])
@@ -9,6 +10,10 @@ export class BuildRuleEntity {
   @Column('text') namespace!: string;
   @Column('text', { name: 'image_repository' }) imageRepository!: string;
   @Column('uuid', { name: 'source_id' }) sourceId!: string;
+  /** Loaded with the rule, so every rule shows its source's authorization state. */
+  @ManyToOne(() => CodeSourceEntity, { eager: true, onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'source_id' })
+  source?: CodeSourceEntity;
   /** Repository on the host as the user gave it (`owner/name`, or a clone URL for `git`). */
   @Column('text') repository!: string;
   /** Lower-cased `owner/name` used to match webhook deliveries. */

@@ -27,7 +27,8 @@ export class RulesService {
     const rule = validateRule(input, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${sourceId}` }]);
     const entity = this.rules.create({ id: randomUUID(), namespace, imageRepository, name: `${namespace}/${imageRepository}: ${describeTrigger(rule.trigger)}` });
-    return toView(await this.rules.save(applyRule(entity, rule)));
+    const saved = await this.rules.save(applyRule(entity, rule));
+    return toView(await this.entity(saved.id));
   }
 
   /** Any field may change; the whole rule is validated again and applies from the next event. */
@@ -48,20 +49,21 @@ export class RulesService {
     const source = await this.sources.entity(String(merged.sourceId)).catch(() => null);
     const rule = validateRule(merged, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${merged.sourceId}` }]);
-    return toView(await this.rules.save(applyRule(current, rule)));
+    await this.rules.save(applyRule(current, rule));
+    return toView(await this.entity(id));
   }
 
   async setAutoTrigger(id: string, enabled: unknown): Promise<BuildRuleView> {
     if (typeof enabled !== 'boolean') throw new ValidationError([{ field: 'enabled', message: 'must be true or false' }]);
     const rule = await this.entity(id);
-    rule.autoTrigger = enabled;
-    return toView(await this.rules.save(rule));
+    await this.rules.update({ id: rule.id }, { autoTrigger: enabled });
+    return toView(await this.entity(id));
   }
 
   /** Past builds stay readable, marked as from a deleted rule; a running build finishes. */
   async delete(id: string): Promise<{ deleted: true }> {
     await this.rules.manager.transaction(async (tx) => {
-      const rule = await tx.findOne(BuildRuleEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      const rule = await tx.findOne(BuildRuleEntity, { where: { id }, lock: { mode: 'pessimistic_write' }, loadEagerRelations: false });
       if (!rule) throw new NotFoundError('build rule', id);
       await tx.delete(BuildRuleEntity, { id });
       // Stored before the delete commits: if it cannot be stored, nothing is deleted.
@@ -86,7 +88,7 @@ export class RulesService {
 
   async list(q: { namespace?: string; imageRepository?: string; cursor?: string; limit?: number }): Promise<Page<BuildRuleView>> {
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 200);
-    const qb = this.rules.createQueryBuilder('r').orderBy('r.created_at', 'ASC').addOrderBy('r.id', 'ASC').limit(limit + 1);
+    const qb = this.rules.createQueryBuilder('r').leftJoinAndSelect('r.source', 's').orderBy('r.created_at', 'ASC').addOrderBy('r.id', 'ASC').limit(limit + 1);
     if (q.namespace) qb.andWhere('r.namespace = :ns', { ns: q.namespace });
     if (q.imageRepository) qb.andWhere('r.image_repository = :img', { img: q.imageRepository });
     if (q.cursor) {
@@ -122,6 +124,8 @@ export class RulesService {
 /** Copy a validated rule onto its entity (the name is kept unless one was given). */
 function applyRule(entity: BuildRuleEntity, rule: ValidRule): BuildRuleEntity {
   return Object.assign(entity, {
+    // The loaded relation would override a changed sourceId on save; the column is the truth here.
+    source: undefined,
     name: rule.name ?? entity.name,
     sourceId: rule.sourceId,
     repository: rule.repository,
@@ -147,6 +151,7 @@ export function toView(r: BuildRuleEntity): BuildRuleView {
     contextDir: r.contextDir,
     tagRule: r.tagRule,
     autoTrigger: r.autoTrigger,
+    source: { status: r.source?.status ?? 'ok', statusReason: r.source?.statusReason ?? null, statusAt: r.source?.statusAt?.toISOString() ?? null },
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };

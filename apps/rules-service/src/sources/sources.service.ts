@@ -102,6 +102,16 @@ export class SourcesService {
     return this.view(saved);
   }
 
+  /** Mark a source unauthorized, unless its credentials were renewed after the refusal. */
+  async markUnauthorized(id: string, reason: string, at: Date): Promise<void> {
+    await this.sources
+      .createQueryBuilder()
+      .update(CodeSourceEntity)
+      .set({ status: 'unauthorized', statusReason: reason.slice(0, 2000), statusAt: at })
+      .where('id = :id AND (status_at IS NULL OR status_at < :at)', { id, at })
+      .execute();
+  }
+
   async delete(id: string): Promise<{ deleted: true }> {
     const source = await this.entity(id);
     const using = await this.sources.manager.count(BuildRuleEntity, { where: { sourceId: source.id } });

@@ -75,3 +75,12 @@ export interface RuleDeletedV1 {
   at: string;
 }
 export const ruleDeletedV1 = defineEvent<RuleDeletedV1>('rule.deleted.v1', 'KILN_BUILDS');
+
+/** The host refused Kiln's credentials for a source (a clone or API call got 401/403). */
+export interface SourceStatusV1 {
+  sourceId: string;
+  status: 'unauthorized';
+  reason: string;
+  at: string;
+}
+export const sourceStatusV1 = defineEvent<SourceStatusV1>('source.status.v1', 'KILN_BUILDS');

@@ -33,6 +33,6 @@ export type ResponseOf<D> = D extends RpcDef<unknown, infer Res> ? Res : never;
 /** Streams and the subjects each one stores. Created idempotently by every service at start-up. */
 export const STREAMS: Record<StreamName, { subjects: string[]; description: string }> = {
   KILN_EVENTS: { subjects: ['push.received.v1', 'delivery.recorded.v1'], description: 'Normalized webhook deliveries, deduplicated by provider:delivery id' },
-  KILN_BUILDS: { subjects: ['build.status.v1', 'rule.deleted.v1'], description: 'Build and step status transitions, rule deletions' },
+  KILN_BUILDS: { subjects: ['build.status.v1', 'rule.deleted.v1', 'source.status.v1'], description: 'Build and step status transitions, rule deletions, source authorization' },
   KILN_LOGS: { subjects: ['build.log.v1.>'], description: 'Build log lines, one subject per build' },
 };

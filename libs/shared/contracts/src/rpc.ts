@@ -87,6 +87,8 @@ export interface BuildRuleView {
   contextDir: string;
   tagRule: NormalizedTagRule;
   autoTrigger: boolean;
+  /** The state of the rule's source: `unauthorized` until its credentials are renewed. */
+  source: { status: 'ok' | 'unauthorized'; statusReason: string | null; statusAt: string | null };
   createdAt: string;
   updatedAt: string;
 }
@@ -135,7 +137,7 @@ export const buildsCancel = defineRpc<{ workflowId: string }, { cancelRequested:
 // ---- event ledger (rules-service) ----
 export interface EventDecisionView {
   ruleId: string | null;
-  decision: 'build-started' | 'no-match' | 'auto-trigger-off' | 'ref-deleted' | 'no-rules';
+  decision: 'build-started' | 'no-match' | 'auto-trigger-off' | 'ref-deleted' | 'no-rules' | 'source-unauthorized';
   reason: string | null;
   buildId: string | null;
   workflowId: string | null;
