@@ -6,7 +6,7 @@ import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { BuildItem, Scenario } from './support/scenario';
-import { docker, registryTags } from './support/registry';
+import { docker, manifestDigest, OwnRegistry, registryTags } from './support/registry';
 import { ROOT, services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
@@ -223,5 +223,68 @@ describe('a worker killed mid-build', () => {
     expect(logs.items.filter((l) => l.text === `step-start ${run}`).map((l) => l.attempt)).toEqual([1, 2]);
     const tags = await registryTags(`crash/app-${process.pid}`);
     expect(tags).toEqual([b.tags[0].split(':').pop()]);
+  });
+});
+
+describe('the registry down during push', () => {
+  let stack: Stack;
+  let git: GitFixture;
+  let api: Api;
+  const registry = OwnRegistry.create(15055);
+  const run = `${process.pid}-${Date.now()}`;
+
+  beforeAll(async () => {
+    await registry.start();
+    stack = await startStack(18980, { registry: registry.address });
+    git = await GitFixture.start();
+    api = new Api(stack.gatewayUrl, stack.adminToken);
+  });
+
+  afterAll(async () => {
+    await git?.stop();
+    await stack?.stop();
+    await registry.stop();
+  });
+
+  async function buildWithRegistryDown(name: string): Promise<{ ruleId: string; buildId: string }> {
+    const s = await Scenario.create(api, git, `acme/${name}-${run}`);
+    s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo ${name}-${run} > /built\n` }, name);
+    s.repo.push('refs/heads/main');
+    const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/down/repositories/${name}/build-rules`, { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    await registry.stop();
+    const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
+    // The first push attempt fails on the stopped registry.
+    await expectEventually(async () => {
+      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+      expect(b.steps.filter((x) => x.name === 'push' && x.status === 'failed').length).toBeGreaterThanOrEqual(1);
+    }, 60_000, 100);
+    return { ruleId: rule.id, buildId: started.buildId };
+  }
+
+  it('retries the push and succeeds when the registry comes back within the retry window', async () => {
+    const { buildId } = await buildWithRegistryDown('back');
+    await registry.start();
+    const b = await expectEventually(async () => {
+      const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${buildId}`);
+      expect(d.status).toBe('succeeded');
+      return d;
+    }, 60_000, 200);
+    expect(b.steps.filter((x) => x.name === 'push').length).toBeGreaterThanOrEqual(2);
+    const tag = b.tags[0].split(':').pop() as string;
+    expect(await manifestDigest('down/back', tag, registry.address)).toBe(b.digest);
+    expect(await registryTags('down/back', registry.address)).toEqual([tag]);
+  });
+
+  it('fails with a clear reason when the registry stays down, and nothing is pushed under the tag', async () => {
+    const { buildId } = await buildWithRegistryDown('gone');
+    const b = await expectEventually(async () => {
+      const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${buildId}`);
+      expect(d.status).toBe('failed');
+      return d;
+    }, 90_000, 250);
+    expect(b.failure).toMatchObject({ type: 'RegistryUnavailable', message: expect.stringContaining(registry.address), hint: expect.stringContaining('registry') });
+    expect(b.digest).toBeNull();
+    await registry.start();
+    expect(await registryTags('down/gone', registry.address)).toEqual([]);
   });
 });

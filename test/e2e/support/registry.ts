@@ -1,3 +1,7 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { services } from './stack';
 
@@ -9,13 +13,13 @@ const MANIFEST_TYPES = [
 ].join(', ');
 
 /** The registry's answer for a tag: its digest, or null when it does not serve the tag. */
-export async function manifestDigest(repository: string, tag: string): Promise<string | null> {
-  const res = await fetch(`http://${services.registry}/v2/${repository}/manifests/${tag}`, { method: 'HEAD', headers: { Accept: MANIFEST_TYPES } });
+export async function manifestDigest(repository: string, tag: string, registry = services.registry): Promise<string | null> {
+  const res = await fetch(`http://${registry}/v2/${repository}/manifests/${tag}`, { method: 'HEAD', headers: { Accept: MANIFEST_TYPES } });
   return res.status === 200 ? res.headers.get('docker-content-digest') : null;
 }
 
-export async function registryTags(repository: string): Promise<string[]> {
-  const res = await fetch(`http://${services.registry}/v2/${repository}/tags/list`);
+export async function registryTags(repository: string, registry = services.registry): Promise<string[]> {
+  const res = await fetch(`http://${registry}/v2/${repository}/tags/list`);
   if (res.status === 404) return [];
   return ((await res.json()) as { tags: string[] | null }).tags ?? [];
 }
@@ -54,4 +58,38 @@ function demux(buf: Buffer): string {
     i += 8 + size;
   }
   return out;
+}
+
+/** A registry of the test's own (Debian's docker-registry) on a loopback port, which the test may stop and start. */
+export class OwnRegistry {
+  private child: ChildProcess | null = null;
+  private constructor(
+    readonly address: string,
+    private readonly config: string,
+  ) {}
+
+  static create(port: number): OwnRegistry {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-registry-'));
+    const config = join(dir, 'config.yml');
+    writeFileSync(config, `version: 0.1\nlog: { level: error }\nstorage:\n  filesystem: { rootdirectory: ${dir}/data }\n  delete: { enabled: true }\nhttp: { addr: 127.0.0.1:${port} }\n`);
+    return new OwnRegistry(`127.0.0.1:${port}`, config);
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn('docker-registry', ['serve', this.config], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`http://${this.address}/v2/`).then((r) => r.status === 200, () => false)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`registry on ${this.address} did not start`);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
 }

@@ -44,7 +44,7 @@ export interface Stack {
 }
 
 /** Wipe the test database and streams, then start the five compiled apps on test ports. */
-export async function startStack(basePort = 18080): Promise<Stack> {
+export async function startStack(basePort = 18080, opts: { registry?: string } = {}): Promise<Stack> {
   if (!existsSync(join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js')))
     throw new Error('dist/ is missing: run the suite through `npm test` (scripts/kiln test), which compiles first');
   await resetDatabase();
@@ -66,7 +66,7 @@ export async function startStack(basePort = 18080): Promise<Stack> {
     KILN_ADMIN_TOKEN: adminToken,
     KILN_DOCKER_SOCKET: services.dockerSocket,
     KILN_WORK_DIR: mkdtempSync(join(tmpdir(), 'kiln-e2e-work-')),
-    KILN_REGISTRY: services.registry,
+    KILN_REGISTRY: opts.registry ?? services.registry,
     KILN_WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${ports['webhook-ingest']}`,
     KILN_GATEWAY_PORT: String(ports.gateway),
     KILN_WEBHOOK_PORT: String(ports['webhook-ingest']),
