@@ -1,6 +1,8 @@
 import { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { z } from 'zod';
+import { BaseConfig, loadConfig } from './config';
 import { JsonLogger } from './logger';
 import { KilnExceptionFilter } from './rpc';
 
@@ -39,5 +41,21 @@ export function runMain(name: string, start: () => Promise<unknown>): void {
   start().catch((err: unknown) => {
     new JsonLogger(name).error(err instanceof Error ? err : { msg: String(err) }, 'Bootstrap');
     process.exit(1);
+  });
+}
+
+/**
+ * The whole `main.ts` of a service: validate its configuration once, make its JSON logger, start it.
+ * A configuration problem or a failed start prints why and exits 1.
+ */
+export function serviceMain<S extends z.ZodType<BaseConfig, z.ZodTypeDef, unknown>>(
+  name: string,
+  schema: S,
+  spec: (config: z.infer<S>, logger: JsonLogger) => Omit<ServiceSpec, 'name' | 'logger'>,
+): void {
+  runMain(name, async () => {
+    const config = loadConfig(schema);
+    const logger = new JsonLogger(name, config.KILN_LOG_LEVEL);
+    await startService({ name, logger, ...spec(config, logger) });
   });
 }
