@@ -3,26 +3,12 @@ import { expectEventually } from './support/expect-eventually';
 import { GitFixture, GitRepo } from './support/git-fixture';
 import { githubPushPayload, sendGithubWebhook } from './support/github';
 import { manifestDigest, pullAndRun, registryTags } from './support/registry';
+import type { BuildItem } from './support/scenario';
 import { services, Stack, startStack, storedPushes, tail } from './support/stack';
 
 jest.setTimeout(300_000);
 
 const DOCKERFILE = ['FROM kiln/busybox:local', 'COPY hello.txt /hello.txt', 'RUN echo "building $(cat /hello.txt)"', 'CMD ["cat", "/hello.txt"]', ''].join('\n');
-
-interface BuildItem {
-  id: string;
-  ruleId: string;
-  status: string;
-  ref: string;
-  commit: string;
-  tags: string[];
-  digest: string | null;
-  workflowId: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  failure: unknown;
-}
 
 describe('walking skeleton: a signed GitHub push becomes an image in the registry', () => {
   let stack: Stack;

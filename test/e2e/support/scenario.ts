@@ -15,6 +15,9 @@ export interface BuildItem {
   workflowId: string;
   trigger: { kind: string; by?: string; eventId?: string };
   failure: { type: string; message: string; hint: string } | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
 }
 
 export interface Source {

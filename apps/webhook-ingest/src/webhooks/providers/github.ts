@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { normalizeSha, parseRef, ZERO_SHA } from '@kiln/domain';
+import { normalizeSha, ZERO_SHA } from '@kiln/domain';
+import { headCommit, HostCommit, refFields } from './normalize';
 import type { Delivery, Outcome, ProviderAdapter } from './types';
 
 interface GithubPush {
@@ -18,7 +19,7 @@ interface GithubPush {
     default_branch?: string;
     master_branch?: string;
   };
-  head_commit?: { id?: string; message?: string; timestamp?: string; author?: { name?: string; email?: string } } | null;
+  head_commit?: HostCommit | null;
   pusher?: { name?: string; login?: string; username?: string };
   sender?: { login?: string };
 }
@@ -42,11 +43,6 @@ export function readJsonOrFormPayload(delivery: Delivery): unknown {
   return JSON.parse(text);
 }
 
-export function isoInstant(value: string | undefined | null): string | null {
-  if (!value) return null;
-  const t = new Date(value);
-  return Number.isNaN(t.getTime()) ? null : t.toISOString();
-}
 
 export const githubAdapter: ProviderAdapter = {
   read(delivery: Delivery, secret: string): Outcome {
@@ -72,7 +68,6 @@ export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', de
     const fullName = body?.repository?.full_name ?? body?.repository?.path_with_namespace;
     if (typeof body?.ref !== 'string' || !fullName)
       return { kind: 'refused', status: 400, reason: 'push payload lacks ref or repository.full_name' };
-    const parsed = parseRef(body.ref);
     const before = normalizeSha(body.before);
     const after = normalizeSha(body.after);
     const deleted = body.deleted ?? after === ZERO_SHA;
@@ -84,9 +79,7 @@ export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', de
         provider,
         deliveryId,
         kind: 'push',
-        ref: body.ref,
-        refType: parsed.type === 'other' ? null : parsed.type,
-        name: parsed.name,
+        ...refFields(body.ref),
         before,
         after,
         // For an annotated tag `after` is the tag object; head_commit is the commit it points at.
@@ -97,15 +90,7 @@ export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', de
         cloneUrl: body.repository?.clone_url ?? body.repository?.git_http_url ?? null,
         sshUrl: body.repository?.ssh_url ?? body.repository?.git_ssh_url ?? null,
         defaultBranch: body.repository?.default_branch ?? body.repository?.master_branch ?? null,
-        headCommit: head?.id
-          ? {
-              id: head.id,
-              message: head.message ?? '',
-              authorName: head.author?.name ?? null,
-              authorEmail: head.author?.email ?? null,
-              timestamp: isoInstant(head.timestamp),
-            }
-          : null,
+        headCommit: headCommit(head),
         pusher: body.pusher?.login ?? body.pusher?.username ?? body.pusher?.name ?? body.sender?.login ?? null,
       },
     };

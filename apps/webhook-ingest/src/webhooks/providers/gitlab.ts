@@ -1,15 +1,8 @@
 import { createHash } from 'node:crypto';
-import { normalizeSha, parseRef, ZERO_SHA } from '@kiln/domain';
-import { isoInstant } from './github';
+import { normalizeSha, ZERO_SHA } from '@kiln/domain';
+import { headCommit, HostCommit, refFields } from './normalize';
 import { safeEqual } from './constant-time';
 import type { Delivery, Outcome, ProviderAdapter } from './types';
-
-interface GitlabCommit {
-  id?: string;
-  message?: string;
-  timestamp?: string;
-  author?: { name?: string; email?: string };
-}
 
 interface GitlabPush {
   object_kind?: string;
@@ -21,7 +14,7 @@ interface GitlabPush {
   user_name?: string;
   project?: { path_with_namespace?: string; git_http_url?: string; git_ssh_url?: string; default_branch?: string };
   repository?: { git_http_url?: string; git_ssh_url?: string };
-  commits?: GitlabCommit[];
+  commits?: HostCommit[];
 }
 
 const EVENTS = new Set(['Push Hook', 'Tag Push Hook', 'System Hook']);
@@ -49,7 +42,6 @@ export const gitlabAdapter: ProviderAdapter = {
       return { kind: 'ignored', deliveryId, reason: `object_kind ${String(body?.object_kind)} is not a push` };
     if (typeof body.ref !== 'string' || !body.project?.path_with_namespace)
       return { kind: 'refused', status: 400, reason: 'push payload lacks ref or project.path_with_namespace' };
-    const parsed = parseRef(body.ref);
     const before = normalizeSha(body.before);
     const after = normalizeSha(body.after);
     const deleted = after === ZERO_SHA;
@@ -62,9 +54,7 @@ export const gitlabAdapter: ProviderAdapter = {
         provider: 'gitlab',
         deliveryId,
         kind: 'push',
-        ref: body.ref,
-        refType: parsed.type === 'other' ? null : parsed.type,
-        name: parsed.name,
+        ...refFields(body.ref),
         before,
         after,
         commitSha: deleted ? null : (checkout ?? after),
@@ -74,9 +64,7 @@ export const gitlabAdapter: ProviderAdapter = {
         cloneUrl: body.project.git_http_url ?? body.repository?.git_http_url ?? null,
         sshUrl: body.project.git_ssh_url ?? body.repository?.git_ssh_url ?? null,
         defaultBranch: body.project.default_branch ?? null,
-        headCommit: head?.id
-          ? { id: head.id, message: head.message ?? '', authorName: head.author?.name ?? null, authorEmail: head.author?.email ?? null, timestamp: isoInstant(head.timestamp) }
-          : null,
+        headCommit: headCommit(head),
         pusher: body.user_username ?? body.user_name ?? null,
       },
     };
