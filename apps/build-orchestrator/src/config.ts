@@ -12,8 +12,11 @@ export const orchestratorConfigSchema = baseConfigSchema.extend({
   KILN_DOCKER_SOCKET: z.string().default(join(homedir(), '.kiln', 'docker.sock')),
   /** Where clones live while a build runs. */
   KILN_WORK_DIR: z.string().default(join(homedir(), '.kiln', 'work')),
-  /** Names this worker's own task queue (steps after clone run here). */
-  KILN_WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
+  /**
+   * Names this worker's own task queue (steps after clone run here). Stable across restarts of the process, so a
+   * restarted worker picks up the steps of the builds whose clones it holds on disk.
+   */
+  KILN_WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).default(hostname()),
   /** Builds this worker runs at once; more wait as queued. */
   KILN_MAX_CONCURRENT_BUILDS: z.coerce.number().int().min(1).max(64).default(2),
 });

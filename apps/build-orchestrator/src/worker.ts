@@ -3,10 +3,12 @@ import { ClientProxy } from '@nestjs/microservices';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { promises as fs } from 'node:fs';
-import { sourcesCredentials } from '@kiln/contracts';
+import { cloneTaskQueue, rulesBuildSecrets, SEARCH_ATTRIBUTES, sourcesCredentials } from '@kiln/contracts';
+import { temporal } from '@temporalio/proto';
 import { callRpc, EventBus, JsonLogger, KILN_CONFIG, NATS_CLIENT } from '@kiln/platform';
 import { createBuildActivities } from './activities/build-activities';
 import { OrchestratorConfig } from './config';
+import { BuildSlots } from './slots/build-slots';
 
 export const DOCKER = Symbol('DOCKER');
 
@@ -17,6 +19,7 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
   private running: Promise<unknown>[] = [];
   private connection: NativeConnection | null = null;
   readonly workerQueue: string;
+  readonly slots: BuildSlots;
 
   constructor(
     @Inject(KILN_CONFIG) private readonly config: OrchestratorConfig,
@@ -26,17 +29,21 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly logger: JsonLogger,
   ) {
     this.workerQueue = `${config.KILN_TASK_QUEUE}@${config.KILN_WORKER_ID}`;
+    this.slots = new BuildSlots(config.KILN_MAX_CONCURRENT_BUILDS);
   }
 
   async onApplicationBootstrap(): Promise<void> {
     installRuntime(this.logger);
     await fs.mkdir(this.config.KILN_WORK_DIR, { recursive: true });
     this.connection = await NativeConnection.connect({ address: this.config.KILN_TEMPORAL_ADDRESS });
+    await registerSearchAttributes(this.connection, this.config.KILN_TEMPORAL_NAMESPACE, this.logger);
     const activities = createBuildActivities({
       docker: this.docker,
       bus: this.bus,
       logger: this.logger,
       credentials: (id) => callRpc(this.rpc, sourcesCredentials, { id }),
+      buildSecrets: (ruleId, names) => callRpc(this.rpc, rulesBuildSecrets, { ruleId, names }),
+      slots: this.slots,
       workDir: this.config.KILN_WORK_DIR,
       workerQueue: this.workerQueue,
     });
@@ -45,17 +52,31 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
       namespace: this.config.KILN_TEMPORAL_NAMESPACE,
       taskQueue: this.config.KILN_TASK_QUEUE,
       workflowsPath: require.resolve('./workflows'),
-      activities: { reportStatus: activities.reportStatus, cloneRepository: activities.cloneRepository },
-      maxConcurrentActivityTaskExecutions: this.config.KILN_MAX_CONCURRENT_BUILDS + 8,
+      activities: { reportStatus: activities.reportStatus },
+      maxConcurrentActivityTaskExecutions: 32,
+    });
+    // Admission: a build starts (clones) here only while this worker has a free build slot.
+    const admission = await Worker.create({
+      connection: this.connection,
+      namespace: this.config.KILN_TEMPORAL_NAMESPACE,
+      taskQueue: cloneTaskQueue(this.config.KILN_TASK_QUEUE),
+      activities: { cloneRepository: activities.cloneRepository },
+      tuner: {
+        activityTaskSlotSupplier: this.slots.supplier(),
+        workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+        localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+        nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+      },
     });
     const pinned = await Worker.create({
       connection: this.connection,
       namespace: this.config.KILN_TEMPORAL_NAMESPACE,
       taskQueue: this.workerQueue,
       activities,
-      maxConcurrentActivityTaskExecutions: this.config.KILN_MAX_CONCURRENT_BUILDS,
+      // Each build holding a slot runs one step at a time here, plus room for cleanups.
+      maxConcurrentActivityTaskExecutions: this.config.KILN_MAX_CONCURRENT_BUILDS * 2 + 2,
     });
-    this.workers = [shared, pinned];
+    this.workers = [shared, admission, pinned];
     this.running = this.workers.map((w) =>
       w.run().catch((err: unknown) => {
         this.logger.error({ msg: 'worker stopped with an error', taskQueue: w.options.taskQueue, err: String(err) }, 'BuildWorkers');
@@ -74,6 +95,19 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
     await Promise.allSettled(this.running);
     await this.connection?.close();
   }
+}
+
+/** Operators find builds by these (`temporal workflow list --query 'KilnRuleId="…"'`): make sure they exist. */
+async function registerSearchAttributes(connection: NativeConnection, namespace: string, logger: JsonLogger): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const existing = new Set(Object.keys(customAttributes ?? {}));
+  const missing = Object.values(SEARCH_ATTRIBUTES).filter((name) => !existing.has(name));
+  if (missing.length === 0) return;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+  });
+  logger.log({ msg: 'search attributes registered', names: missing }, 'BuildWorkers');
 }
 
 let runtimeInstalled = false;

@@ -44,7 +44,7 @@ export interface Stack {
 }
 
 /** Wipe the test database and streams, then start the five compiled apps on test ports. */
-export async function startStack(basePort = 18080, opts: { registry?: string } = {}): Promise<Stack> {
+export async function startStack(basePort = 18080, opts: { registry?: string; env?: Record<string, string> } = {}): Promise<Stack> {
   if (!existsSync(join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js')))
     throw new Error('dist/ is missing: run the suite through `npm test` (scripts/kiln test), which compiles first');
   await resetDatabase();
@@ -74,6 +74,7 @@ export async function startStack(basePort = 18080, opts: { registry?: string } =
     KILN_LOGS_PORT: String(ports['log-service']),
     KILN_ORCHESTRATOR_PORT: String(ports['build-orchestrator']),
     KILN_WORKER_ID: `e2e-${process.pid}`,
+    ...opts.env,
   };
   const children = new Map<App, ChildProcess>();
 

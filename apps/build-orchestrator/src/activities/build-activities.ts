@@ -2,19 +2,24 @@ import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { Redactor, renderTag } from '@kiln/domain';
+import { KilnError, Redactor, renderTag } from '@kiln/domain';
 import { BuildInput, BuildStatusV1, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EventBus, JsonLogger } from '@kiln/platform';
 import { buildImage, DockerEvent, pushImage } from '../docker/docker-engine';
 import { cloneCommit } from '../git/git-client';
 import { publishStatus, StepLog } from './reporter';
+import { userFailure } from './failures';
 
 export interface BuildActivityDeps {
   docker: Docker;
   bus: EventBus;
   logger: JsonLogger;
   credentials: (sourceId: string) => Promise<SourceCredentials>;
+  /** Values of a rule's secret build arguments (sealed in rules-service, never in workflow history). */
+  buildSecrets: (ruleId: string, names: string[]) => Promise<Record<string, string>>;
+  /** This worker's build capacity: a cloned build holds a slot until cleanup. */
+  slots: { hold(buildId: string): void; release(buildId: string): void };
   workDir: string;
   /** This worker's own task queue: the steps after clone are routed here, where the clone lives. */
   workerQueue: string;
@@ -36,7 +41,8 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     const attempt = ctx.info.attempt;
     // Every credential Kiln knows for this build is replaced by *** before a line leaves the worker.
     const creds = await deps.credentials(input.source.id);
-    const log = new StepLog(deps.bus, buildId, name, attempt, new Redactor([creds.secret], [creds.username]));
+    const secrets = await secretArgs(input);
+    const log = new StepLog(deps.bus, buildId, name, attempt, new Redactor([creds.secret, ...Object.values(secrets)], [creds.username]));
     await publishStatus(deps.bus, { buildId, step: { name, status: 'running', attempt } });
     const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
     try {
@@ -53,6 +59,18 @@ export function createBuildActivities(deps: BuildActivityDeps) {
       throw err;
     } finally {
       clearInterval(beat);
+    }
+  }
+
+  async function secretArgs(input: BuildInput): Promise<Record<string, string>> {
+    const names = input.secretBuildArgs ?? [];
+    if (names.length === 0) return {};
+    try {
+      return await deps.buildSecrets(input.descriptor.ruleId, names);
+    } catch (err) {
+      if (err instanceof KilnError && err.code === 'BuildArgMissing') throw userFailure('BuildArgMissing', err.message, "the rule changed while the build waited; start the build again");
+      if (err instanceof KilnError && err.status === 404) throw userFailure('BuildArgMissing', 'the rule was deleted, and its secret build arguments with it', 'create the rule again to build');
+      throw err;
     }
   }
 
@@ -74,6 +92,8 @@ export function createBuildActivities(deps: BuildActivityDeps) {
 
     async cloneRepository(input: BuildInput): Promise<CloneResult> {
       const { buildId, commit, ref } = input.descriptor;
+      // Polled only with a free build slot: from here the build runs (until now it was queued).
+      await publishStatus(deps.bus, { buildId, status: 'running', descriptor: input.descriptor });
       return step(input, 'clone', async (log, signal) => {
         const workdir = join(deps.workDir, buildId);
         await fs.rm(workdir, { recursive: true, force: true });
@@ -91,6 +111,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           onOutput: (text, stream) => log.write(text, stream),
         }));
         log.line(`checked out ${commit}`);
+        deps.slots.hold(buildId);
         return { workerQueue: deps.workerQueue, workdir };
       });
     },
@@ -99,6 +120,8 @@ export function createBuildActivities(deps: BuildActivityDeps) {
       const d = input.descriptor;
       return step(input, 'build', async (log, signal) => {
         log.line(`building ${input.dockerfilePath} with context ${input.contextDir}`);
+        const buildArgs = { ...(input.buildArgs ?? {}), ...(await secretArgs(input)) };
+        if (Object.keys(buildArgs).length > 0) log.line(`build arguments: ${Object.keys(buildArgs).join(', ')}`);
         const imageId = await buildImage(deps.docker, {
           cloneDir: workdir,
           dockerfilePath: input.dockerfilePath,
@@ -109,8 +132,9 @@ export function createBuildActivities(deps: BuildActivityDeps) {
             'org.opencontainers.image.revision': d.commit,
             'org.opencontainers.image.source': input.source.cloneUrl,
           },
+          buildArgs,
           signal,
-          deadlineMs: 60 * 60_000,
+          deadlineMs: (input.timeoutSeconds ?? 3600) * 1000,
           onEvent: (e) => writeBuildEvent(log, e),
         });
         log.line(`built image ${imageId}`);
@@ -151,6 +175,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     /** Always runs: removes the clone. Built layers stay in the engine as cache. */
     async cleanup(buildId: string, workdir: string | null): Promise<void> {
       if (workdir && workdir.startsWith(deps.workDir)) await fs.rm(workdir, { recursive: true, force: true });
+      deps.slots.release(buildId);
       deps.logger.debug({ msg: 'workspace cleaned', buildId }, 'BuildActivities');
     },
   };

@@ -95,6 +95,17 @@ export interface BuildSpec {
 
 const BASE_IMAGE_RE = /pull access denied|repository does not exist|manifest unknown|not found: manifest|failed to resolve|no such image|dial tcp|lookup .* no such host|i\/o timeout.*registry|Get "https?:\/\//i;
 
+const ENGINE_FAULT_RE = /failed to update store|libnetwork|daemon is shutting down|context canceled|transport is closing|connection reset by peer|broken pipe|containerd|No such container|error creating overlay mount|failed to (create|start) (shim|task)/i;
+
+async function engineAnswers(docker: Docker): Promise<boolean> {
+  try {
+    await Promise.race([docker.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('ping timeout')), 3000))]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Build with the legacy builder over the Engine API, host networking, context tarred from the clone. */
 export async function buildImage(docker: Docker, b: BuildSpec): Promise<string> {
   const context = await resolveInside(b.cloneDir, b.contextDir, 'build context');
@@ -146,6 +157,9 @@ export async function buildImage(docker: Docker, b: BuildSpec): Promise<string> 
   });
   if (failure !== null) {
     const message: string = failure;
+    // The engine's own faults (it is restarting, its store or network layer broke) are not the user's doing.
+    if (ENGINE_FAULT_RE.test(message) || !(await engineAnswers(docker)))
+      throw transientFailure('DockerUnavailable', `the Docker Engine failed during the build: ${message}`, 'Kiln retries the build; check the engine on this worker if it persists');
     if (/^(FROM|from) /.test(lastStep) || BASE_IMAGE_RE.test(message))
       throw userFailure('BaseImageUnavailable', `the base image could not be had: ${message}`, `make the image in "${lastStep}" available to the worker's engine, or change FROM`);
     throw userFailure('BuildStepFailed', lastStep ? `the step \`${lastStep}\` failed: ${message}` : `the build failed: ${message}`, lastStep ? `the step \`${lastStep}\` failed; see the build log, fix the Dockerfile or code and push again` : 'see the build log');

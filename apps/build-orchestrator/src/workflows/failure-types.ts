@@ -12,5 +12,6 @@ export const USER_FAILURES = [
   'BuildStepFailed',
   'BaseImageUnavailable',
   'RegistryAuthFailed',
+  'BuildArgMissing',
 ] as const;
 export type UserFailure = (typeof USER_FAILURES)[number];

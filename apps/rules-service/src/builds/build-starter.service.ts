@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Client, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { cloneUrlFor, NotFoundError, parseRef, ValidationError } from '@kiln/domain';
-import { BUILD_WORKFLOW, BuildDescriptor, BuildInput, buildStatusV1, BuildTriggerInfo, SEARCH_ATTRIBUTES } from '@kiln/contracts';
+import { BUILD_WORKFLOW, BuildDescriptor, BuildInput, buildStatusV1, BuildTriggerInfo, SEARCH_ATTRIBUTES, SUPERSEDE_SIGNAL, SupersedeRequest } from '@kiln/contracts';
 import { EventBus, JsonLogger, KILN_CONFIG } from '@kiln/platform';
 import { RulesConfig } from '../config';
 import { TEMPORAL_CLIENT } from '../crypto/tokens';
@@ -51,6 +51,25 @@ export class BuildStarter {
     return { cancelRequested: true };
   }
 
+  /**
+   * Ask this rule's other running builds of the same branch to stand down. Each decides in its own workflow
+   * (no race with its push step): one that has started pushing finishes.
+   */
+  private async supersedeOlder(b: StartBuild, keepWorkflowId: string): Promise<void> {
+    const query = `${SEARCH_ATTRIBUTES.ruleId} = '${b.rule.id}' AND ${SEARCH_ATTRIBUTES.ref} = '${b.ref.replace(/'/g, "\\'")}' AND ExecutionStatus = 'Running'`;
+    try {
+      for await (const wf of this.temporal.workflow.list({ query })) {
+        if (wf.workflowId === keepWorkflowId) continue;
+        const request: SupersedeRequest = { byBuildId: b.buildId };
+        await this.temporal.workflow.getHandle(wf.workflowId).signal(SUPERSEDE_SIGNAL, request).catch(() => undefined);
+        this.logger.log({ msg: 'older build superseded', workflowId: wf.workflowId, by: b.buildId }, 'BuildStarter');
+      }
+    } catch (err) {
+      // The new build is started either way; the older one then simply finishes.
+      this.logger.warn({ msg: 'could not look up older builds to supersede', err: String(err) }, 'BuildStarter');
+    }
+  }
+
   async start(b: StartBuild): Promise<{ buildId: string; workflowId: string }> {
     const parsed = parseRef(b.ref);
     const imageRepository = `${b.rule.namespace}/${b.rule.imageRepository}`;
@@ -78,6 +97,9 @@ export class BuildStarter {
       contextDir: b.rule.contextDir,
       tagRule: b.rule.tagRule,
       registry: this.config.KILN_REGISTRY,
+      timeoutSeconds: b.rule.timeoutSeconds,
+      buildArgs: Object.fromEntries(b.rule.buildArgs.filter((a) => !a.secret).map((a) => [a.name, a.value ?? ''])),
+      secretBuildArgs: b.rule.buildArgs.filter((a) => a.secret).map((a) => a.name),
     };
     // The record exists (queued) from here on, before a worker picks the build up.
     await this.bus.publish(buildStatusV1, { buildId: b.buildId, at: new Date().toISOString(), status: 'queued', descriptor }, { msgId: `${b.buildId}:queued` });
@@ -95,6 +117,7 @@ export class BuildStarter {
         { key: keys.triggerKind, value: b.trigger.kind },
       ],
     });
+    if (b.rule.cancelSuperseded && b.trigger.kind === 'push' && parsed.type === 'branch') await this.supersedeOlder(b, handle.workflowId);
     this.logger.log({ msg: 'build workflow started', buildId: b.buildId, workflowId: handle.workflowId, ruleId: b.rule.id, ...(b.trigger.kind === 'push' ? { eventId: b.trigger.eventId } : {}) }, 'BuildStarter');
     return { buildId: b.buildId, workflowId: handle.workflowId };
   }

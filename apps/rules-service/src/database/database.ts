@@ -2,6 +2,7 @@ import type { AppDatabase } from '@kiln/platform';
 import { RulesInitial1764230000000 } from './migrations/1764230000000-rules-initial';
 import { RulesCursorPrecision1764236000000 } from './migrations/1764236000000-rules-cursor-precision';
 import { RulesEventLedger1764238000000 } from './migrations/1764238000000-rules-event-ledger';
+import { RulesBuildOptions1764240000000 } from './migrations/1764240000000-rules-build-options';
 import { CodeSourceEntity } from '../sources/code-source.entity';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { EventDecisionEntity, PushEventEntity } from '../pushes/push-event.entity';
@@ -9,5 +10,5 @@ import { EventDecisionEntity, PushEventEntity } from '../pushes/push-event.entit
 export const rulesDatabase: AppDatabase = {
   schema: 'rules',
   entities: [CodeSourceEntity, BuildRuleEntity, PushEventEntity, EventDecisionEntity],
-  migrations: [RulesInitial1764230000000, RulesCursorPrecision1764236000000, RulesEventLedger1764238000000],
+  migrations: [RulesInitial1764230000000, RulesCursorPrecision1764236000000, RulesEventLedger1764238000000, RulesBuildOptions1764240000000],
 };

@@ -1,4 +1,5 @@
 import type { NormalizedTagRule, Trigger } from '@kiln/domain';
+import type { BuildArgView, RetentionPolicy } from '@kiln/contracts';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { CodeSourceEntity } from '../sources/code-source.entity';
 
@@ -23,6 +24,13 @@ export class BuildRuleEntity {
   @Column('text', { name: 'context_dir' }) contextDir!: string;
   @Column('jsonb', { name: 'tag_rule' }) tagRule!: NormalizedTagRule;
   @Column('boolean', { name: 'auto_trigger' }) autoTrigger!: boolean;
+  @Column('int', { name: 'timeout_seconds' }) timeoutSeconds!: number;
+  /** Names, plain values and which are secret; secret values live sealed in `buildSecretsSealed`. */
+  @Column('jsonb', { name: 'build_args' }) buildArgs!: BuildArgView[];
+  /** AES-GCM sealed JSON object name → value of the secret build arguments. */
+  @Column('text', { name: 'build_secrets_sealed', nullable: true }) buildSecretsSealed!: string | null;
+  @Column('boolean', { name: 'cancel_superseded' }) cancelSuperseded!: boolean;
+  @Column('jsonb', { nullable: true }) retention!: RetentionPolicy | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

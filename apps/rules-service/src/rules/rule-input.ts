@@ -31,6 +31,29 @@ const ruleSchema = z
     contextDir: relativePath('contextDir').default('.'),
     tagRule: z.unknown().optional(),
     autoTrigger: z.boolean().default(true),
+    timeoutSeconds: z.number().int().min(10).max(86_400).default(3600),
+    buildArgs: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a build-arg name (letters, digits, _; not starting with a digit)'),
+            value: z.string().max(65_536).optional(),
+            secret: z.boolean().default(false),
+          })
+          .strict()
+          .refine((a) => a.secret || a.value !== undefined, { message: 'a plain build argument needs a value', path: ['value'] })
+          .refine((a) => !a.secret || a.value === undefined || a.value.length >= 4, { message: 'a secret must be at least 4 characters (shorter ones cannot be redacted safely)', path: ['value'] }),
+      )
+      .max(100)
+      .default([])
+      .refine((args) => new Set(args.map((a) => a.name)).size === args.length, 'names must be unique'),
+    cancelSuperseded: z.boolean().default(false),
+    retention: z
+      .object({ keepLast: z.number().int().min(1).max(100_000).optional(), maxAgeDays: z.number().int().min(1).max(3650).optional() })
+      .strict()
+      .refine((r) => r.keepLast !== undefined || r.maxAgeDays !== undefined, 'give keepLast, maxAgeDays or both (or null for the global policy)')
+      .nullable()
+      .default(null),
   })
   .strict();
 

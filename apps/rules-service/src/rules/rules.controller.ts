@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { buildsCancel, buildsStart, RequestOf, rulesCreate, rulesDelete, rulesGet, rulesList, rulesPreview, rulesSetAutoTrigger, rulesUpdate } from '@kiln/contracts';
+import { buildsCancel, buildsStart, RequestOf, rulesBuildSecrets, rulesCreate, rulesRetention, rulesDelete, rulesGet, rulesList, rulesPreview, rulesSetAutoTrigger, rulesUpdate } from '@kiln/contracts';
 import { ManualBuilds } from '../builds/manual-builds.service';
 import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from './rules.service';
@@ -46,6 +46,16 @@ export class RulesController {
   @MessagePattern(rulesPreview.pattern)
   preview(@Payload() req: RequestOf<typeof rulesPreview>) {
     return this.rules.preview(req.id, req.ref, req.commit);
+  }
+
+  @MessagePattern(rulesBuildSecrets.pattern)
+  buildSecrets(@Payload() req: RequestOf<typeof rulesBuildSecrets>) {
+    return this.rules.buildSecrets(req.ruleId, Array.isArray(req.names) ? req.names.map(String) : []);
+  }
+
+  @MessagePattern(rulesRetention.pattern)
+  retention() {
+    return this.rules.retentionPolicies();
   }
 
   @MessagePattern(buildsStart.pattern)

@@ -3,10 +3,12 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { z } from 'zod';
-import { matchTrigger, NotFoundError, parseRef, renderTag, ValidationError } from '@kiln/domain';
-import { BuildRuleInput, BuildRuleView, Page, PreviewResult, ruleDeletedV1 } from '@kiln/contracts';
+import { matchTrigger, NotFoundError, parseRef, renderTag, UnprocessableError, ValidationError } from '@kiln/domain';
+import { BuildArgView, BuildRuleInput, BuildRuleView, Page, PreviewResult, RetentionPolicy, ruleDeletedV1 } from '@kiln/contracts';
 import { EventBus, KILN_CONFIG } from '@kiln/platform';
 import { RulesConfig } from '../config';
+import { SecretBox } from '../crypto/secret-box';
+import { SECRET_BOX } from '../crypto/tokens';
 import { SourcesService } from '../sources/sources.service';
 import { BuildRuleEntity } from './build-rule.entity';
 import { describeTrigger, repositoryKey, validateImageRepository, validateRule, ValidRule } from './rule-input';
@@ -18,6 +20,7 @@ export class RulesService {
     private readonly sources: SourcesService,
     private readonly bus: EventBus,
     @Inject(KILN_CONFIG) private readonly config: RulesConfig,
+    @Inject(SECRET_BOX) private readonly box: SecretBox,
   ) {}
 
   async create(namespace: string, imageRepository: string, input: BuildRuleInput): Promise<BuildRuleView> {
@@ -26,8 +29,8 @@ export class RulesService {
     const source = await this.sources.entity(sourceId).catch(() => null);
     const rule = validateRule(input, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${sourceId}` }]);
-    const entity = this.rules.create({ id: randomUUID(), namespace, imageRepository, name: `${namespace}/${imageRepository}: ${describeTrigger(rule.trigger)}` });
-    const saved = await this.rules.save(applyRule(entity, rule));
+    const entity = this.rules.create({ id: randomUUID(), namespace, imageRepository, name: `${namespace}/${imageRepository}: ${describeTrigger(rule.trigger)}`, buildSecretsSealed: null });
+    const saved = await this.rules.save(applyRule(entity, rule, this.sealArgs(rule, null)));
     return toView(await this.entity(saved.id));
   }
 
@@ -44,13 +47,50 @@ export class RulesService {
       contextDir: current.contextDir,
       tagRule: current.tagRule,
       autoTrigger: current.autoTrigger,
+      timeoutSeconds: current.timeoutSeconds,
+      buildArgs: current.buildArgs,
+      cancelSuperseded: current.cancelSuperseded,
+      retention: current.retention,
       ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
     };
     const source = await this.sources.entity(String(merged.sourceId)).catch(() => null);
     const rule = validateRule(merged, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${merged.sourceId}` }]);
-    await this.rules.save(applyRule(current, rule));
+    await this.rules.save(applyRule(current, rule, this.sealArgs(rule, current.buildSecretsSealed)));
     return toView(await this.entity(id));
+  }
+
+  /**
+   * Plain arguments are stored as given; secret values are sealed together. A secret sent without a value keeps
+   * the stored one (the API never shows it, so clients cannot send it back).
+   */
+  private sealArgs(rule: ValidRule, previousSealed: string | null): { args: BuildArgView[]; sealed: string | null } {
+    const previous: Record<string, string> = previousSealed ? JSON.parse(this.box.open(previousSealed)) : {};
+    const secrets: Record<string, string> = {};
+    const problems: Array<{ field: string; message: string }> = [];
+    const args = rule.buildArgs.map((a, i): BuildArgView => {
+      if (!a.secret) return { name: a.name, value: a.value ?? '', secret: false };
+      const value = a.value ?? previous[a.name];
+      if (value === undefined) problems.push({ field: `buildArgs.${i}.value`, message: 'a new secret needs a value' });
+      else secrets[a.name] = value;
+      return { name: a.name, secret: true };
+    });
+    if (problems.length > 0) throw new ValidationError(problems);
+    return { args, sealed: Object.keys(secrets).length > 0 ? this.box.seal(JSON.stringify(secrets)) : null };
+  }
+
+  /** The values of a rule's secret build arguments, for the worker that runs its build. */
+  async buildSecrets(ruleId: string, names: string[]): Promise<Record<string, string>> {
+    const rule = await this.entity(ruleId);
+    const all: Record<string, string> = rule.buildSecretsSealed ? JSON.parse(this.box.open(rule.buildSecretsSealed)) : {};
+    const missing = names.filter((n) => all[n] === undefined);
+    if (missing.length > 0) throw new UnprocessableError('BuildArgMissing', `the rule no longer has the secret build argument(s) ${missing.join(', ')}`);
+    return Object.fromEntries(names.map((n) => [n, all[n]]));
+  }
+
+  async retentionPolicies(): Promise<Array<{ ruleId: string; retention: RetentionPolicy }>> {
+    const rows = await this.rules.createQueryBuilder('r').select(['r.id', 'r.retention']).where('r.retention IS NOT NULL').getMany();
+    return rows.map((r) => ({ ruleId: r.id, retention: r.retention as RetentionPolicy }));
   }
 
   async setAutoTrigger(id: string, enabled: unknown): Promise<BuildRuleView> {
@@ -122,7 +162,7 @@ export class RulesService {
 }
 
 /** Copy a validated rule onto its entity (the name is kept unless one was given). */
-function applyRule(entity: BuildRuleEntity, rule: ValidRule): BuildRuleEntity {
+function applyRule(entity: BuildRuleEntity, rule: ValidRule, args: { args: BuildArgView[]; sealed: string | null }): BuildRuleEntity {
   return Object.assign(entity, {
     // The loaded relation would override a changed sourceId on save; the column is the truth here.
     source: undefined,
@@ -135,6 +175,11 @@ function applyRule(entity: BuildRuleEntity, rule: ValidRule): BuildRuleEntity {
     contextDir: rule.contextDir,
     tagRule: rule.tagRule,
     autoTrigger: rule.autoTrigger,
+    timeoutSeconds: rule.timeoutSeconds,
+    buildArgs: args.args,
+    buildSecretsSealed: args.sealed,
+    cancelSuperseded: rule.cancelSuperseded,
+    retention: rule.retention,
   });
 }
 
@@ -151,6 +196,10 @@ export function toView(r: BuildRuleEntity): BuildRuleView {
     contextDir: r.contextDir,
     tagRule: r.tagRule,
     autoTrigger: r.autoTrigger,
+    timeoutSeconds: r.timeoutSeconds,
+    buildArgs: r.buildArgs,
+    cancelSuperseded: r.cancelSuperseded,
+    retention: r.retention,
     source: { status: r.source?.status ?? 'ok', statusReason: r.source?.statusReason ?? null, statusAt: r.source?.statusAt?.toISOString() ?? null },
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),

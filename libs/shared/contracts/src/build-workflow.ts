@@ -3,6 +3,8 @@ import type { BuildDescriptor, BuildFailure, StepName } from './builds.v1';
 
 export const BUILD_TASK_QUEUE = 'kiln-builds';
 export const BUILD_WORKFLOW = 'buildAndPush';
+/** Clones are polled from here only by workers with a free build slot (builds waiting there are `queued`). */
+export const cloneTaskQueue = (taskQueue: string): string => `${taskQueue}-clone`;
 export const CURRENT_STEP_QUERY = 'currentStep';
 
 /** Custom search attributes operators filter on (`temporal workflow list --query 'KilnRuleId="…"'`). */
@@ -23,6 +25,17 @@ export interface BuildInput {
   tagRule: NormalizedTagRule;
   /** `host:port` of the registry the image is pushed to. */
   registry: string;
+  /** Build, tag and push must be done this many seconds after the clone, or the build fails as `Timeout`. */
+  timeoutSeconds: number;
+  /** Plain build arguments; secret ones are named here and fetched by the worker (never in workflow history). */
+  buildArgs: Record<string, string>;
+  secretBuildArgs: string[];
+}
+
+/** Signal: a newer push to the same branch started `byBuildId`; the build cancels itself unless it is pushing. */
+export const SUPERSEDE_SIGNAL = 'supersede';
+export interface SupersedeRequest {
+  byBuildId: string;
 }
 
 export interface BuildResult {

@@ -73,6 +73,34 @@ export interface BuildRuleInput {
   contextDir?: string;
   tagRule?: TagRule;
   autoTrigger?: boolean;
+  /** Seconds a build may take from the end of its clone to its pushed image (default 3600); then it fails as `Timeout`. */
+  timeoutSeconds?: number;
+  /**
+   * `--build-arg`s. A secret one's value is stored sealed, never shown again and replaced by *** in logs; sending
+   * a secret without a value on update keeps the stored one. (Build args end up in the image's history: prefer
+   * build secrets for long-lived credentials.)
+   */
+  buildArgs?: BuildArgInput[];
+  /** A newer push to the same branch cancels this rule's older build of it that has not started pushing. */
+  cancelSuperseded?: boolean;
+  /** Keep only the last N builds and/or builds younger than D days (null: the global policy). */
+  retention?: RetentionPolicy | null;
+}
+
+export interface BuildArgInput {
+  name: string;
+  value?: string;
+  secret?: boolean;
+}
+/** A secret argument is shown without its value. */
+export interface BuildArgView {
+  name: string;
+  value?: string;
+  secret: boolean;
+}
+export interface RetentionPolicy {
+  keepLast?: number;
+  maxAgeDays?: number;
 }
 
 export interface BuildRuleView {
@@ -87,6 +115,10 @@ export interface BuildRuleView {
   contextDir: string;
   tagRule: NormalizedTagRule;
   autoTrigger: boolean;
+  timeoutSeconds: number;
+  buildArgs: BuildArgView[];
+  cancelSuperseded: boolean;
+  retention: RetentionPolicy | null;
   /** The state of the rule's source: `unauthorized` until its credentials are renewed. */
   source: { status: 'ok' | 'unauthorized'; statusReason: string | null; statusAt: string | null };
   createdAt: string;
@@ -98,6 +130,10 @@ export const rulesList = defineRpc<{ namespace?: string; imageRepository?: strin
 export const rulesGet = defineRpc<{ id: string }, BuildRuleView>('rules.rules.get');
 export const rulesUpdate = defineRpc<{ id: string; patch: Partial<BuildRuleInput> }, BuildRuleView>('rules.rules.update');
 export const rulesDelete = defineRpc<{ id: string }, { deleted: true }>('rules.rules.delete');
+/** Secret build-argument values of a rule, for the worker running its build (never for the API). */
+export const rulesBuildSecrets = defineRpc<{ ruleId: string; names: string[] }, Record<string, string>>('rules.rules.build-secrets');
+/** Every rule's own retention policy, for log-service's retention job. */
+export const rulesRetention = defineRpc<Record<string, never>, Array<{ ruleId: string; retention: RetentionPolicy }>>('rules.rules.retention');
 export const rulesSetAutoTrigger = defineRpc<{ id: string; enabled: boolean }, BuildRuleView>('rules.rules.auto-trigger');
 
 export interface PreviewRequest {
