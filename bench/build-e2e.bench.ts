@@ -87,10 +87,83 @@ async function main(): Promise<void> {
     row('median, ms', b.toFixed(0), k.toFixed(0), `≤ 1.10× script: ${(k / b).toFixed(2)}× ${k / b <= 1.1 ? 'met' : 'NOT met'}`);
     row('added by Kiln (median), ms', '', (k - b).toFixed(0), `< 1000 ms: ${k - b < 1000 ? 'met' : 'NOT met'}`);
     row('min / max, ms', `${Math.min(...base).toFixed(0)} / ${Math.max(...base).toFixed(0)}`, `${Math.min(...kiln).toFixed(0)} / ${Math.max(...kiln).toFixed(0)}`);
+
+    await crashRecovery(stack, api, git, source.id);
   } finally {
     await git?.stop();
     await stack.stop();
   }
+}
+
+const CRASH_RUNS = Number(process.env.BENCH_CRASH_RUNS ?? 3);
+const HEARTBEAT_TIMEOUT_MS = 10_000;
+
+interface BuildView {
+  status: string;
+  tags: string[];
+  steps: Array<{ name: string; attempt: number; status: string }>;
+}
+
+/**
+ * The same build uninterrupted, and with the worker SIGKILLed half-way through and started again at once.
+ * The build has two equal halves (two RUN layers after a per-run COPY), as real builds have several layers.
+ */
+async function crashRecovery(stack: Awaited<ReturnType<typeof startStack>>, api: Api, git: GitFixture, sourceId: string): Promise<void> {
+  console.log(`\nCrash recovery: build now → succeeded, uninterrupted versus the worker killed (SIGKILL) half-way and restarted; ${CRASH_RUNS} runs each\n`);
+  const repo = git.createRepo(`bench/crash-${process.pid}`);
+  const image = `bench/crash-${process.pid}`;
+  const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/bench/repositories/crash-${process.pid}/build-rules`, {
+    sourceId,
+    repository: repo.fullName,
+    trigger: { type: 'branch', branch: 'main' },
+  });
+  const dockerfile = 'FROM kiln/busybox:local\nCOPY stamp.txt /stamp.txt\nRUN sleep 3 && echo first > /first\nRUN sleep 3 && echo second > /second\n';
+  let n = 0;
+  const once = async (killAfterMs: number | null): Promise<{ ms: number; b: BuildView; newTags: number }> => {
+    repo.commit({ Dockerfile: dockerfile, 'stamp.txt': `run ${n++} ${Date.now()}\n` }, 'crash bench');
+    repo.push('refs/heads/main');
+    const before = new Set(await registryTags(image));
+    const t0 = performance.now();
+    const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
+    let killed = killAfterMs === null;
+    for (;;) {
+      if (!killed && performance.now() - t0 >= (killAfterMs ?? 0)) {
+        killed = true;
+        await stack.stopApp('build-orchestrator', 'SIGKILL');
+        await stack.startApp('build-orchestrator');
+      }
+      const b = await api.ok<BuildView>('GET', `/api/v1/builds/${buildId}`);
+      if (b.status === 'succeeded') {
+        const ms = performance.now() - t0;
+        const newTags = (await registryTags(image)).filter((t) => !before.has(t)).length;
+        await new Promise((r) => setTimeout(r, 1000)); // tags carry the second
+        return { ms, b, newTags };
+      }
+      if (b.status === 'failed' || b.status === 'cancelled') throw new Error(`crash bench build ${buildId} ${b.status}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await once(null); // warm
+  const plain: number[] = [];
+  for (let i = 0; i < CRASH_RUNS; i++) plain.push((await once(null)).ms);
+  const u = median(plain);
+  const crashed: number[] = [];
+  const pushes: number[] = [];
+  const attempts: string[] = [];
+  for (let i = 0; i < CRASH_RUNS; i++) {
+    const r = await once(u / 2);
+    crashed.push(r.ms);
+    pushes.push(r.newTags);
+    attempts.push(r.b.steps.filter((x) => x.name === 'build').map((x) => `${x.attempt}:${x.status}`).join(' '));
+  }
+  const c = median(crashed);
+  const goal = u + HEARTBEAT_TIMEOUT_MS + 2000;
+  const row = (label: string, a: string, x: string, g = '') => console.log(`${label.padEnd(30)}${a.padStart(14)}${x.padStart(14)}${g.padStart(48)}`);
+  row('', 'uninterrupted', 'killed ½-way', 'goal');
+  row('median, ms', u.toFixed(0), c.toFixed(0), `≤ ${goal.toFixed(0)} (uninterrupted + ${HEARTBEAT_TIMEOUT_MS} + 2000): ${c <= goal ? 'met' : 'NOT met'}`);
+  row('min / max, ms', `${Math.min(...plain).toFixed(0)} / ${Math.max(...plain).toFixed(0)}`, `${Math.min(...crashed).toFixed(0)} / ${Math.max(...crashed).toFixed(0)}`);
+  row('tags pushed per build', '1', pushes.join(', '), `one each: ${pushes.every((p) => p === 1) ? 'met' : 'NOT met'}`);
+  console.log(`build step attempts of the killed runs: ${attempts.join(' | ')}`);
 }
 
 main().catch((err) => {
