@@ -8,12 +8,13 @@ import { BuildsController } from './builds/builds.controller';
 import { BuildsService } from './builds/builds.service';
 import { LogsService } from './logs/logs.service';
 import { IngestService } from './ingest.service';
+import { RetentionService } from './retention/retention.service';
 
 export class LogAppModule {
   static forConfig(config: LogConfig, logger: JsonLogger) {
     @Module({
       imports: [
-        PlatformModule.forRoot({ service: 'log-service', config, logger, events: true }),
+        PlatformModule.forRoot({ service: 'log-service', config, logger, events: true, rpcClient: true }),
         TypeOrmModule.forRootAsync({
           useFactory: () => dataSourceOptions(config.KILN_DATABASE_URL, logsDatabase),
           dataSourceFactory: (options) => openDatabase(options ?? dataSourceOptions(config.KILN_DATABASE_URL, logsDatabase), logsDatabase.schema),
@@ -32,6 +33,7 @@ export class LogAppModule {
         BuildsService,
         LogsService,
         IngestService,
+        RetentionService,
       ],
     })
     class LogAppModuleImpl {}

@@ -26,7 +26,7 @@ export class IngestService implements OnApplicationBootstrap {
         const n = await this.logs.insertChunks(batch.map((b) => b.payload));
         this.logger.debug({ msg: 'log lines stored', lines: n, chunks: batch.length }, 'IngestService');
       },
-      { filterSubject: `${buildLogV1.subject}.>`, maxBatch: this.config.KILN_LOG_BATCH },
+      { filterSubject: `${buildLogV1.subject}.>`, maxBatch: this.config.KILN_LOG_BATCH, retryInPlace: true },
     );
   }
 }

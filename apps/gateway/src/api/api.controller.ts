@@ -14,6 +14,8 @@ import {
   eventsList,
   eventsRedeliver,
   logsList,
+  logsRetentionRun,
+  logsSearch,
   LogsQuery,
   rulesCreate,
   rulesDelete,
@@ -329,5 +331,37 @@ export class EventsApiController {
   redeliver(@Req() req: AuthedRequest, @Param('id') id: string) {
     authorize(req.token, '*', 'write');
     return this.rpc.call(eventsRedeliver, { id });
+  }
+}
+
+@ApiTags('logs')
+@ApiBearerAuth()
+@UseGuards(AuthGuard)
+@Controller('api/v1')
+export class LogsApiController {
+  constructor(private readonly rpc: Rpc) {}
+
+  /** Lines containing `contains` across the builds of a rule (`ruleId`) or an image repository (`repository`), newest first. */
+  @Get('logs/search')
+  search(@Req() req: AuthedRequest, @Query() q: Record<string, string>) {
+    authorize(req.token, null, 'read');
+    return this.rpc.call(logsSearch, {
+      contains: q.contains,
+      ruleId: q.ruleId,
+      imageRepository: q.repository ?? q.imageRepository,
+      namespaces: req.token?.namespaces,
+      since: q.since,
+      until: q.until,
+      cursor: q.cursor,
+      limit: num(q.limit, 'limit'),
+    });
+  }
+
+  /** Apply the retention policies now (the job also runs on its own schedule). */
+  @Post('admin/retention/run')
+  @HttpCode(200)
+  runRetention(@Req() req: AuthedRequest) {
+    authorize(req.token, null, 'admin');
+    return this.rpc.call(logsRetentionRun, {});
   }
 }

@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { buildsDelete, buildsGet, buildsList, logsList, RequestOf } from '@kiln/contracts';
+import { buildsDelete, buildsGet, buildsList, logsList, logsRetentionRun, logsSearch, RequestOf } from '@kiln/contracts';
+import { RetentionService } from '../retention/retention.service';
 import { LogsService } from '../logs/logs.service';
 import { BuildsService } from './builds.service';
 
@@ -9,7 +10,18 @@ export class BuildsController {
   constructor(
     private readonly builds: BuildsService,
     private readonly logs: LogsService,
+    private readonly retention: RetentionService,
   ) {}
+
+  @MessagePattern(logsSearch.pattern)
+  search(@Payload() q: RequestOf<typeof logsSearch>) {
+    return this.logs.search(q ?? ({} as RequestOf<typeof logsSearch>));
+  }
+
+  @MessagePattern(logsRetentionRun.pattern)
+  runRetention() {
+    return this.retention.run();
+  }
 
   @MessagePattern(buildsList.pattern)
   list(@Payload() q: RequestOf<typeof buildsList>) {

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '@kiln/domain';
-import { BuildLogV1, LogLineView, LogsQuery, Page, STEP_NAMES } from '@kiln/contracts';
+import { BuildLogV1, LogLineView, LogSearchHit, LogSearchQuery, LogsQuery, Page, STEP_NAMES } from '@kiln/contracts';
 
 const STREAMS = ['stdout', 'stderr', 'system'];
 
@@ -12,7 +12,10 @@ const STREAMS = ['stdout', 'stderr', 'system'];
 export class LogsService {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
-  /** Idempotent: `(build, step, attempt, seq)` is unique, so a redelivered chunk inserts nothing. */
+  /**
+   * Idempotent: `(build, step, attempt, seq)` is unique, so a redelivered chunk inserts nothing. Lines get their ids
+   * in arrival order, the order readers page and follow in.
+   */
   async insertChunks(chunks: BuildLogV1[]): Promise<number> {
     const cols: [string[], string[], number[], number[], string[], string[], string[]] = [[], [], [], [], [], [], []];
     for (const c of chunks) {
@@ -29,8 +32,9 @@ export class LogsService {
     if (cols[0].length === 0) return 0;
     await this.db.query(
       `INSERT INTO logs.build_log_lines (build_id, step, attempt, seq, stream, time, text)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::text[])
-       ORDER BY 1, 2, 3, 4
+       SELECT b, s, a, q, st, t, x FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::text[])
+         WITH ORDINALITY AS u(b, s, a, q, st, t, x, n)
+       ORDER BY n
        ON CONFLICT DO NOTHING`,
       cols,
     );
@@ -86,6 +90,44 @@ export class LogsService {
     return {
       items: page.map((r) => ({ id: String(r.id), seq: r.seq, step: r.step, attempt: r.attempt, stream: r.stream, time: r.time.toISOString(), text: r.text })),
       nextCursor: tail === null && rows.length > limit ? String(page[page.length - 1].id) : null,
+    };
+  }
+
+  /**
+   * Lines containing a text across the builds of a rule or an image repository, newest first. The builds are found
+   * first (by their indexes), then their lines; the time range bounds both.
+   */
+  async search(q: LogSearchQuery): Promise<Page<LogSearchHit>> {
+    const problems: Array<{ field: string; message: string }> = [];
+    if (typeof q.contains !== 'string' || q.contains.length < 2) problems.push({ field: 'contains', message: 'give at least 2 characters to look for' });
+    if (!q.ruleId && !q.imageRepository) problems.push({ field: 'ruleId', message: 'give ruleId or repository to search in' });
+    if (q.ruleId && !z.string().uuid().safeParse(q.ruleId).success) problems.push({ field: 'ruleId', message: 'must be a rule id' });
+    const until = q.until ? new Date(q.until) : new Date();
+    const since = q.since ? new Date(q.since) : new Date(until.getTime() - 7 * 86_400_000);
+    if (Number.isNaN(since.getTime())) problems.push({ field: 'since', message: 'must be an ISO-8601 time' });
+    if (Number.isNaN(until.getTime())) problems.push({ field: 'until', message: 'must be an ISO-8601 time' });
+    if (q.cursor && !/^\d+$/.test(String(q.cursor))) problems.push({ field: 'cursor', message: 'is not a cursor this API gave out' });
+    if (problems.length > 0) throw new ValidationError(problems);
+    const limit = Math.min(Math.max(Number(q.limit ?? 100), 1), 1000);
+    const params: unknown[] = [since, until];
+    let builds = `b.created_at < $2 AND (b.finished_at IS NULL OR b.finished_at >= $1)`;
+    if (q.ruleId) builds += ` AND b.rule_id = $${params.push(q.ruleId)}`;
+    if (q.imageRepository) builds += ` AND b.image_repository = $${params.push(q.imageRepository)}`;
+    if (q.namespaces && !q.namespaces.includes('*')) builds += ` AND split_part(b.image_repository, '/', 1) = ANY($${params.push(q.namespaces)}::text[])`;
+    let lines = `l.time >= $1 AND l.time < $2 AND l.text ILIKE $${params.push(`%${q.contains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`;
+    if (q.cursor) lines += ` AND l.id < $${params.push(String(q.cursor))}`;
+    type Row = { id: string; seq: number; step: LogLineView['step']; attempt: number; stream: LogLineView['stream']; time: Date; text: string; build_id: string; rule_id: string; image_repository: string; ref: string; commit: string };
+    const rows: Row[] = await this.db.query(
+      `SELECT l.id, l.seq, l.step, l.attempt, l.stream, l.time, l.text, b.id AS build_id, b.rule_id, b.image_repository, b.ref, b.commit
+       FROM logs.builds b JOIN logs.build_log_lines l ON l.build_id = b.id
+       WHERE ${builds} AND ${lines}
+       ORDER BY l.id DESC LIMIT $${params.push(limit + 1)}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((r) => ({ id: String(r.id), seq: r.seq, step: r.step, attempt: r.attempt, stream: r.stream, time: r.time.toISOString(), text: r.text, buildId: r.build_id, ruleId: r.rule_id, imageRepository: r.image_repository, ref: r.ref, commit: r.commit })),
+      nextCursor: rows.length > limit ? String(page[page.length - 1].id) : null,
     };
   }
 }

@@ -281,6 +281,35 @@ export interface LogsQuery {
   contains?: string;
 }
 
+/** Lines matching a text across the builds of a rule or an image repository, in a time range (newest first). */
+export interface LogSearchQuery {
+  contains: string;
+  ruleId?: string;
+  imageRepository?: string;
+  /** Only these namespaces (the caller's token); `*` = all. */
+  namespaces?: string[];
+  /** ISO-8601 instants bounding the line's time; default the last 7 days. */
+  since?: string;
+  until?: string;
+  cursor?: string;
+  limit?: number;
+}
+export interface LogSearchHit extends LogLineView {
+  buildId: string;
+  ruleId: string;
+  imageRepository: string;
+  ref: string;
+  commit: string;
+}
+export const logsSearch = defineRpc<LogSearchQuery, Page<LogSearchHit>>('logs.lines.search');
+
+export interface RetentionRun {
+  buildsDeleted: number;
+  linesDeleted: number;
+}
+/** Run the retention job now (operators; it also runs on its own schedule). */
+export const logsRetentionRun = defineRpc<Record<string, never>, RetentionRun>('logs.retention.run');
+
 export const buildsList = defineRpc<BuildsQuery, Page<BuildView>>('logs.builds.list');
 export const buildsGet = defineRpc<{ id: string }, BuildView>('logs.builds.get');
 export const logsList = defineRpc<LogsQuery, Page<LogLineView>>('logs.lines.list');

@@ -37,6 +37,12 @@ export interface ConsumeOptions {
   ackWaitMs?: number;
   /** Largest batch handed to a batch handler. */
   maxBatch?: number;
+  /**
+   * Batch handlers only: when the handler fails (its database is restarting, say), retry the same batch in place,
+   * with backoff, before taking the next one, instead of handing it back to JetStream. Messages are then written
+   * in stream order, which readers that page by insertion order rely on.
+   */
+  retryInPlace?: boolean;
 }
 
 /** JetStream: durable publish with deduplication, and durable consumers that ack only after the handler succeeds. */
@@ -156,11 +162,22 @@ export class EventBus {
           continue;
         }
         const batch = queue.splice(0, maxBatch);
-        try {
-          await handler(batch);
-          if (!opts.manualAck) for (const item of batch) item.msg.ack();
-        } catch (err) {
-          for (const item of batch) this.retryLater(durable, item.msg, err);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await handler(batch);
+            if (!opts.manualAck) for (const item of batch) item.msg.ack();
+            break;
+          } catch (err) {
+            if (!opts.retryInPlace || state.done) {
+              for (const item of batch) this.retryLater(durable, item.msg, err);
+              break;
+            }
+            const delayMs = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5));
+            this.logger.warn({ msg: 'batch handler failed; retrying the same batch', durable, messages: batch.length, attempt: attempt + 1, delayMs, err: String(err) }, 'EventBus');
+            // Keep JetStream from redelivering what is still being retried here.
+            for (const item of batch) item.msg.working();
+            await new Promise((r) => setTimeout(r, delayMs));
+          }
         }
       }
     })();
