@@ -28,10 +28,14 @@ export interface TokenView {
   createdAt: string;
 }
 
+const TOKEN_CACHE_MS = 5_000;
+
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
 @Injectable()
 export class TokensService implements OnApplicationBootstrap {
+  private readonly cache = new Map<string, { token: ApiTokenEntity; until: number }>();
+
   constructor(
     @InjectRepository(ApiTokenEntity) private readonly tokens: Repository<ApiTokenEntity>,
     @Inject(KILN_CONFIG) private readonly config: GatewayConfig,
@@ -63,11 +67,24 @@ export class TokensService implements OnApplicationBootstrap {
     if (!found) throw new NotFoundError('token', id);
     if (found.name === CONFIGURED_ADMIN) throw new ConflictError('the configured admin token is replaced by changing KILN_ADMIN_TOKEN, not deleted');
     await this.tokens.delete({ id });
+    this.cache.delete(found.tokenHash);
     return { deleted: true };
   }
 
-  findByToken(token: string): Promise<ApiTokenEntity | null> {
-    return this.tokens.findOneBy({ tokenHash: hashToken(token) });
+  /**
+   * Tokens are looked up on every call, so known ones are remembered for a few seconds (unknown ones are not).
+   * A token deleted through this gateway stops at once; on other gateway replicas within TOKEN_CACHE_MS.
+   */
+  async findByToken(token: string): Promise<ApiTokenEntity | null> {
+    const hash = hashToken(token);
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > Date.now()) return cached.token;
+    const found = await this.tokens.findOneBy({ tokenHash: hash });
+    if (found) {
+      if (this.cache.size >= 10_000) this.cache.clear();
+      this.cache.set(hash, { token: found, until: Date.now() + TOKEN_CACHE_MS });
+    } else this.cache.delete(hash);
+    return found;
   }
 }
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '@kiln/domain';
+import { KilnError, NotFoundError, ValidationError } from '@kiln/domain';
 import { BuildLogV1, LogLineView, LogSearchHit, LogSearchQuery, LogsQuery, Page, STEP_NAMES } from '@kiln/contracts';
 
 const STREAMS = ['stdout', 'stderr', 'system'];
@@ -45,47 +45,44 @@ export class LogsService {
     if (!z.string().uuid().safeParse(q.buildId).success) throw new NotFoundError('build', q.buildId);
     const limit = Math.min(Math.max(Number(q.limit ?? 500), 1), 5000);
     const params: unknown[] = [q.buildId];
-    let where = 'build_id = $1';
+    let where = 'l.build_id = b.id';
     if (q.cursor !== undefined && q.cursor !== null && q.cursor !== '') {
       if (!/^\d+$/.test(String(q.cursor))) throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API gave out' }]);
-      params.push(String(q.cursor));
-      where += ` AND id > $${params.length}`;
+      where += ` AND l.id > $${params.push(String(q.cursor))}`;
     }
     if (q.step) {
       if (!(STEP_NAMES as readonly string[]).includes(q.step)) throw new ValidationError([{ field: 'step', message: `must be one of ${STEP_NAMES.join(', ')}` }]);
-      params.push(q.step);
-      where += ` AND step = $${params.length}`;
+      where += ` AND l.step = $${params.push(q.step)}`;
     }
     if (q.stream) {
       if (!STREAMS.includes(q.stream)) throw new ValidationError([{ field: 'stream', message: `must be one of ${STREAMS.join(', ')}` }]);
-      params.push(q.stream);
-      where += ` AND stream = $${params.length}`;
+      where += ` AND l.stream = $${params.push(q.stream)}`;
     }
     if (q.attempt !== undefined && q.attempt !== null) {
       const attempt = Number(q.attempt);
       if (!Number.isInteger(attempt) || attempt < 1) throw new ValidationError([{ field: 'attempt', message: 'must be a whole number from 1' }]);
-      params.push(attempt);
-      where += ` AND attempt = $${params.length}`;
+      where += ` AND l.attempt = $${params.push(attempt)}`;
     }
-    if (q.contains) {
-      params.push(`%${String(q.contains).replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-      where += ` AND text ILIKE $${params.length}`;
-    }
+    if (q.contains) where += ` AND l.text ILIKE $${params.push(`%${String(q.contains).replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`;
     const tail = q.tail !== undefined && q.tail !== null ? Number(q.tail) : null;
     if (tail !== null && (!Number.isInteger(tail) || tail < 1 || tail > 5000)) throw new ValidationError([{ field: 'tail', message: 'must be a whole number from 1 to 5000' }]);
-    type Row = { id: string; seq: number; step: LogLineView['step']; attempt: number; stream: LogLineView['stream']; time: Date; text: string };
-    let rows: Row[];
-    if (tail !== null) {
-      params.push(tail);
-      rows = ((await this.db.query(`SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE ${where} ORDER BY id DESC LIMIT $${params.length}`, params)) as Row[]).reverse();
-    } else {
-      params.push(limit + 1);
-      rows = await this.db.query(`SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE ${where} ORDER BY id LIMIT $${params.length}`, params);
-    }
-    if (rows.length === 0 && !q.cursor) {
-      const exists: unknown[] = await this.db.query('SELECT 1 FROM logs.builds WHERE id = $1', [q.buildId]);
-      if (exists.length === 0) throw new NotFoundError('build', q.buildId);
-    }
+    const take = tail ?? limit + 1;
+    // One round trip: the build (it must exist, and be in the caller's namespaces) with its page of lines.
+    type Row = { repo: string; id: string | null; seq: number; step: LogLineView['step']; attempt: number; stream: LogLineView['stream']; time: Date; text: string };
+    const found: Row[] = await this.db.query(
+      `SELECT b.image_repository AS repo, l.id, l.seq, l.step, l.attempt, l.stream, l.time, l.text
+       FROM logs.builds b LEFT JOIN LATERAL (
+         SELECT l.id, l.seq, l.step, l.attempt, l.stream, l.time, l.text FROM logs.build_log_lines l
+         WHERE ${where} ORDER BY l.id ${tail !== null ? 'DESC' : ''} LIMIT $${params.push(take)}) l ON true
+       WHERE b.id = $1`,
+      params,
+    );
+    if (found.length === 0) throw new NotFoundError('build', q.buildId);
+    const namespace = found[0].repo.split('/')[0];
+    if (q.namespaces && !q.namespaces.includes('*') && !q.namespaces.includes(namespace))
+      throw new KilnError(403, 'Forbidden', `this token may not use namespace ${namespace}`);
+    const rows = found.filter((r) => r.id !== null);
+    if (tail !== null) rows.reverse();
     const page = tail !== null ? rows : rows.slice(0, limit);
     return {
       items: page.map((r) => ({ id: String(r.id), seq: r.seq, step: r.step, attempt: r.attempt, stream: r.stream, time: r.time.toISOString(), text: r.text })),

@@ -279,6 +279,8 @@ export interface LogsQuery {
   attempt?: number;
   /** Case-insensitive text the line contains. */
   contains?: string;
+  /** The caller's namespaces (`*` = all): a build outside them is refused (403) without another round trip. */
+  namespaces?: string[];
 }
 
 /** Lines matching a text across the builds of a rule or an image repository, in a time range (newest first). */
