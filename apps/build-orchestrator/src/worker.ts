@@ -5,7 +5,7 @@ import Docker from 'dockerode';
 import { promises as fs } from 'node:fs';
 import { cloneTaskQueue, rulesBuildSecrets, SEARCH_ATTRIBUTES, sourcesCredentials } from '@kiln/contracts';
 import { temporal } from '@temporalio/proto';
-import { callRpc, EventBus, JsonLogger, KILN_CONFIG, NATS_CLIENT } from '@kiln/platform';
+import { callRpc, EventBus, HostPolicy, JsonLogger, KILN_CONFIG, NATS_CLIENT } from '@kiln/platform';
 import { createBuildActivities } from './activities/build-activities';
 import { OrchestratorConfig } from './config';
 import { BuildSlots } from './slots/build-slots';
@@ -44,6 +44,7 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
       credentials: (id) => callRpc(this.rpc, sourcesCredentials, { id }),
       buildSecrets: (ruleId, names) => callRpc(this.rpc, rulesBuildSecrets, { ruleId, names }),
       slots: this.slots,
+      hosts: new HostPolicy(this.config.KILN_GIT_ALLOW_HOSTS),
       workDir: this.config.KILN_WORK_DIR,
       workerQueue: this.workerQueue,
     });

@@ -1,6 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ROOT } from './stack';
 
@@ -55,6 +55,11 @@ export class GitFixture {
     const exited = new Promise((r) => this.server.once('exit', r));
     this.server.kill();
     await exited;
+  }
+
+  /** The same bare repository over SSH, through the project's sshd on loopback (`scripts/kiln sshd`). */
+  sshUrl(fullName: string): string {
+    return `ssh://${userInfo().username}@127.0.0.1:${process.env.KILN_TEST_SSHD_PORT ?? 2222}${join(this.root, 'repos', `${fullName}.git`)}`;
   }
 
   /** `owner/name` → a bare repo that accepts pushes and serves any commit by SHA (as GitHub does). */
@@ -129,4 +134,21 @@ export function git(args: string[]): string {
 
 export function writeText(path: string, content: string): void {
   writeFileSync(path, content);
+}
+
+/** A new ed25519 key pair made by ssh-keygen. */
+export function sshKeyPair(comment: string): { privateKey: string; publicKey: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-key-'));
+  try {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', join(dir, 'key')]);
+    return { privateKey: readFileSync(join(dir, 'key'), 'utf8'), publicKey: readFileSync(join(dir, 'key.pub'), 'utf8').trim() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Let a public key log in to the test sshd, for git only (git-shell), without forwarding or a terminal. */
+export function authorizeSshKey(publicKey: string): void {
+  const state = process.env.KILN_TEST_STATE ?? join(process.env.HOME ?? '/root', '.kiln');
+  appendFileSync(join(state, 'sshd', 'authorized_keys'), `command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"",no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-pty ${publicKey}\n`);
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { KilnError, Redactor, renderTag } from '@kiln/domain';
 import { BuildInput, BuildStatusV1, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
 import { ApplicationFailure } from '@temporalio/common';
-import type { EventBus, JsonLogger } from '@kiln/platform';
+import type { EventBus, HostPolicy, JsonLogger } from '@kiln/platform';
 import { buildImage, DockerEvent, pushImage } from '../docker/docker-engine';
 import { cloneCommit } from '../git/git-client';
 import { publishStatus, StepLog } from './reporter';
@@ -18,6 +18,8 @@ export interface BuildActivityDeps {
   credentials: (sourceId: string) => Promise<SourceCredentials>;
   /** Values of a rule's secret build arguments (sealed in rules-service, never in workflow history). */
   buildSecrets: (ruleId: string, names: string[]) => Promise<Record<string, string>>;
+  /** Internal hosts the operator allows (KILN_GIT_ALLOW_HOSTS); every other internal address is refused. */
+  hosts: HostPolicy;
   /** This worker's build capacity: a cloned build holds a slot until cleanup. */
   slots: { hold(buildId: string): void; release(buildId: string): void };
   workDir: string;
@@ -105,7 +107,8 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           commit,
           ref: ref.startsWith('refs/') ? ref : null,
           dir: workdir,
-          credentials: { username: creds.username, secret: creds.secret },
+          credentials: { username: creds.username, secret: creds.secret, sshPrivateKey: creds.sshPrivateKey },
+          hosts: deps.hosts,
           timeoutMs: 10 * 60_000,
           signal,
           onOutput: (text, stream) => log.write(text, stream),

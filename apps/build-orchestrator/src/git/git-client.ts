@@ -1,4 +1,4 @@
-import { ALLOWED_GIT_URL, classifyGitError, GitCredentials, gitEnv, isRefusedSha, lastLine, runGit } from '@kiln/platform';
+import { classifyGitError, GitCredentials, HostPolicy, withGitEnv, isRefusedSha, lastLine, runGit, UrlRefused } from '@kiln/platform';
 import { transientFailure, userFailure } from '../activities/failures';
 
 export interface CloneSpec {
@@ -8,6 +8,7 @@ export interface CloneSpec {
   ref: string | null;
   dir: string;
   credentials: GitCredentials;
+  hosts: HostPolicy;
   timeoutMs: number;
   signal: AbortSignal;
   onOutput: (text: string, stream: 'stdout' | 'stderr') => void;
@@ -15,11 +16,19 @@ export interface CloneSpec {
 
 /** Shallow fetch of exactly one commit, with `--` before positional arguments. */
 export async function cloneCommit(spec: CloneSpec): Promise<void> {
-  if (!ALLOWED_GIT_URL.test(spec.url) || spec.url.startsWith('-'))
-    throw userFailure('SourceUrlRefused', `refusing to clone ${spec.url}: only https, http, ssh and git URLs are allowed`, 'fix the source or rule repository URL');
+  // Checked again here, right before use: DNS answers change, and webhook-announced clone URLs land here too.
+  try {
+    await spec.hosts.check(spec.url);
+  } catch (err) {
+    if (err instanceof UrlRefused) throw userFailure('SourceUrlRefused', `refusing to clone: ${err.message}`, 'fix the source or rule repository URL, or ask an operator to allow the host');
+    throw err;
+  }
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(spec.commit))
     throw userFailure('RefNotFound', `${spec.commit} is not a full commit id`, 'build a full 40-character commit id');
-  const env = gitEnv(spec.url, spec.credentials);
+  await withGitEnv(spec.url, spec.credentials, (env) => fetchAndCheckout(spec, env));
+}
+
+async function fetchAndCheckout(spec: CloneSpec, env: NodeJS.ProcessEnv): Promise<void> {
   const run = (args: string[]) => runGit(args, { cwd: spec.dir, env, timeoutMs: spec.timeoutMs, signal: spec.signal, onOutput: spec.onOutput });
   await run(['init', '--quiet']);
   let fetched = await run(['fetch', '--depth', '1', '--no-tags', '--quiet', '--', spec.url, spec.commit]);

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { branchRef, isSafeRefName, pushWorkflowId, tagRef, UnprocessableError, ValidationError, cloneUrlFor } from '@kiln/domain';
 import type { StartBuildRequest, StartedBuild } from '@kiln/contracts';
-import { resolveRemoteRef } from '@kiln/platform';
+import { resolveRemoteRef, UrlRefused } from '@kiln/platform';
 import { RulesService } from '../rules/rules.service';
 import { SourcesService } from '../sources/sources.service';
 import { BuildStarter } from './build-starter.service';
@@ -40,8 +40,10 @@ export class ManualBuilds {
       const creds = await this.sources.credentials(source.id);
       let resolved: string | null;
       try {
-        resolved = await resolveRemoteRef(url, ref, { username: creds.username, secret: creds.secret });
+        await this.sources.hosts.check(url);
+        resolved = await resolveRemoteRef(url, ref, { username: creds.username, secret: creds.secret, sshPrivateKey: creds.sshPrivateKey });
       } catch (err) {
+        if (err instanceof UrlRefused) throw new UnprocessableError('SourceUrlRefused', `refusing to contact the repository: ${err.message}`);
         const e = err as Error & { type?: string; hint?: string };
         if (e.type === 'SourceAuthFailed') await this.sources.markUnauthorized(source.id, e.message, new Date());
         throw new UnprocessableError(e.type ?? 'GitUnavailable', `${e.message}${e.hint ? ` (${e.hint})` : ''}`);

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { z } from 'zod';
 import { compileRefPattern, isSafeRefName, KilnError, normalizeTagRule, Provider, repositoryNameProblem, Trigger, ValidationError } from '@kiln/domain';
 import type { BuildRuleInput } from '@kiln/contracts';
-import { parseInput } from '@kiln/platform';
+import { gitUrlProblem, parseInput } from '@kiln/platform';
 
 const relativePath = (what: string) =>
   z
@@ -96,9 +96,8 @@ export function validateRule(input: BuildRuleInput, provider: Provider | null): 
 
 function repositoryProblem(provider: Provider, repository: string): string | null {
   if (provider === 'git') {
-    return /^(https?|ssh|git):\/\//i.test(repository) || /^[^@\s]+@[^:\s]+:/.test(repository)
-      ? null
-      : 'must be a git URL (https, http, ssh or git) for a git source';
+    const problem = gitUrlProblem(repository);
+    return problem ? `refused: ${problem} (a git source takes a git URL: https, http, ssh or git)` : null;
   }
   return /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(repository.replace(/\.git$/, '')) && !repository.split('/').some((p) => p.startsWith('-') || p === '..')
     ? null

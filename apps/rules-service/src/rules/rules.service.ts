@@ -5,7 +5,7 @@ import { Repository } from 'typeorm';
 import { z } from 'zod';
 import { matchTrigger, NotFoundError, parseRef, renderTag, UnprocessableError, ValidationError } from '@kiln/domain';
 import { BuildArgView, BuildRuleInput, BuildRuleView, Page, PreviewResult, RetentionPolicy, ruleDeletedV1 } from '@kiln/contracts';
-import { EventBus, KILN_CONFIG } from '@kiln/platform';
+import { checkUrlField, EventBus, KILN_CONFIG } from '@kiln/platform';
 import { RulesConfig } from '../config';
 import { SecretBox } from '../crypto/secret-box';
 import { SECRET_BOX } from '../crypto/tokens';
@@ -29,6 +29,7 @@ export class RulesService {
     const source = await this.sources.entity(sourceId).catch(() => null);
     const rule = validateRule(input, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${sourceId}` }]);
+    if (source.provider === 'git') await checkUrlField(this.sources.hosts, 'repository', rule.repository);
     const entity = this.rules.create({ id: randomUUID(), namespace, imageRepository, name: `${namespace}/${imageRepository}: ${describeTrigger(rule.trigger)}`, buildSecretsSealed: null });
     const saved = await this.rules.save(applyRule(entity, rule, this.sealArgs(rule, null)));
     return toView(await this.entity(saved.id));
@@ -56,6 +57,7 @@ export class RulesService {
     const source = await this.sources.entity(String(merged.sourceId)).catch(() => null);
     const rule = validateRule(merged, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${merged.sourceId}` }]);
+    if (source.provider === 'git') await checkUrlField(this.sources.hosts, 'repository', rule.repository);
     await this.rules.save(applyRule(current, rule, this.sealArgs(rule, current.buildSecretsSealed)));
     return toView(await this.entity(id));
   }

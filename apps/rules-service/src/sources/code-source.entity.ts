@@ -10,6 +10,9 @@ export class CodeSourceEntity {
   @Column('text', { nullable: true }) username!: string | null;
   /** Token or password, sealed with SecretBox. */
   @Column('text', { name: 'secret_sealed', nullable: true }) secretSealed!: string | null;
+  /** OpenSSH private key, sealed; its public half is shown so users can add it as a deploy key. */
+  @Column('text', { name: 'ssh_key_sealed', nullable: true }) sshKeySealed!: string | null;
+  @Column('text', { name: 'ssh_public_key', nullable: true }) sshPublicKey!: string | null;
   @Column('text', { name: 'webhook_secret_sealed' }) webhookSecretSealed!: string;
   @Column('text', { default: 'ok' }) status!: 'ok' | 'unauthorized';
   @Column('text', { name: 'status_reason', nullable: true }) statusReason!: string | null;

@@ -3,10 +3,11 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, PROVIDERS } from '@kiln/domain';
+import { ConflictError, NotFoundError, PROVIDERS, ValidationError } from '@kiln/domain';
+import { generateSshKey, publicKeyOf } from './ssh-keys';
 import type { CreateSourceRequest, CreatedSourceView, Page, SourceCredentials, SourceView, SourceWebhookConfig, UpdateSourceRequest } from '@kiln/contracts';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
-import { EventBus, KILN_CONFIG, parseInput } from '@kiln/platform';
+import { checkUrlField, EventBus, HostPolicy, KILN_CONFIG, parseInput } from '@kiln/platform';
 import { SOURCE_CHANGED_SUBJECT } from '@kiln/contracts';
 import { RulesConfig } from '../config';
 import { SECRET_BOX } from '../crypto/tokens';
@@ -18,6 +19,11 @@ const httpUrl = z
   .url()
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
 
+const sshKey = z
+  .string()
+  .max(16_384)
+  .refine((k) => /^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----\r?\n[\s\S]+\n-----END (OPENSSH|RSA|EC) PRIVATE KEY-----\s*$/.test(k), 'must be an unencrypted private key in OpenSSH or PEM form');
+
 const createSchema = z
   .object({
     provider: z.enum(PROVIDERS),
@@ -26,12 +32,16 @@ const createSchema = z
     token: z.string().min(1).max(4096).optional(),
     username: z.string().min(1).max(255).optional(),
     password: z.string().min(1).max(4096).optional(),
+    sshPrivateKey: sshKey.optional(),
+    generateSshKey: z.boolean().optional(),
     webhookSecret: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
     if (v.token && v.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give a token or a password, not both' });
     if (v.password && !v.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with a password' });
+    if ((v.sshPrivateKey || v.generateSshKey) && v.provider !== 'git') ctx.addIssue({ code: 'custom', path: ['sshPrivateKey'], message: 'SSH keys are for git sources (hosts use tokens or OAuth)' });
+    if (v.sshPrivateKey && v.generateSshKey) ctx.addIssue({ code: 'custom', path: ['generateSshKey'], message: 'give a key or ask for one, not both' });
   });
 
 const updateSchema = z
@@ -41,11 +51,14 @@ const updateSchema = z
     token: z.string().min(1).max(4096).optional(),
     username: z.string().min(1).max(255).nullish(),
     password: z.string().min(1).max(4096).optional(),
+    sshPrivateKey: sshKey.optional(),
+    generateSshKey: z.boolean().optional(),
     webhookSecret: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
     if (v.token && v.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give a token or a password, not both' });
+    if (v.sshPrivateKey && v.generateSshKey) ctx.addIssue({ code: 'custom', path: ['generateSshKey'], message: 'give a key or ask for one, not both' });
   });
 
 @Injectable()
@@ -55,7 +68,11 @@ export class SourcesService {
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     @Inject(KILN_CONFIG) private readonly config: RulesConfig,
     private readonly bus: EventBus,
-  ) {}
+  ) {
+    this.hosts = new HostPolicy(config.KILN_GIT_ALLOW_HOSTS);
+  }
+
+  readonly hosts: HostPolicy;
 
   /** Tell webhook-ingest replicas to drop their cached secret of this source. */
   private announceChange(id: string): void {
@@ -64,8 +81,10 @@ export class SourcesService {
 
   async create(input: CreateSourceRequest): Promise<CreatedSourceView> {
     const req = parseInput(createSchema, input);
+    if (req.baseUrl) await checkUrlField(this.hosts, 'baseUrl', req.baseUrl, ['https', 'http']);
     const webhookSecret = req.webhookSecret ?? randomBytes(24).toString('base64url');
     const secret = req.token ?? req.password ?? null;
+    const ssh = req.generateSshKey ? await generateSshKey(`kiln-${req.name}`) : req.sshPrivateKey ? { privateKey: req.sshPrivateKey, publicKey: await publicKeyOf(req.sshPrivateKey) } : null;
     const entity = this.sources.create({
       id: randomUUID(),
       provider: req.provider,
@@ -74,6 +93,8 @@ export class SourcesService {
       username: req.username ?? null,
       secretSealed: secret === null ? null : this.box.seal(secret),
       webhookSecretSealed: this.box.seal(webhookSecret),
+      sshKeySealed: ssh ? this.box.seal(ssh.privateKey) : null,
+      sshPublicKey: ssh?.publicKey ?? null,
       status: 'ok',
       statusReason: null,
       statusAt: null,
@@ -86,12 +107,20 @@ export class SourcesService {
   async update(id: string, input: UpdateSourceRequest): Promise<SourceView> {
     const patch = parseInput(updateSchema, input);
     const source = await this.entity(id);
+    if (patch.baseUrl) await checkUrlField(this.hosts, 'baseUrl', patch.baseUrl, ['https', 'http']);
     if (patch.name !== undefined) source.name = patch.name;
     if (patch.baseUrl !== undefined) source.baseUrl = patch.baseUrl ? patch.baseUrl.replace(/\/+$/, '') : null;
     if (patch.username !== undefined) source.username = patch.username ?? null;
     const secret = patch.token ?? patch.password;
-    if (secret !== undefined) {
-      source.secretSealed = this.box.seal(secret);
+    if ((patch.sshPrivateKey || patch.generateSshKey) && source.provider !== 'git')
+      throw new ValidationError([{ field: 'sshPrivateKey', message: 'SSH keys are for git sources (hosts use tokens or OAuth)' }]);
+    const ssh = patch.generateSshKey ? await generateSshKey(`kiln-${source.name}`) : patch.sshPrivateKey ? { privateKey: patch.sshPrivateKey, publicKey: await publicKeyOf(patch.sshPrivateKey) } : null;
+    if (ssh) {
+      source.sshKeySealed = this.box.seal(ssh.privateKey);
+      source.sshPublicKey = ssh.publicKey;
+    }
+    if (secret !== undefined || ssh) {
+      if (secret !== undefined) source.secretSealed = this.box.seal(secret);
       source.status = 'ok';
       source.statusReason = null;
       source.statusAt = new Date();
@@ -137,7 +166,13 @@ export class SourcesService {
 
   async credentials(id: string): Promise<SourceCredentials> {
     const s = await this.entity(id);
-    return { id: s.id, provider: s.provider, username: s.username, secret: s.secretSealed ? this.box.open(s.secretSealed) : null };
+    return {
+      id: s.id,
+      provider: s.provider,
+      username: s.username,
+      secret: s.secretSealed ? this.box.open(s.secretSealed) : null,
+      sshPrivateKey: s.sshKeySealed ? this.box.open(s.sshKeySealed) : null,
+    };
   }
 
   async entity(id: string): Promise<CodeSourceEntity> {
@@ -153,6 +188,8 @@ export class SourcesService {
       name: s.name,
       baseUrl: s.baseUrl,
       webhookUrl: `${this.config.KILN_WEBHOOK_PUBLIC_URL.replace(/\/+$/, '')}/webhooks/${s.id}`,
+      credentials: s.sshKeySealed ? 'ssh-key' : s.secretSealed ? (s.username ? 'password' : 'token') : 'none',
+      sshPublicKey: s.sshPublicKey,
       status: s.status,
       statusReason: s.statusReason,
       statusAt: s.statusAt?.toISOString() ?? null,

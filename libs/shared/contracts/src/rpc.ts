@@ -16,6 +16,9 @@ export interface CreateSourceRequest {
   token?: string;
   username?: string;
   password?: string;
+  /** `git` sources over SSH: an OpenSSH private key (unencrypted), or `generateSshKey` for Kiln to make one. */
+  sshPrivateKey?: string;
+  generateSshKey?: boolean;
   webhookSecret?: string;
 }
 
@@ -25,6 +28,10 @@ export interface SourceView {
   name: string;
   baseUrl: string | null;
   webhookUrl: string;
+  /** Which credentials Kiln holds (never the credentials themselves). */
+  credentials: 'token' | 'password' | 'ssh-key' | 'none';
+  /** The public half of the source's SSH key: add it to the repository as a (read-only) deploy key. */
+  sshPublicKey: string | null;
   status: 'ok' | 'unauthorized';
   statusReason: string | null;
   statusAt: string | null;
@@ -48,6 +55,7 @@ export interface SourceCredentials {
   provider: Provider;
   username: string | null;
   secret: string | null;
+  sshPrivateKey: string | null;
 }
 
 export type UpdateSourceRequest = Partial<Omit<CreateSourceRequest, 'provider'>>;

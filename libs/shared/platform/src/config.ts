@@ -6,6 +6,11 @@ export const baseConfigSchema = z.object({
   KILN_DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/kiln'),
   KILN_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   KILN_HOST: z.string().default('127.0.0.1'),
+  /**
+   * Internal hosts Kiln may clone from or call although they resolve to loopback, private or link-local addresses:
+   * comma-separated names, addresses and CIDR ranges. Empty: none.
+   */
+  KILN_GIT_ALLOW_HOSTS: z.string().default(''),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

@@ -1,8 +1,13 @@
 import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface GitCredentials {
   username: string | null;
   secret: string | null;
+  /** OpenSSH private key for ssh:// (and scp-form) URLs. */
+  sshPrivateKey?: string | null;
 }
 
 export interface GitRunOptions {
@@ -19,13 +24,11 @@ export interface GitRun {
   stderr: string;
 }
 
-export const ALLOWED_GIT_URL = /^(https?|ssh|git):\/\//i;
-
 /**
  * git's environment: no prompts, only network protocols, no hooks, no system config, and credentials as an
  * http header in GIT_CONFIG_* (never in the URL, argv or a build's environment).
  */
-export function gitEnv(url: string, creds: GitCredentials): NodeJS.ProcessEnv {
+export function gitEnv(url: string, creds: GitCredentials, ssh?: { keyFile: string; knownHosts: string }): NodeJS.ProcessEnv {
   const config: Array<[string, string]> = [
     ['protocol.allow', 'never'],
     ['protocol.https.allow', 'always'],
@@ -46,7 +49,9 @@ export function gitEnv(url: string, creds: GitCredentials): NodeJS.ProcessEnv {
     GIT_ASKPASS: '/bin/false',
     SSH_ASKPASS: '/bin/false',
     GIT_CONFIG_NOSYSTEM: '1',
-    GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new',
+    GIT_SSH_COMMAND: ssh
+      ? `ssh -i ${ssh.keyFile} -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes -o ConnectTimeout=15 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=${ssh.knownHosts}`
+      : 'ssh -o BatchMode=yes -o ConnectTimeout=15 -o StrictHostKeyChecking=accept-new',
     GIT_CONFIG_COUNT: String(config.length),
   };
   config.forEach(([k, v], i) => {
@@ -54,6 +59,28 @@ export function gitEnv(url: string, creds: GitCredentials): NodeJS.ProcessEnv {
     env[`GIT_CONFIG_VALUE_${i}`] = v;
   });
   return env;
+}
+
+const isSshUrl = (url: string) => /^ssh:\/\//i.test(url) || /^[A-Za-z0-9._-]+@[^:/]+:(?!\/\/)/.test(url);
+
+/**
+ * git's environment for one operation. An SSH key is written to a private temporary file for the operation's
+ * length only (the file's path, not the key, is in the environment) and removed afterwards.
+ */
+export async function withGitEnv<T>(url: string, creds: GitCredentials, body: (env: NodeJS.ProcessEnv) => Promise<T>): Promise<T> {
+  if (!creds.sshPrivateKey || !isSshUrl(url)) return body(gitEnv(url, creds));
+  const dir = await fs.mkdtemp(join(tmpdir(), 'kiln-git-ssh-'));
+  try {
+    await fs.chmod(dir, 0o700);
+    const keyFile = join(dir, 'key');
+    const knownHosts = join(dir, 'known_hosts');
+    const key = creds.sshPrivateKey.endsWith('\n') ? creds.sshPrivateKey : `${creds.sshPrivateKey}\n`;
+    await fs.writeFile(keyFile, key, { mode: 0o600 });
+    await fs.writeFile(knownHosts, '', { mode: 0o600 });
+    return await body(gitEnv(url, creds, { keyFile, knownHosts }));
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 export function runGit(args: string[], o: GitRunOptions): Promise<GitRun> {
@@ -110,7 +137,7 @@ export function lastLine(text: string): string {
 
 /** `git ls-remote` for one ref: the commit it points at (peeled for annotated tags), or null when absent. */
 export async function resolveRemoteRef(url: string, ref: string, creds: GitCredentials, timeoutMs = 30_000): Promise<string | null> {
-  const run = await runGit(['ls-remote', '--', url, ref, `${ref}^{}`], { env: gitEnv(url, creds), timeoutMs });
+  const run = await withGitEnv(url, creds, (env) => runGit(['ls-remote', '--', url, ref, `${ref}^{}`], { env, timeoutMs }));
   if (run.code !== 0) {
     const problem = classifyGitError(run.stderr, url);
     throw Object.assign(new Error(problem.message), problem);

@@ -8,3 +8,4 @@ export * from './platform.module';
 export * from './bootstrap';
 export * from './validation';
 export * from './git';
+export * from './url-guard';
