@@ -8,7 +8,7 @@ import { gatewayDatabase } from './database/database';
 import { ApiTokenEntity } from './auth/api-token.entity';
 import { AuthGuard } from './auth/auth.guard';
 import { TokensService } from './auth/tokens.service';
-import { BuildsApiController, EventsApiController, LogsApiController, RulesApiController, SourcesApiController, TokensApiController } from './api/api.controller';
+import { BuildsApiController, EventsApiController, LogsApiController, OAuthCallbackController, RulesApiController, SourcesApiController, TokensApiController } from './api/api.controller';
 import { Rpc } from './api/rpc.service';
 
 export class GatewayAppModule {
@@ -22,7 +22,7 @@ export class GatewayAppModule {
         }),
         TypeOrmModule.forFeature([ApiTokenEntity]),
       ],
-      controllers: [HealthController, SourcesApiController, RulesApiController, BuildsApiController, TokensApiController, EventsApiController, LogsApiController],
+      controllers: [HealthController, SourcesApiController, RulesApiController, BuildsApiController, TokensApiController, EventsApiController, LogsApiController, OAuthCallbackController],
       providers: [
         {
           provide: HEALTH_CHECKS,

@@ -12,6 +12,7 @@ import { ManualBuilds } from './builds/manual-builds.service';
 import { CodeSourceEntity } from './sources/code-source.entity';
 import { SourcesController } from './sources/sources.controller';
 import { SourcesService } from './sources/sources.service';
+import { HostsService } from './hosts/hosts.service';
 import { BuildRuleEntity } from './rules/build-rule.entity';
 import { RulesController } from './rules/rules.controller';
 import { RulesService } from './rules/rules.service';
@@ -50,6 +51,7 @@ export class RulesAppModule {
           ],
         },
         SourcesService,
+        HostsService,
         RulesService,
         BuildStarter,
         ManualBuilds,

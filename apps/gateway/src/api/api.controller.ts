@@ -14,6 +14,11 @@ import {
   eventsList,
   eventsRedeliver,
   logsList,
+  oauthCallback,
+  oauthStart,
+  OAuthStartRequest,
+  sourcesRefs,
+  sourcesRepositories,
   logsRetentionRun,
   logsSearch,
   LogsQuery,
@@ -85,6 +90,49 @@ export class SourcesApiController {
   delete(@Req() req: AuthedRequest, @Param('id') id: string) {
     authorize(req.token, null, 'admin');
     return this.rpc.call(sourcesDelete, { id });
+  }
+
+  /** Repositories the source's credentials can see on the host (cursor paging). */
+  @Get(':id/repositories')
+  repositories(@Req() req: AuthedRequest, @Param('id') id: string, @Query() q: Record<string, string>) {
+    authorize(req.token, null, 'read');
+    return this.rpc.call(sourcesRepositories, { id, cursor: q.cursor, limit: num(q.limit, 'limit') });
+  }
+
+  /** `repo` is URL-encoded `owner/name` (or the git URL of a `git` source). */
+  @Get(':id/repositories/:repo/branches')
+  branches(@Req() req: AuthedRequest, @Param('id') id: string, @Param('repo') repo: string, @Query() q: Record<string, string>) {
+    authorize(req.token, null, 'read');
+    return this.rpc.call(sourcesRefs, { id, repo, kind: 'branches', cursor: q.cursor, limit: num(q.limit, 'limit') });
+  }
+
+  @Get(':id/repositories/:repo/tags')
+  tags(@Req() req: AuthedRequest, @Param('id') id: string, @Param('repo') repo: string, @Query() q: Record<string, string>) {
+    authorize(req.token, null, 'read');
+    return this.rpc.call(sourcesRefs, { id, repo, kind: 'tags', cursor: q.cursor, limit: num(q.limit, 'limit') });
+  }
+
+  /**
+   * Start the host's OAuth authorization-code flow: send the user to `authorizeUrl`; the host sends them back to
+   * `/api/v1/oauth/callback`, which stores the token as a new source (or renews `sourceId`'s).
+   */
+  @Post('oauth/:provider')
+  @HttpCode(200)
+  oauthStart(@Req() req: AuthedRequest, @Param('provider') provider: string, @Body() body: unknown) {
+    authorize(req.token, null, 'admin');
+    return this.rpc.call(oauthStart, { ...obj<OAuthStartRequest>(body), provider });
+  }
+}
+
+/** The hosts redirect the user's browser here: no bearer token; the single-use state is the proof. */
+@ApiTags('sources')
+@Controller('api/v1/oauth')
+export class OAuthCallbackController {
+  constructor(private readonly rpc: Rpc) {}
+
+  @Get('callback')
+  callback(@Query() q: Record<string, string>) {
+    return this.rpc.call(oauthCallback, { code: q.code, state: q.state, error: q.error, error_description: q.error_description });
   }
 }
 

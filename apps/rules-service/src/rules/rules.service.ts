@@ -5,7 +5,8 @@ import { Repository } from 'typeorm';
 import { z } from 'zod';
 import { matchTrigger, NotFoundError, parseRef, renderTag, UnprocessableError, ValidationError } from '@kiln/domain';
 import { BuildArgView, BuildRuleInput, BuildRuleView, Page, PreviewResult, RetentionPolicy, ruleDeletedV1 } from '@kiln/contracts';
-import { checkUrlField, EventBus, KILN_CONFIG } from '@kiln/platform';
+import { checkUrlField, EventBus, JsonLogger, KILN_CONFIG } from '@kiln/platform';
+import { HostsService } from '../hosts/hosts.service';
 import { RulesConfig } from '../config';
 import { SecretBox } from '../crypto/secret-box';
 import { SECRET_BOX } from '../crypto/tokens';
@@ -21,6 +22,8 @@ export class RulesService {
     private readonly bus: EventBus,
     @Inject(KILN_CONFIG) private readonly config: RulesConfig,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
+    private readonly hosts: HostsService,
+    private readonly logger: JsonLogger,
   ) {}
 
   async create(namespace: string, imageRepository: string, input: BuildRuleInput): Promise<BuildRuleView> {
@@ -31,7 +34,13 @@ export class RulesService {
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${sourceId}` }]);
     if (source.provider === 'git') await checkUrlField(this.sources.hosts, 'repository', rule.repository);
     const entity = this.rules.create({ id: randomUUID(), namespace, imageRepository, name: `${namespace}/${imageRepository}: ${describeTrigger(rule.trigger)}`, buildSecretsSealed: null });
-    const saved = await this.rules.save(applyRule(entity, rule, this.sealArgs(rule, null)));
+    const sealed = this.sealArgs(rule, null);
+    // With registerWebhook, the rule exists only if the host took the webhook (or one was already there).
+    const saved = await this.rules.manager.transaction(async (tx) => {
+      const row = await tx.save(applyRule(entity, rule, sealed));
+      if (rule.registerWebhook) await this.hosts.ensureWebhook(tx, source, rule.repository, repositoryKey(rule.repository));
+      return row;
+    });
     return toView(await this.entity(saved.id));
   }
 
@@ -108,6 +117,11 @@ export class RulesService {
       const rule = await tx.findOne(BuildRuleEntity, { where: { id }, lock: { mode: 'pessimistic_write' }, loadEagerRelations: false });
       if (!rule) throw new NotFoundError('build rule', id);
       await tx.delete(BuildRuleEntity, { id });
+      // The last rule of a repository takes Kiln's registered webhook with it; a host that cannot be reached
+      // does not block the delete (the record stays, and says so in the log).
+      await this.hosts.releaseWebhook(tx, rule.sourceId, rule.repositoryKey).catch((err: unknown) =>
+        this.logger.warn({ msg: 'could not remove the webhook Kiln registered; remove it on the host', ruleId: id, err: String(err) }, 'RulesService'),
+      );
       // Stored before the delete commits: if it cannot be stored, nothing is deleted.
       await this.bus.publish(ruleDeletedV1, { ruleId: id, at: new Date().toISOString() }, { msgId: `rule-deleted:${id}` });
     });

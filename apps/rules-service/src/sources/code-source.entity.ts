@@ -13,6 +13,10 @@ export class CodeSourceEntity {
   /** OpenSSH private key, sealed; its public half is shown so users can add it as a deploy key. */
   @Column('text', { name: 'ssh_key_sealed', nullable: true }) sshKeySealed!: string | null;
   @Column('text', { name: 'ssh_public_key', nullable: true }) sshPublicKey!: string | null;
+  /** The host's REST API base, when not the provider's default (self-managed hosts, tests). */
+  @Column('text', { name: 'api_url', nullable: true }) apiUrl!: string | null;
+  /** The token came from the host's OAuth flow. */
+  @Column('boolean', { default: false }) oauth!: boolean;
   @Column('text', { name: 'webhook_secret_sealed' }) webhookSecretSealed!: string;
   @Column('text', { default: 'ok' }) status!: 'ok' | 'unauthorized';
   @Column('text', { name: 'status_reason', nullable: true }) statusReason!: string | null;

@@ -1,11 +1,35 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { sourcesCreate, sourcesCredentials, sourcesDelete, sourcesGet, sourcesList, sourcesUpdate, sourcesWebhookConfig, RequestOf } from '@kiln/contracts';
+import { oauthCallback, oauthStart, sourcesCreate, sourcesCredentials, sourcesDelete, sourcesGet, sourcesList, sourcesRefs, sourcesRepositories, sourcesUpdate, sourcesWebhookConfig, RequestOf } from '@kiln/contracts';
+import { HostsService } from '../hosts/hosts.service';
 import { SourcesService } from './sources.service';
 
 @Controller()
 export class SourcesController {
-  constructor(private readonly sources: SourcesService) {}
+  constructor(
+    private readonly sources: SourcesService,
+    private readonly hosts: HostsService,
+  ) {}
+
+  @MessagePattern(sourcesRepositories.pattern)
+  repositories(@Payload() req: RequestOf<typeof sourcesRepositories>) {
+    return this.hosts.repositories(req.id, req.cursor, req.limit);
+  }
+
+  @MessagePattern(sourcesRefs.pattern)
+  refs(@Payload() req: RequestOf<typeof sourcesRefs>) {
+    return this.hosts.refs(req.id, String(req.repo ?? ''), req.kind === 'tags' ? 'tags' : 'branches', req.cursor, req.limit);
+  }
+
+  @MessagePattern(oauthStart.pattern)
+  oauthStart(@Payload() req: RequestOf<typeof oauthStart>) {
+    return this.hosts.oauthStart(req ?? { provider: '' });
+  }
+
+  @MessagePattern(oauthCallback.pattern)
+  oauthCallback(@Payload() req: RequestOf<typeof oauthCallback>) {
+    return this.hosts.oauthCallback(req ?? {});
+  }
 
   @MessagePattern(sourcesCreate.pattern)
   create(@Payload() req: RequestOf<typeof sourcesCreate>) {

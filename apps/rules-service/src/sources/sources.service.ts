@@ -29,6 +29,7 @@ const createSchema = z
     provider: z.enum(PROVIDERS),
     name: z.string().trim().min(1).max(100),
     baseUrl: httpUrl.nullish(),
+    apiUrl: httpUrl.nullish(),
     token: z.string().min(1).max(4096).optional(),
     username: z.string().min(1).max(255).optional(),
     password: z.string().min(1).max(4096).optional(),
@@ -48,6 +49,7 @@ const updateSchema = z
   .object({
     name: z.string().trim().min(1).max(100).optional(),
     baseUrl: httpUrl.nullish(),
+    apiUrl: httpUrl.nullish(),
     token: z.string().min(1).max(4096).optional(),
     username: z.string().min(1).max(255).nullish(),
     password: z.string().min(1).max(4096).optional(),
@@ -74,6 +76,40 @@ export class SourcesService {
 
   readonly hosts: HostPolicy;
 
+  get manager() {
+    return this.sources.manager;
+  }
+
+  /** The OAuth callback's new source: the token is sealed like any other, and marked as from OAuth. */
+  async createFromOAuth(s: { provider: CodeSourceEntity['provider']; name: string; baseUrl: string | null; apiUrl: string | null; token: string; username: string }): Promise<SourceView> {
+    const entity = this.sources.create({
+      id: randomUUID(),
+      provider: s.provider,
+      name: s.name,
+      baseUrl: s.baseUrl ? s.baseUrl.replace(/\/+$/, '') : null,
+      apiUrl: s.apiUrl ? s.apiUrl.replace(/\/+$/, '') : null,
+      oauth: true,
+      username: s.username,
+      secretSealed: this.box.seal(s.token),
+      webhookSecretSealed: this.box.seal(randomBytes(24).toString('base64url')),
+      sshKeySealed: null,
+      sshPublicKey: null,
+      status: 'ok',
+      statusReason: null,
+      statusAt: null,
+    });
+    return this.view(await this.sources.save(entity));
+  }
+
+  /** Re-authorization through OAuth: a new token clears the `unauthorized` state. */
+  async reauthorizeWithOAuth(id: string, token: string, username: string): Promise<SourceView> {
+    const source = await this.entity(id);
+    Object.assign(source, { secretSealed: this.box.seal(token), username, oauth: true, status: 'ok', statusReason: null, statusAt: new Date() });
+    const saved = await this.sources.save(source);
+    this.announceChange(id);
+    return this.view(saved);
+  }
+
   /** Tell webhook-ingest replicas to drop their cached secret of this source. */
   private announceChange(id: string): void {
     this.bus.nc.publish(SOURCE_CHANGED_SUBJECT, new TextEncoder().encode(id));
@@ -82,6 +118,7 @@ export class SourcesService {
   async create(input: CreateSourceRequest): Promise<CreatedSourceView> {
     const req = parseInput(createSchema, input);
     if (req.baseUrl) await checkUrlField(this.hosts, 'baseUrl', req.baseUrl, ['https', 'http']);
+    if (req.apiUrl) await checkUrlField(this.hosts, 'apiUrl', req.apiUrl, ['https', 'http']);
     const webhookSecret = req.webhookSecret ?? randomBytes(24).toString('base64url');
     const secret = req.token ?? req.password ?? null;
     const ssh = req.generateSshKey ? await generateSshKey(`kiln-${req.name}`) : req.sshPrivateKey ? { privateKey: req.sshPrivateKey, publicKey: await publicKeyOf(req.sshPrivateKey) } : null;
@@ -90,6 +127,8 @@ export class SourcesService {
       provider: req.provider,
       name: req.name,
       baseUrl: req.baseUrl ? req.baseUrl.replace(/\/+$/, '') : null,
+      apiUrl: req.apiUrl ? req.apiUrl.replace(/\/+$/, '') : null,
+      oauth: false,
       username: req.username ?? null,
       secretSealed: secret === null ? null : this.box.seal(secret),
       webhookSecretSealed: this.box.seal(webhookSecret),
@@ -108,6 +147,8 @@ export class SourcesService {
     const patch = parseInput(updateSchema, input);
     const source = await this.entity(id);
     if (patch.baseUrl) await checkUrlField(this.hosts, 'baseUrl', patch.baseUrl, ['https', 'http']);
+    if (patch.apiUrl) await checkUrlField(this.hosts, 'apiUrl', patch.apiUrl, ['https', 'http']);
+    if (patch.apiUrl !== undefined) source.apiUrl = patch.apiUrl ? patch.apiUrl.replace(/\/+$/, '') : null;
     if (patch.name !== undefined) source.name = patch.name;
     if (patch.baseUrl !== undefined) source.baseUrl = patch.baseUrl ? patch.baseUrl.replace(/\/+$/, '') : null;
     if (patch.username !== undefined) source.username = patch.username ?? null;
@@ -120,7 +161,10 @@ export class SourcesService {
       source.sshPublicKey = ssh.publicKey;
     }
     if (secret !== undefined || ssh) {
-      if (secret !== undefined) source.secretSealed = this.box.seal(secret);
+      if (secret !== undefined) {
+        source.secretSealed = this.box.seal(secret);
+        source.oauth = false;
+      }
       source.status = 'ok';
       source.statusReason = null;
       source.statusAt = new Date();
@@ -187,8 +231,10 @@ export class SourcesService {
       provider: s.provider,
       name: s.name,
       baseUrl: s.baseUrl,
+      apiUrl: s.apiUrl,
+      oauth: s.oauth,
       webhookUrl: `${this.config.KILN_WEBHOOK_PUBLIC_URL.replace(/\/+$/, '')}/webhooks/${s.id}`,
-      credentials: s.sshKeySealed ? 'ssh-key' : s.secretSealed ? (s.username ? 'password' : 'token') : 'none',
+      credentials: s.sshKeySealed ? 'ssh-key' : s.secretSealed ? (s.oauth ? 'oauth' : s.username ? 'password' : 'token') : 'none',
       sshPublicKey: s.sshPublicKey,
       status: s.status,
       statusReason: s.statusReason,

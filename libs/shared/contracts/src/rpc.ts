@@ -13,6 +13,8 @@ export interface CreateSourceRequest {
   provider: Provider;
   name: string;
   baseUrl?: string | null;
+  /** The host's REST API base when not the default (api.github.com, <baseUrl>/api/v4, gitee.com/api/v5). */
+  apiUrl?: string | null;
   token?: string;
   username?: string;
   password?: string;
@@ -27,9 +29,12 @@ export interface SourceView {
   provider: Provider;
   name: string;
   baseUrl: string | null;
+  apiUrl: string | null;
+  /** The token came from the host's OAuth flow. */
+  oauth: boolean;
   webhookUrl: string;
   /** Which credentials Kiln holds (never the credentials themselves). */
-  credentials: 'token' | 'password' | 'ssh-key' | 'none';
+  credentials: 'token' | 'password' | 'oauth' | 'ssh-key' | 'none';
   /** The public half of the source's SSH key: add it to the repository as a (read-only) deploy key. */
   sshPublicKey: string | null;
   status: 'ok' | 'unauthorized';
@@ -68,6 +73,30 @@ export const sourcesCredentials = defineRpc<{ id: string }, SourceCredentials>('
 /** Core NATS broadcast (no queue group): every webhook-ingest replica drops its cached config of the source. */
 export const SOURCE_CHANGED_SUBJECT = 'rules.sources.changed';
 
+export interface HostRepositoryView {
+  fullName: string;
+  cloneUrl: string;
+  defaultBranch: string | null;
+  private: boolean;
+}
+export interface HostRefView {
+  name: string;
+  commit: string;
+}
+/** What the source's credentials can see on the host (its REST API), page by page. */
+export const sourcesRepositories = defineRpc<{ id: string; cursor?: string; limit?: number }, Page<HostRepositoryView>>('rules.sources.repositories');
+export const sourcesRefs = defineRpc<{ id: string; repo: string; kind: 'branches' | 'tags'; cursor?: string; limit?: number }, Page<HostRefView>>('rules.sources.refs');
+export interface OAuthStartRequest {
+  provider: string;
+  /** Name of the source to create (or `sourceId` to re-authorize one). */
+  name?: string;
+  baseUrl?: string | null;
+  apiUrl?: string | null;
+  sourceId?: string;
+}
+export const oauthStart = defineRpc<OAuthStartRequest, { authorizeUrl: string; state: string; expiresAt: string }>('rules.oauth.start');
+export const oauthCallback = defineRpc<{ code?: string; state?: string; error?: string; error_description?: string }, SourceView>('rules.oauth.callback');
+
 export const sourcesUpdate = defineRpc<{ id: string; patch: UpdateSourceRequest }, SourceView>('rules.sources.update');
 export const sourcesDelete = defineRpc<{ id: string }, { deleted: true }>('rules.sources.delete');
 
@@ -91,6 +120,8 @@ export interface BuildRuleInput {
   buildArgs?: BuildArgInput[];
   /** A newer push to the same branch cancels this rule's older build of it that has not started pushing. */
   cancelSuperseded?: boolean;
+  /** On create: register Kiln's webhook on the repository through the host's API (removed with the last rule). */
+  registerWebhook?: boolean;
   /** Keep only the last N builds and/or builds younger than D days (null: the global policy). */
   retention?: RetentionPolicy | null;
 }
