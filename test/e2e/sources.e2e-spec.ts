@@ -4,7 +4,7 @@ import { Client as PgClient } from 'pg';
 import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { FakeHosts, FakeRepo } from './support/fake-hosts';
-import { authorizeSshKey, GitFixture, sshKeyPair } from './support/git-fixture';
+import { authorizeSshKey, git as runGit, GitFixture, sshKeyPair } from './support/git-fixture';
 import { services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
@@ -78,6 +78,41 @@ describe('code sources: URLs Kiln refuses to contact', () => {
     // localhost is the same loopback address: allowed through the resolved address.
     const viaName = await api.call('PATCH', `/api/v1/build-rules/${rule.id}`, { repository: repo.url.replace('127.0.0.1', 'localhost') });
     expect(viaName.status).toBe(200);
+  });
+
+  it('checks out submodules when the rule asks, and refuses a submodule on an internal host', async () => {
+    const source = await api.ok<{ id: string }>('POST', '/api/v1/sources', { provider: 'git', name: `sub-${run}` });
+    const lib = git.createRepo(`acme/lib-${run}`);
+    lib.commit({ 'lib.txt': `library ${run}\n` }, 'lib');
+    lib.push('refs/heads/main');
+    const app = git.createRepo(`acme/withsub-${run}`);
+    app.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY lib/lib.txt /lib.txt\nRUN cat /lib.txt\n' }, 'app');
+    runGit(['-C', app.work, '-c', 'protocol.file.allow=always', 'submodule', 'add', '--quiet', lib.url, 'lib']);
+    runGit(['-C', app.work, 'commit', '--quiet', '-m', 'add lib']);
+    app.push('refs/heads/main');
+    const create = (name: string, submodules: boolean) =>
+      api.ok<{ id: string }>('POST', `/api/v1/namespaces/urls/repositories/${name}/build-rules`, { sourceId: source.id, repository: app.url, trigger: { type: 'branch', branch: 'main' }, submodules });
+    const build = async (ruleId: string) => {
+      const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
+      return expectEventually(async () => {
+        const b = await api.ok<{ status: string; failure: { type: string; message: string } | null }>('GET', `/api/v1/builds/${buildId}`);
+        expect(['succeeded', 'failed']).toContain(b.status);
+        return b;
+      }, 120_000, 250);
+    };
+    expect((await build((await create('with-sub', true)).id)).status).toBe('succeeded');
+    const without = await build((await create('without-sub', false)).id);
+    expect(without).toMatchObject({ status: 'failed', failure: { type: 'BuildStepFailed' } });
+
+    // A submodule pointing at a private address is refused before git contacts it.
+    const evil = git.createRepo(`acme/evilsub-${run}`);
+    evil.commit({ Dockerfile: 'FROM kiln/busybox:local\n', '.gitmodules': '[submodule "x"]\n\tpath = x\n\turl = http://10.9.8.7/x.git\n' }, 'evil');
+    runGit(['-C', evil.work, 'update-index', '--add', '--cacheinfo', `160000,${'1'.repeat(40)},x`]);
+    runGit(['-C', evil.work, 'commit', '--quiet', '-m', 'gitlink']);
+    evil.push('refs/heads/main');
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/urls/repositories/evil-sub/build-rules', { sourceId: source.id, repository: evil.url, trigger: { type: 'branch', branch: 'main' }, submodules: true });
+    const refused = await build(rule.id);
+    expect(refused).toMatchObject({ status: 'failed', failure: { type: 'SourceUrlRefused', message: expect.stringContaining('10.9.8.7') } });
   });
 
   it('refuses refs that git would read as options', async () => {

@@ -109,6 +109,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           dir: workdir,
           credentials: { username: creds.username, secret: creds.secret, sshPrivateKey: creds.sshPrivateKey },
           hosts: deps.hosts,
+          submodules: input.submodules ?? false,
           timeoutMs: 10 * 60_000,
           signal,
           onOutput: (text, stream) => log.write(text, stream),

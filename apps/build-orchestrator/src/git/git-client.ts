@@ -4,6 +4,8 @@ import { transientFailure, userFailure } from '../activities/failures';
 export interface CloneSpec {
   url: string;
   commit: string;
+  /** Also check out the repository's submodules (top level, shallow), each URL checked like the source's. */
+  submodules?: boolean;
   /** Branch or tag the commit belongs to, fetched when the server refuses to serve a bare SHA. */
   ref: string | null;
   dir: string;
@@ -31,6 +33,8 @@ export async function cloneCommit(spec: CloneSpec): Promise<void> {
 async function fetchAndCheckout(spec: CloneSpec, env: NodeJS.ProcessEnv): Promise<void> {
   const run = (args: string[]) => runGit(args, { cwd: spec.dir, env, timeoutMs: spec.timeoutMs, signal: spec.signal, onOutput: spec.onOutput });
   await run(['init', '--quiet']);
+  // Relative submodule URLs resolve against origin.
+  await run(['config', 'remote.origin.url', spec.url]);
   let fetched = await run(['fetch', '--depth', '1', '--no-tags', '--quiet', '--', spec.url, spec.commit]);
   if (fetched.code !== 0 && spec.ref && isRefusedSha(fetched.stderr)) {
     // Servers without uploadpack.allowReachableSHA1InWant: fetch the ref and check it still holds the commit.
@@ -44,4 +48,26 @@ async function fetchAndCheckout(spec: CloneSpec, env: NodeJS.ProcessEnv): Promis
   }
   const checkout = await run(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--force', spec.commit]);
   if (checkout.code !== 0) throw transientFailure('GitCheckoutFailed', `git checkout failed: ${lastLine(checkout.stderr)}`, 'retrying; check the worker disk if it persists');
+  if (spec.submodules) await updateSubmodules(spec, run);
+}
+
+/** Top-level submodules only: each URL passes the same checks as a source URL before git may contact it. */
+async function updateSubmodules(spec: CloneSpec, run: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>): Promise<void> {
+  const listed = await run(['config', '--file', '.gitmodules', '--get-regexp', '^submodule\\..*\\.url$']);
+  if (listed.code !== 0) return; // no .gitmodules
+  for (const line of listed.stdout.split('\n').filter(Boolean)) {
+    const raw = line.slice(line.indexOf(' ') + 1).trim();
+    const url = /^\.\.?\//.test(raw) ? new URL(raw, spec.url.endsWith('/') ? spec.url : `${spec.url}/`).toString() : raw;
+    try {
+      await spec.hosts.check(url);
+    } catch (err) {
+      if (err instanceof UrlRefused) throw userFailure('SourceUrlRefused', `refusing the submodule ${raw}: ${err.message}`, 'fix the submodule URL in .gitmodules, or turn submodules off for this rule');
+      throw err;
+    }
+  }
+  const updated = await run(['submodule', 'update', '--init', '--depth', '1', '--']);
+  if (updated.code !== 0) {
+    const p = classifyGitError(updated.stderr, spec.url);
+    throw p.type === 'GitUnavailable' ? transientFailure(p.type, `submodules: ${p.message}`, 'Kiln retries with backoff') : userFailure(p.type, `submodules: ${p.message}`, p.hint);
+  }
 }

@@ -100,6 +100,7 @@ export class BuildStarter {
       timeoutSeconds: b.rule.timeoutSeconds,
       buildArgs: Object.fromEntries(b.rule.buildArgs.filter((a) => !a.secret).map((a) => [a.name, a.value ?? ''])),
       secretBuildArgs: b.rule.buildArgs.filter((a) => a.secret).map((a) => a.name),
+      submodules: b.rule.submodules,
     };
     // The record exists (queued) from here on, before a worker picks the build up.
     await this.bus.publish(buildStatusV1, { buildId: b.buildId, at: new Date().toISOString(), status: 'queued', descriptor }, { msgId: `${b.buildId}:queued` });

@@ -30,6 +30,7 @@ export class BuildRuleEntity {
   /** AES-GCM sealed JSON object name → value of the secret build arguments. */
   @Column('text', { name: 'build_secrets_sealed', nullable: true }) buildSecretsSealed!: string | null;
   @Column('boolean', { name: 'cancel_superseded' }) cancelSuperseded!: boolean;
+  @Column('boolean') submodules!: boolean;
   @Column('jsonb', { nullable: true }) retention!: RetentionPolicy | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;

@@ -49,6 +49,7 @@ const ruleSchema = z
       .refine((args) => new Set(args.map((a) => a.name)).size === args.length, 'names must be unique'),
     cancelSuperseded: z.boolean().default(false),
     registerWebhook: z.boolean().default(false),
+    submodules: z.boolean().default(false),
     retention: z
       .object({ keepLast: z.number().int().min(1).max(100_000).optional(), maxAgeDays: z.number().int().min(1).max(3650).optional() })
       .strict()

@@ -60,6 +60,7 @@ export class RulesService {
       timeoutSeconds: current.timeoutSeconds,
       buildArgs: current.buildArgs,
       cancelSuperseded: current.cancelSuperseded,
+      submodules: current.submodules,
       retention: current.retention,
       ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
     };
@@ -195,6 +196,7 @@ function applyRule(entity: BuildRuleEntity, rule: ValidRule, args: { args: Build
     buildArgs: args.args,
     buildSecretsSealed: args.sealed,
     cancelSuperseded: rule.cancelSuperseded,
+    submodules: rule.submodules,
     retention: rule.retention,
   });
 }
@@ -215,6 +217,7 @@ export function toView(r: BuildRuleEntity): BuildRuleView {
     timeoutSeconds: r.timeoutSeconds,
     buildArgs: r.buildArgs,
     cancelSuperseded: r.cancelSuperseded,
+    submodules: r.submodules,
     retention: r.retention,
     source: { status: r.source?.status ?? 'ok', statusReason: r.source?.statusReason ?? null, statusAt: r.source?.statusAt?.toISOString() ?? null },
     createdAt: r.createdAt.toISOString(),

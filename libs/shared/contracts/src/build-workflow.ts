@@ -30,6 +30,8 @@ export interface BuildInput {
   /** Plain build arguments; secret ones are named here and fetched by the worker (never in workflow history). */
   buildArgs: Record<string, string>;
   secretBuildArgs: string[];
+  /** Check out the repository's submodules too. */
+  submodules?: boolean;
 }
 
 /** Signal: a newer push to the same branch started `byBuildId`; the build cancels itself unless it is pushing. */

@@ -120,6 +120,8 @@ export interface BuildRuleInput {
   buildArgs?: BuildArgInput[];
   /** A newer push to the same branch cancels this rule's older build of it that has not started pushing. */
   cancelSuperseded?: boolean;
+  /** Check out submodules (top level, shallow; their URLs are checked like the source's). */
+  submodules?: boolean;
   /** On create: register Kiln's webhook on the repository through the host's API (removed with the last rule). */
   registerWebhook?: boolean;
   /** Keep only the last N builds and/or builds younger than D days (null: the global policy). */
@@ -157,6 +159,7 @@ export interface BuildRuleView {
   timeoutSeconds: number;
   buildArgs: BuildArgView[];
   cancelSuperseded: boolean;
+  submodules: boolean;
   retention: RetentionPolicy | null;
   /** The state of the rule's source: `unauthorized` until its credentials are renewed. */
   source: { status: 'ok' | 'unauthorized'; statusReason: string | null; statusAt: string | null };

@@ -40,7 +40,8 @@ export function gitEnv(url: string, creds: GitCredentials, ssh?: { keyFile: stri
   ];
   if (creds.secret && /^https?:/i.test(url)) {
     const basic = Buffer.from(`${creds.username ?? 'x-access-token'}:${creds.secret}`).toString('base64');
-    config.push(['http.extraHeader', `Authorization: Basic ${basic}`]);
+    // Scoped to the source's own host: a submodule elsewhere never sees the credentials.
+    config.push([`http.${new URL(url).origin}/.extraHeader`, `Authorization: Basic ${basic}`]);
   }
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,

@@ -2,13 +2,15 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Host REST APIs: a source may name its API base; OAuth authorizations in flight (single-use states); and the
- * webhooks Kiln registered on repositories (one per source and repository, removed with the last rule).
+ * webhooks Kiln registered on repositories (one per source and repository, removed with the last rule); and
+ * whether a rule checks out submodules.
  */
 export class RulesHostApis1764244000000 implements MigrationInterface {
   name = 'RulesHostApis1764244000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE rules.code_sources ADD COLUMN api_url text, ADD COLUMN oauth boolean NOT NULL DEFAULT false`);
+    await q.query(`ALTER TABLE rules.build_rules ADD COLUMN submodules boolean NOT NULL DEFAULT false`);
     await q.query(`CREATE TABLE rules.oauth_states (
       state text PRIMARY KEY,
       provider text NOT NULL,
@@ -29,6 +31,7 @@ export class RulesHostApis1764244000000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TABLE rules.registered_webhooks`);
     await q.query(`DROP TABLE rules.oauth_states`);
+    await q.query(`ALTER TABLE rules.build_rules DROP COLUMN submodules`);
     await q.query(`ALTER TABLE rules.code_sources DROP COLUMN api_url, DROP COLUMN oauth`);
   }
 }
