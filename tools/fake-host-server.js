@@ -8,7 +8,9 @@
  * Usage: node fake-host-server.js <port or 0> <state.json>
  * state.json: { "tokens": ["t1"], "oauthApps": { "<clientId>": "<secret>" }, "repos": [{ "fullName": "acme/app",
  *   "branches": { "main": "<sha>" }, "tags": { "v1": "<sha>" }, "private": true }] }
- * Test-only endpoints: GET /_fake/hooks (hooks registered), GET /_fake/requests (methods and paths seen).
+ * Optional "tokenTtlSeconds": expires_in of GitLab/Gitee access tokens (refresh tokens are single-use).
+ * Test-only endpoints: GET /_fake/hooks (hooks registered), /_fake/requests (methods and paths), /_fake/grants,
+ *   /_fake/tokens (every token issued, for tests that look for them in clear).
  */
 const http = require('node:http');
 const { readFileSync } = require('node:fs');
@@ -18,6 +20,8 @@ const [, , portArg, statePath] = process.argv;
 const state = JSON.parse(readFileSync(statePath, 'utf8'));
 const tokens = new Set(state.tokens ?? []);
 const codes = new Map(); // code -> { clientId, redirectUri }
+const refreshTokens = new Map(); // refresh token -> { clientId, host }
+const grants = []; // grant types seen at the token endpoints
 const hooks = []; // { host, repo, id, body }
 const seen = [];
 let nextHookId = 1000;
@@ -72,6 +76,8 @@ const server = http.createServer(async (req, res) => {
 
   if (path === '/_fake/hooks') return send(res, 200, hooks);
   if (path === '/_fake/requests') return send(res, 200, seen);
+  if (path === '/_fake/grants') return send(res, 200, grants);
+  if (path === '/_fake/tokens') return send(res, 200, { access: [...tokens], refresh: [...refreshTokens.keys()] });
 
   // ---- OAuth (all three): the user "approves" at once and is sent back with a code.
   const authorize = /^\/(github)\/login\/oauth\/authorize$|^\/(gitlab|gitee)\/oauth\/authorize$/.exec(path);
@@ -90,6 +96,23 @@ const server = http.createServer(async (req, res) => {
   if (tokenAt && req.method === 'POST') {
     const host = tokenAt[1] ?? tokenAt[2];
     const p = { ...Object.fromEntries(url.searchParams), ...parseBody(raw, req.headers['content-type']) };
+    grants.push(`${host}:${p.grant_type ?? 'authorization_code'}`);
+    const issue = () => {
+      const token = `${host === 'github' ? 'gho_' : ''}${randomBytes(16).toString('hex')}`;
+      tokens.add(token);
+      if (host === 'github') return { access_token: token, token_type: 'bearer', scope: 'repo,admin:repo_hook' };
+      const refresh = randomBytes(16).toString('hex');
+      refreshTokens.set(refresh, { clientId: p.client_id, host });
+      return { access_token: token, token_type: host === 'gitlab' ? 'Bearer' : 'bearer', expires_in: state.tokenTtlSeconds ?? (host === 'gitlab' ? 7200 : 86400), refresh_token: refresh, scope: 'api', created_at: Math.floor(Date.now() / 1000) };
+    };
+    if (p.grant_type === 'refresh_token') {
+      const known = refreshTokens.get(p.refresh_token);
+      // A refresh token is single-use: the host hands out a new one with the new access token.
+      if (!known || known.host !== host || known.clientId !== p.client_id || state.oauthApps?.[p.client_id] !== p.client_secret)
+        return send(res, 400, { error: 'invalid_grant', error_description: 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.' });
+      refreshTokens.delete(p.refresh_token);
+      return send(res, 200, issue());
+    }
     const grant = codes.get(p.code);
     const ok = grant && state.oauthApps?.[p.client_id] === p.client_secret && grant.clientId === p.client_id && grant.redirectUri === p.redirect_uri;
     if (!ok) {
@@ -97,10 +120,7 @@ const server = http.createServer(async (req, res) => {
       return send(res, 400, { error: 'invalid_grant', error_description: 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.' });
     }
     codes.delete(p.code);
-    const token = `${host === 'github' ? 'gho_' : ''}${randomBytes(16).toString('hex')}`;
-    tokens.add(token);
-    if (host === 'github') return send(res, 200, { access_token: token, token_type: 'bearer', scope: 'repo,admin:repo_hook' });
-    return send(res, 200, { access_token: token, token_type: host === 'gitlab' ? 'Bearer' : 'bearer', expires_in: host === 'gitlab' ? 7200 : 86400, refresh_token: randomBytes(16).toString('hex'), scope: 'api', created_at: Math.floor(Date.now() / 1000) });
+    return send(res, 200, issue());
   }
 
   // ---- REST APIs

@@ -228,7 +228,8 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
   const apps = { 'gh-client': 'gh-secret', 'gl-client': 'gl-secret', 'ge-client': 'ge-secret' };
 
   beforeAll(async () => {
-    hosts = await FakeHosts.start({ tokens: ['good-token'], oauthApps: apps, repos });
+    // Access tokens that expire within Kiln's renewal window: every use after the first renews them.
+    hosts = await FakeHosts.start({ tokens: ['good-token'], oauthApps: apps, repos, tokenTtlSeconds: 120 });
     stack = await startStack(GATEWAY_PORT, {
       env: {
         KILN_PUBLIC_API_URL: `http://127.0.0.1:${GATEWAY_PORT}`,
@@ -347,6 +348,14 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
     expect(JSON.stringify(created)).not.toContain(clientId.replace('client', 'secret'));
     const listed = await api.ok<{ items: Array<{ fullName: string }> }>('GET', `/api/v1/sources/${created.id}/repositories?limit=100`);
     expect(listed.items).toHaveLength(repos.length);
+    if (provider !== 'github') {
+      // GitLab and Gitee tokens expire: Kiln renewed this one with its single-use refresh token, and again now.
+      const before = (await hosts.grants()).filter((g) => g === `${provider}:refresh_token`).length;
+      expect(before).toBeGreaterThanOrEqual(1);
+      expect((await api.ok<{ items: unknown[] }>('GET', `/api/v1/sources/${created.id}/repositories?limit=1`)).items).toHaveLength(1);
+      expect((await hosts.grants()).filter((g) => g === `${provider}:refresh_token`).length).toBe(before + 1);
+      expect(await api.ok('GET', `/api/v1/sources/${created.id}`)).toMatchObject({ status: 'ok' });
+    }
   });
 
   it('re-authorizes an unauthorized source through OAuth; refuses bad codes, unknown states and unconfigured hosts', async () => {
@@ -372,7 +381,8 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
   it('keeps no token or OAuth secret in clear in any stored row or service log', async () => {
     const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
     await pg.connect();
-    const secrets = ['good-token', 'revoked-token', 'gh-secret', 'gl-secret', 'ge-secret'];
+    const secrets = ['good-token', 'revoked-token', 'gh-secret', 'gl-secret', 'ge-secret', ...(await hosts.issuedTokens())];
+    expect(secrets.length).toBeGreaterThan(8); // the OAuth tokens of the tests above are among them
     try {
       const tables = (await pg.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema IN ('rules','logs','gateway') AND table_type = 'BASE TABLE'`)).rows.map((r: { t: string }) => r.t);
       for (const t of tables)

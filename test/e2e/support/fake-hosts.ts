@@ -18,7 +18,7 @@ export class FakeHosts {
     readonly url: string,
   ) {}
 
-  static async start(state: { tokens: string[]; oauthApps: Record<string, string>; repos: FakeRepo[] }): Promise<FakeHosts> {
+  static async start(state: { tokens: string[]; oauthApps: Record<string, string>; repos: FakeRepo[]; tokenTtlSeconds?: number }): Promise<FakeHosts> {
     const file = join(mkdtempSync(join(tmpdir(), 'kiln-fake-hosts-')), 'state.json');
     writeFileSync(file, JSON.stringify(state));
     const child = spawn(process.execPath, [join(ROOT, 'tools', 'fake-host-server.js'), '0', file], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -39,6 +39,16 @@ export class FakeHosts {
 
   async hooks(): Promise<Array<{ host: string; repo: string; id: number; body: Record<string, unknown> & { config?: Record<string, string> } }>> {
     return (await fetch(`${this.url}/_fake/hooks`)).json() as never;
+  }
+
+  /** `<host>:<grant_type>` of every token request, in order. */
+  async grants(): Promise<string[]> {
+    return (await fetch(`${this.url}/_fake/grants`)).json() as never;
+  }
+
+  async issuedTokens(): Promise<string[]> {
+    const t = (await (await fetch(`${this.url}/_fake/tokens`)).json()) as { access: string[]; refresh: string[] };
+    return [...t.access, ...t.refresh];
   }
 
   async stop(): Promise<void> {

@@ -8,7 +8,7 @@ import { RulesConfig } from '../config';
 import { CodeSourceEntity } from '../sources/code-source.entity';
 import { SourcesService } from '../sources/sources.service';
 import { defaultApiUrl, HostApi, hostApi, HostApiError, HostPage } from './host-api';
-import { authorizeUrl, exchangeCode, OAuthApp, OAuthError, OAUTH_GIT_USERNAME } from './oauth';
+import { authorizeUrl, exchangeCode, OAuthApp, oauthApp, OAuthError, oauthRedirectUri, OAUTH_GIT_USERNAME } from './oauth';
 
 const REPO_NAME = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
 const STATE_TTL_MS = 10 * 60_000;
@@ -121,21 +121,14 @@ export class HostsService {
   // ---------------------------------------------------------------- OAuth
 
   private app(provider: Provider): OAuthApp {
-    const c = this.config;
-    const apps: Partial<Record<Provider, { id?: string; secret?: string; url?: string }>> = {
-      github: { id: c.KILN_OAUTH_GITHUB_CLIENT_ID, secret: c.KILN_OAUTH_GITHUB_CLIENT_SECRET, url: c.KILN_OAUTH_GITHUB_URL },
-      gitlab: { id: c.KILN_OAUTH_GITLAB_CLIENT_ID, secret: c.KILN_OAUTH_GITLAB_CLIENT_SECRET, url: c.KILN_OAUTH_GITLAB_URL },
-      gitee: { id: c.KILN_OAUTH_GITEE_CLIENT_ID, secret: c.KILN_OAUTH_GITEE_CLIENT_SECRET, url: c.KILN_OAUTH_GITEE_URL },
-      coding: { id: c.KILN_OAUTH_CODING_CLIENT_ID, secret: c.KILN_OAUTH_CODING_CLIENT_SECRET, url: c.KILN_OAUTH_CODING_URL },
-    };
-    const a = apps[provider];
-    if (!a?.id || !a.secret || !a.url)
+    const app = oauthApp(this.config, provider);
+    if (!app)
       throw new UnprocessableError('OAuthNotConfigured', `OAuth for ${provider} is not configured: set KILN_OAUTH_${provider.toUpperCase()}_CLIENT_ID and _CLIENT_SECRET${provider === 'coding' ? ' and _URL' : ''}, or give the source a personal access token`);
-    return { clientId: a.id, clientSecret: a.secret, url: a.url };
+    return app;
   }
 
   private get redirectUri(): string {
-    return `${this.config.KILN_PUBLIC_API_URL.replace(/\/+$/, '')}/api/v1/oauth/callback`;
+    return oauthRedirectUri(this.config.KILN_PUBLIC_API_URL);
   }
 
   /** Step 1: where to send the user. The state is single-use and expires in 10 minutes. */
@@ -180,8 +173,8 @@ export class HostsService {
       throw err;
     }
     const username = OAUTH_GIT_USERNAME[pending.provider as Exclude<Provider, 'git'>];
-    if (pending.source_id) return this.sources.reauthorizeWithOAuth(pending.source_id, token.accessToken, username);
-    return this.sources.createFromOAuth({ provider: pending.provider, name: pending.name, baseUrl: pending.base_url, apiUrl: pending.api_url, token: token.accessToken, username });
+    if (pending.source_id) return this.sources.reauthorizeWithOAuth(pending.source_id, token, username);
+    return this.sources.createFromOAuth({ provider: pending.provider, name: pending.name, baseUrl: pending.base_url, apiUrl: pending.api_url, token, username });
   }
 }
 

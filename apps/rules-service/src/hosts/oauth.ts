@@ -38,9 +38,18 @@ export function authorizeUrl(provider: OAuthProvider, app: OAuthApp, redirectUri
 export class OAuthError extends Error {}
 
 /** Exchange the callback's code for a token at the host's token endpoint. */
-export async function exchangeCode(provider: OAuthProvider, app: OAuthApp, code: string, redirectUri: string): Promise<OAuthToken> {
+export function exchangeCode(provider: OAuthProvider, app: OAuthApp, code: string, redirectUri: string): Promise<OAuthToken> {
+  return tokenRequest(provider, app, { code, redirect_uri: redirectUri, grant_type: 'authorization_code' });
+}
+
+/** A new access token from the refresh token (GitLab's last two hours, Gitee's a day). */
+export function refreshAccessToken(provider: OAuthProvider, app: OAuthApp, refreshToken: string, redirectUri: string): Promise<OAuthToken> {
+  return tokenRequest(provider, app, { refresh_token: refreshToken, grant_type: 'refresh_token', redirect_uri: redirectUri });
+}
+
+async function tokenRequest(provider: OAuthProvider, app: OAuthApp, grant: Record<string, string>): Promise<OAuthToken> {
   const e = ENDPOINTS[provider];
-  const params = new URLSearchParams({ client_id: app.clientId, client_secret: app.clientSecret, code, redirect_uri: redirectUri, grant_type: 'authorization_code' });
+  const params = new URLSearchParams({ client_id: app.clientId, client_secret: app.clientSecret, ...grant });
   const base = `${app.url.replace(/\/+$/, '')}${e.token}`;
   // Gitee and CODING take the grant in the query string (their documented form); GitHub and GitLab in the body.
   const inQuery = provider === 'gitee' || provider === 'coding';
@@ -65,7 +74,7 @@ export async function exchangeCode(provider: OAuthProvider, app: OAuthApp, code:
   }
   // GitHub reports a bad code as 200 with an `error` field.
   if (!res.ok || body.error || !body.access_token)
-    throw new OAuthError(`${provider} refused the authorization code: ${body.error_description ?? body.error ?? `HTTP ${res.status}`}`);
+    throw new OAuthError(`${provider} refused the ${grant.grant_type === 'refresh_token' ? 'refresh token' : 'authorization code'}: ${body.error_description ?? body.error ?? `HTTP ${res.status}`}`);
   return {
     accessToken: body.access_token,
     refreshToken: body.refresh_token ?? null,
@@ -75,3 +84,15 @@ export async function exchangeCode(provider: OAuthProvider, app: OAuthApp, code:
 
 /** The user name git over HTTPS takes with each host's OAuth tokens. */
 export const OAUTH_GIT_USERNAME: Record<OAuthProvider, string> = { github: 'x-access-token', gitlab: 'oauth2', gitee: 'oauth2', coding: 'oauth2' };
+
+/** The configured OAuth app of a host, or null when the operator configured none. */
+export function oauthApp(c: Record<string, unknown>, provider: Provider): OAuthApp | null {
+  if (provider === 'git') return null;
+  const key = provider.toUpperCase();
+  const id = c[`KILN_OAUTH_${key}_CLIENT_ID`] as string | undefined;
+  const secret = c[`KILN_OAUTH_${key}_CLIENT_SECRET`] as string | undefined;
+  const url = c[`KILN_OAUTH_${key}_URL`] as string | undefined;
+  return id && secret && url ? { clientId: id, clientSecret: secret, url } : null;
+}
+
+export const oauthRedirectUri = (publicApiUrl: string): string => `${publicApiUrl.replace(/\/+$/, '')}/api/v1/oauth/callback`;

@@ -17,6 +17,9 @@ export class CodeSourceEntity {
   @Column('text', { name: 'api_url', nullable: true }) apiUrl!: string | null;
   /** The token came from the host's OAuth flow. */
   @Column('boolean', { default: false }) oauth!: boolean;
+  /** OAuth refresh token (sealed) and when the access token expires: renewed shortly before. */
+  @Column('text', { name: 'oauth_refresh_sealed', nullable: true }) oauthRefreshSealed!: string | null;
+  @Column('timestamptz', { name: 'oauth_expires_at', nullable: true }) oauthExpiresAt!: Date | null;
   @Column('text', { name: 'webhook_secret_sealed' }) webhookSecretSealed!: string;
   @Column('text', { default: 'ok' }) status!: 'ok' | 'unauthorized';
   @Column('text', { name: 'status_reason', nullable: true }) statusReason!: string | null;

@@ -5,6 +5,10 @@ import { Repository } from 'typeorm';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, PROVIDERS, ValidationError } from '@kiln/domain';
 import { generateSshKey, publicKeyOf } from './ssh-keys';
+import { OAuthError, oauthApp, oauthRedirectUri, OAuthToken, refreshAccessToken } from '../hosts/oauth';
+
+/** OAuth access tokens are renewed this long before they expire. */
+const REFRESH_AHEAD_MS = 5 * 60_000;
 import type { CreateSourceRequest, CreatedSourceView, Page, SourceCredentials, SourceView, SourceWebhookConfig, UpdateSourceRequest } from '@kiln/contracts';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { checkUrlField, EventBus, HostPolicy, KILN_CONFIG, parseInput } from '@kiln/platform';
@@ -81,7 +85,7 @@ export class SourcesService {
   }
 
   /** The OAuth callback's new source: the token is sealed like any other, and marked as from OAuth. */
-  async createFromOAuth(s: { provider: CodeSourceEntity['provider']; name: string; baseUrl: string | null; apiUrl: string | null; token: string; username: string }): Promise<SourceView> {
+  async createFromOAuth(s: { provider: CodeSourceEntity['provider']; name: string; baseUrl: string | null; apiUrl: string | null; token: OAuthToken; username: string }): Promise<SourceView> {
     const entity = this.sources.create({
       id: randomUUID(),
       provider: s.provider,
@@ -89,8 +93,10 @@ export class SourcesService {
       baseUrl: s.baseUrl ? s.baseUrl.replace(/\/+$/, '') : null,
       apiUrl: s.apiUrl ? s.apiUrl.replace(/\/+$/, '') : null,
       oauth: true,
+      oauthRefreshSealed: s.token.refreshToken ? this.box.seal(s.token.refreshToken) : null,
+      oauthExpiresAt: s.token.expiresAt,
       username: s.username,
-      secretSealed: this.box.seal(s.token),
+      secretSealed: this.box.seal(s.token.accessToken),
       webhookSecretSealed: this.box.seal(randomBytes(24).toString('base64url')),
       sshKeySealed: null,
       sshPublicKey: null,
@@ -102,9 +108,18 @@ export class SourcesService {
   }
 
   /** Re-authorization through OAuth: a new token clears the `unauthorized` state. */
-  async reauthorizeWithOAuth(id: string, token: string, username: string): Promise<SourceView> {
+  async reauthorizeWithOAuth(id: string, token: OAuthToken, username: string): Promise<SourceView> {
     const source = await this.entity(id);
-    Object.assign(source, { secretSealed: this.box.seal(token), username, oauth: true, status: 'ok', statusReason: null, statusAt: new Date() });
+    Object.assign(source, {
+      secretSealed: this.box.seal(token.accessToken),
+      oauthRefreshSealed: token.refreshToken ? this.box.seal(token.refreshToken) : null,
+      oauthExpiresAt: token.expiresAt,
+      username,
+      oauth: true,
+      status: 'ok',
+      statusReason: null,
+      statusAt: new Date(),
+    });
     const saved = await this.sources.save(source);
     this.announceChange(id);
     return this.view(saved);
@@ -163,7 +178,7 @@ export class SourcesService {
     if (secret !== undefined || ssh) {
       if (secret !== undefined) {
         source.secretSealed = this.box.seal(secret);
-        source.oauth = false;
+        Object.assign(source, { oauth: false, oauthRefreshSealed: null, oauthExpiresAt: null });
       }
       source.status = 'ok';
       source.statusReason = null;
@@ -209,7 +224,8 @@ export class SourcesService {
   }
 
   async credentials(id: string): Promise<SourceCredentials> {
-    const s = await this.entity(id);
+    let s = await this.entity(id);
+    if (s.oauth && s.oauthRefreshSealed && s.oauthExpiresAt && s.oauthExpiresAt.getTime() < Date.now() + REFRESH_AHEAD_MS) s = await this.refreshOAuth(id);
     return {
       id: s.id,
       provider: s.provider,
@@ -217,6 +233,29 @@ export class SourcesService {
       secret: s.secretSealed ? this.box.open(s.secretSealed) : null,
       sshPrivateKey: s.sshKeySealed ? this.box.open(s.sshKeySealed) : null,
     };
+  }
+
+  /**
+   * Renew an OAuth access token before it expires. Under a row lock, so concurrent callers renew once (hosts
+   * invalidate a refresh token when it is used). A refused refresh marks the source unauthorized.
+   */
+  private async refreshOAuth(id: string): Promise<CodeSourceEntity> {
+    return this.sources.manager.transaction(async (tx) => {
+      const s = await tx.findOneOrFail(CodeSourceEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!s.oauthRefreshSealed || !s.oauthExpiresAt || s.oauthExpiresAt.getTime() >= Date.now() + REFRESH_AHEAD_MS) return s;
+      const app = oauthApp(this.config, s.provider);
+      if (!app) return s; // no app configured any more: the token is used until the host refuses it
+      try {
+        const token = await refreshAccessToken(s.provider as Exclude<typeof s.provider, 'git'>, app, this.box.open(s.oauthRefreshSealed), oauthRedirectUri(this.config.KILN_PUBLIC_API_URL));
+        s.secretSealed = this.box.seal(token.accessToken);
+        s.oauthRefreshSealed = token.refreshToken ? this.box.seal(token.refreshToken) : s.oauthRefreshSealed;
+        s.oauthExpiresAt = token.expiresAt;
+      } catch (err) {
+        if (!(err instanceof OAuthError)) throw err;
+        Object.assign(s, { status: 'unauthorized', statusReason: `${err.message}; re-authorize the source`, statusAt: new Date(), oauthExpiresAt: null });
+      }
+      return tx.save(s);
+    });
   }
 
   async entity(id: string): Promise<CodeSourceEntity> {

@@ -9,7 +9,8 @@ export class RulesHostApis1764244000000 implements MigrationInterface {
   name = 'RulesHostApis1764244000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE rules.code_sources ADD COLUMN api_url text, ADD COLUMN oauth boolean NOT NULL DEFAULT false`);
+    await q.query(`ALTER TABLE rules.code_sources ADD COLUMN api_url text, ADD COLUMN oauth boolean NOT NULL DEFAULT false,
+      ADD COLUMN oauth_refresh_sealed text, ADD COLUMN oauth_expires_at timestamptz`);
     await q.query(`ALTER TABLE rules.build_rules ADD COLUMN submodules boolean NOT NULL DEFAULT false`);
     await q.query(`CREATE TABLE rules.oauth_states (
       state text PRIMARY KEY,
@@ -32,6 +33,6 @@ export class RulesHostApis1764244000000 implements MigrationInterface {
     await q.query(`DROP TABLE rules.registered_webhooks`);
     await q.query(`DROP TABLE rules.oauth_states`);
     await q.query(`ALTER TABLE rules.build_rules DROP COLUMN submodules`);
-    await q.query(`ALTER TABLE rules.code_sources DROP COLUMN api_url, DROP COLUMN oauth`);
+    await q.query(`ALTER TABLE rules.code_sources DROP COLUMN api_url, DROP COLUMN oauth, DROP COLUMN oauth_refresh_sealed, DROP COLUMN oauth_expires_at`);
   }
 }
