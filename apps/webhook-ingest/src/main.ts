@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { raw } from 'express';
 import { serviceMain } from '@kiln/platform';
 import { webhookConfigSchema } from './config';
 import { WebhookAppModule } from './app.module';
+import { serveDeliveriesFirst } from './webhooks/webhook-http';
+import { WebhooksService } from './webhooks/webhooks.service';
 
 serviceMain('webhook-ingest', webhookConfigSchema, (config, logger) => ({
   module: WebhookAppModule.forConfig(config, logger),
@@ -12,6 +12,6 @@ serviceMain('webhook-ingest', webhookConfigSchema, (config, logger) => ({
   // what was received, and only then is the body parsed (by the host's adapter), so nothing is refused unseen.
   bodyParser: false,
   configure: (app) => {
-    (app as NestExpressApplication).use('/webhooks', raw({ type: () => true, limit: config.KILN_WEBHOOK_MAX_BYTES }));
+    serveDeliveriesFirst(app.getHttpServer(), app.get(WebhooksService), config.KILN_WEBHOOK_MAX_BYTES, logger);
   },
 }));

@@ -74,6 +74,8 @@ export async function startStack(basePort = 18080, opts: { registry?: string; en
     KILN_LOGS_PORT: String(ports['log-service']),
     KILN_ORCHESTRATOR_PORT: String(ports['build-orchestrator']),
     KILN_WORKER_ID: `e2e-${process.pid}`,
+    // For profiling a benchmark's apps (e.g. `-r ./profiler.js`); unset in the suite.
+    ...(process.env.KILN_APP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.KILN_APP_NODE_OPTIONS } : {}),
     // The tests' git servers listen on loopback, which Kiln refuses unless allowed.
     KILN_GIT_ALLOW_HOSTS: '127.0.0.1',
     ...opts.env,

@@ -1,0 +1,73 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { JsonLogger } from '@kiln/platform';
+import type { WebhooksService } from './webhooks.service';
+
+const PATH = /^\/webhooks\/([^/?#]+)\/?(?:\?.*)?$/;
+
+/**
+ * POST /webhooks/{sourceId} straight on Node's HTTP server, ahead of Express and Nest: a delivery needs no routing
+ * tables, body parsers or interceptors, only its raw bytes, and this is the hottest path in Kiln (a third of
+ * webhook-ingest's CPU went to the framework layers). Every other request goes to the Nest app as before.
+ */
+export function serveDeliveriesFirst(server: Server, webhooks: WebhooksService, maxBytes: number, logger: JsonLogger): void {
+  const framework = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const m = req.method === 'POST' ? PATH.exec(req.url ?? '') : null;
+    if (!m) {
+      for (const f of framework) f.call(server, req, res);
+      return;
+    }
+    void deliver(req, res, m[1], webhooks, maxBytes, logger);
+  });
+}
+
+function answer(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function deliver(req: IncomingMessage, res: ServerResponse, rawId: string, webhooks: WebhooksService, maxBytes: number, logger: JsonLogger): Promise<void> {
+  let sourceId: string;
+  try {
+    sourceId = decodeURIComponent(rawId);
+  } catch {
+    return answer(res, 404, { status: 404, code: 'NotFound', message: 'no such source' });
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) {
+    res.setHeader('Connection', 'close');
+    answer(res, 413, { status: 413, code: 'PayloadTooLarge', message: `deliveries above ${maxBytes} bytes are refused` });
+    req.resume();
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxBytes) return reject(Object.assign(new Error('too large'), { status: 413 }));
+        chunks.push(c);
+      });
+      req.on('end', resolve);
+      req.on('error', reject);
+    });
+  } catch (err) {
+    if ((err as { status?: number }).status === 413) {
+      res.setHeader('Connection', 'close');
+      answer(res, 413, { status: 413, code: 'PayloadTooLarge', message: `deliveries above ${maxBytes} bytes are refused` });
+      req.resume();
+    } else req.destroy();
+    return;
+  }
+  try {
+    const headers = req.headers as Record<string, string | undefined>;
+    const result = await webhooks.receive({ sourceId, headers, rawBody: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), contentType: headers['content-type'] ?? '' });
+    answer(res, result.status, result.body);
+  } catch (err) {
+    logger.error({ msg: 'webhook delivery failed', sourceId, err: err instanceof Error ? err.message : String(err) }, 'Webhooks');
+    answer(res, 500, { status: 500, code: 'InternalError', message: 'internal error; see the service log' });
+  }
+}
