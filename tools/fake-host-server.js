@@ -5,6 +5,7 @@
  *   GitHub  /github/...            (REST v3: Link rel="next" paging; Bearer tokens; OAuth under /login/oauth)
  *   GitLab  /gitlab/api/v4/...     (x-next-page / x-total-pages paging; Bearer or PRIVATE-TOKEN; OAuth /oauth/*)
  *   Gitee   /gitee/api/v5/...      (access_token query; total_count / total_page headers; OAuth /oauth/*)
+ *   CODING  /coding/oauth_authorize.html, /coding/api/oauth/access_token (OAuth only: grant in the query string)
  * Usage: node fake-host-server.js <port or 0> <state.json>
  * state.json: { "tokens": ["t1"], "oauthApps": { "<clientId>": "<secret>" }, "repos": [{ "fullName": "acme/app",
  *   "branches": { "main": "<sha>" }, "tags": { "v1": "<sha>" }, "private": true }] }
@@ -80,7 +81,7 @@ const server = http.createServer(async (req, res) => {
   if (path === '/_fake/tokens') return send(res, 200, { access: [...tokens], refresh: [...refreshTokens.keys()] });
 
   // ---- OAuth (all three): the user "approves" at once and is sent back with a code.
-  const authorize = /^\/(github)\/login\/oauth\/authorize$|^\/(gitlab|gitee)\/oauth\/authorize$/.exec(path);
+  const authorize = /^\/(github)\/login\/oauth\/authorize$|^\/(gitlab|gitee)\/oauth\/authorize$|^\/(coding)\/oauth_authorize\.html$/.exec(path);
   if (authorize && req.method === 'GET') {
     const clientId = url.searchParams.get('client_id');
     if (!state.oauthApps?.[clientId]) return send(res, 404, { error: 'unknown client' });
@@ -92,9 +93,9 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(302, { Location: back.toString() });
     return res.end();
   }
-  const tokenAt = /^\/(github)\/login\/oauth\/access_token$|^\/(gitlab|gitee)\/oauth\/token$/.exec(path);
+  const tokenAt = /^\/(github)\/login\/oauth\/access_token$|^\/(gitlab|gitee)\/oauth\/token$|^\/(coding)\/api\/oauth\/access_token$/.exec(path);
   if (tokenAt && req.method === 'POST') {
-    const host = tokenAt[1] ?? tokenAt[2];
+    const host = tokenAt[1] ?? tokenAt[2] ?? tokenAt[3];
     const p = { ...Object.fromEntries(url.searchParams), ...parseBody(raw, req.headers['content-type']) };
     grants.push(`${host}:${p.grant_type ?? 'authorization_code'}`);
     const issue = () => {

@@ -115,6 +115,32 @@ describe('code sources: URLs Kiln refuses to contact', () => {
     expect(refused).toMatchObject({ status: 'failed', failure: { type: 'SourceUrlRefused', message: expect.stringContaining('10.9.8.7') } });
   });
 
+  it('answers OAuth for a host without a configured app with what to configure', async () => {
+    const res = await api.call('POST', '/api/v1/sources/oauth/coding', { name: 'x' });
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ code: 'OAuthNotConfigured', message: expect.stringContaining('KILN_OAUTH_CODING_CLIENT_ID') });
+  });
+
+  it('lists a CODING repository\'s branches and tags with git itself, page by page', async () => {
+    const source = await api.ok<{ id: string }>('POST', '/api/v1/sources', { provider: 'coding', name: `coding-${run}`, baseUrl: git.baseUrl, token: 'tok' });
+    const repo = git.createRepo(`acme/coding-${run}`);
+    repo.commit({ 'a.txt': 'a' }, 'a');
+    repo.push('refs/heads/main');
+    for (const b of ['dev', 'release/1']) {
+      repo.checkout(b, true);
+      repo.push(`refs/heads/${b}`);
+    }
+    repo.tag('v1', 'annotated');
+    repo.push('refs/tags/v1');
+    const base = `/api/v1/sources/${source.id}/repositories/${encodeURIComponent(repo.fullName)}`;
+    const first = await api.ok<{ items: Array<{ name: string }>; nextCursor: string | null }>('GET', `${base}/branches?limit=2`);
+    const second = await api.ok<{ items: Array<{ name: string }>; nextCursor: string | null }>('GET', `${base}/branches?limit=2&cursor=${first.nextCursor}`);
+    expect([...first.items, ...second.items].map((b) => b.name)).toEqual(['dev', 'main', 'release/1']);
+    expect(second.nextCursor).toBeNull();
+    const tags = await api.ok<{ items: Array<{ name: string; commit: string }> }>('GET', `${base}/tags`);
+    expect(tags.items).toEqual([{ name: 'v1', commit: repo.info('HEAD').sha }]);
+  });
+
   it('refuses refs that git would read as options', async () => {
     const source = await api.ok<{ id: string }>('POST', '/api/v1/sources', { provider: 'git', name: `refs-${run}` });
     const repo = git.createRepo(`acme/refs-${run}`);
@@ -225,7 +251,7 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
     branches: Object.fromEntries(Array.from({ length: i === 0 ? 5 : 1 }, (_, b) => [b === 0 ? 'main' : `feature/${b}`, sha(b + 1)])),
     tags: i === 0 ? { 'v1.0.0': sha(10), 'v1.1.0': sha(11), 'v2.0.0': sha(12) } : {},
   }));
-  const apps = { 'gh-client': 'gh-secret', 'gl-client': 'gl-secret', 'ge-client': 'ge-secret' };
+  const apps = { 'gh-client': 'gh-secret', 'gl-client': 'gl-secret', 'ge-client': 'ge-secret', 'cd-client': 'cd-secret' };
 
   beforeAll(async () => {
     // Access tokens that expire within Kiln's renewal window: every use after the first renews them.
@@ -242,6 +268,9 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
         KILN_OAUTH_GITEE_CLIENT_ID: 'ge-client',
         KILN_OAUTH_GITEE_CLIENT_SECRET: 'ge-secret',
         KILN_OAUTH_GITEE_URL: `${hosts.url}/gitee`,
+        KILN_OAUTH_CODING_CLIENT_ID: 'cd-client',
+        KILN_OAUTH_CODING_CLIENT_SECRET: 'cd-secret',
+        KILN_OAUTH_CODING_URL: `${hosts.url}/coding`,
       },
     });
     api = new Api(stack.gatewayUrl, stack.adminToken);
@@ -346,6 +375,13 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
     const created = (await res.json()) as { id: string; provider: string; oauth: boolean; credentials: string };
     expect(created).toMatchObject({ provider, oauth: true, credentials: 'oauth' });
     expect(JSON.stringify(created)).not.toContain(clientId.replace('client', 'secret'));
+    if (provider === 'github') {
+      // CODING too: its authorize page and token endpoint (the grant in the query string, as CODING documents).
+      const coding = await authorizeThroughHost('coding', { name: `oauth-coding-${run}` });
+      expect(coding.status).toBe(200);
+      expect(await coding.json()).toMatchObject({ provider: 'coding', oauth: true, credentials: 'oauth' });
+      expect((await hosts.grants()).filter((g) => g.startsWith('coding:'))).toEqual(['coding:authorization_code']);
+    }
     const listed = await api.ok<{ items: Array<{ fullName: string }> }>('GET', `/api/v1/sources/${created.id}/repositories?limit=100`);
     expect(listed.items).toHaveLength(repos.length);
     if (provider !== 'github') {
@@ -374,14 +410,14 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
     const denied = await api.ok<{ state: string }>('POST', '/api/v1/sources/oauth/gitlab', { name: `denied-${run}` });
     const deniedRes = await fetch(`${stack.gatewayUrl}/api/v1/oauth/callback?error=access_denied&error_description=The+user+denied&state=${denied.state}`);
     expect(deniedRes.status).toBe(422);
-    expect((await api.call('POST', '/api/v1/sources/oauth/coding', { name: 'x' })).body).toMatchObject({ code: 'OAuthNotConfigured' });
+    expect((await api.call('POST', '/api/v1/sources/oauth/coding', { name: 'x', sourceId: s.id })).status).toBe(400); // a github source
     expect((await api.call('POST', '/api/v1/sources/oauth/git', { name: 'x' })).status).toBe(400);
   });
 
   it('keeps no token or OAuth secret in clear in any stored row or service log', async () => {
     const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
     await pg.connect();
-    const secrets = ['good-token', 'revoked-token', 'gh-secret', 'gl-secret', 'ge-secret', ...(await hosts.issuedTokens())];
+    const secrets = ['good-token', 'revoked-token', 'gh-secret', 'gl-secret', 'ge-secret', 'cd-secret', ...(await hosts.issuedTokens())];
     expect(secrets.length).toBeGreaterThan(8); // the OAuth tokens of the tests above are among them
     try {
       const tables = (await pg.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema IN ('rules','logs','gateway') AND table_type = 'BASE TABLE'`)).rows.map((r: { t: string }) => r.t);

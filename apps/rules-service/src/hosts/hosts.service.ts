@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { EntityManager } from 'typeorm';
-import { KilnError, PROVIDERS, Provider, UnprocessableError, ValidationError } from '@kiln/domain';
+import { cloneUrlFor, KilnError, PROVIDERS, Provider, UnprocessableError, ValidationError } from '@kiln/domain';
 import type { HostRefView, HostRepositoryView, Page, SourceView } from '@kiln/contracts';
-import { checkUrlField, KILN_CONFIG, runGit, UrlRefused, withGitEnv } from '@kiln/platform';
+import { checkUrlField, classifyGitError, KILN_CONFIG, runGit, UrlRefused, withGitEnv } from '@kiln/platform';
 import { RulesConfig } from '../config';
 import { CodeSourceEntity } from '../sources/code-source.entity';
 import { SourcesService } from '../sources/sources.service';
@@ -23,7 +23,7 @@ export class HostsService {
 
   private api(source: CodeSourceEntity, token: string): HostApi {
     if (source.provider === 'git' || source.provider === 'coding')
-      throw new UnprocessableError('NotSupported', `listing and webhooks through the ${source.provider} API are not supported; ${source.provider === 'git' ? 'branches and tags are listed with git itself' : 'give the repository by name'}`);
+      throw new UnprocessableError('NotSupported', `listing repositories and registering webhooks through the ${source.provider} API are not supported; branches and tags are listed with git itself${source.provider === 'coding' ? ", and CODING's webhook is set up in the project's settings" : ''}`);
     const apiUrl = source.apiUrl ?? defaultApiUrl(source.provider, source.baseUrl);
     return hostApi({ provider: source.provider, apiUrl: apiUrl as string, token, hosts: this.sources.hosts });
   }
@@ -60,6 +60,11 @@ export class HostsService {
     const source = await this.sources.entity(sourceId);
     const { page, perPage } = paging(cursor, limit);
     if (source.provider === 'git') return this.gitRefs(source, repo, kind, page, perPage);
+    // CODING's Open API is not supported yet: its branches and tags come from git itself, with the same token.
+    if (source.provider === 'coding') {
+      if (!REPO_NAME.test(repo) || repo.split('/').includes('..')) throw new ValidationError([{ field: 'repo', message: 'must be team/project/depot or owner/name on the host' }]);
+      return this.gitRefs(source, cloneUrlFor('coding', source.baseUrl, repo), kind, page, perPage);
+    }
     if (!REPO_NAME.test(repo) || repo.split('/').includes('..')) throw new ValidationError([{ field: 'repo', message: 'must be owner/name on the host' }]);
     const api = this.api(source, await this.token(source));
     return toPage(await this.guarded(source, () => (kind === 'branches' ? api.listBranches(repo, page, perPage) : api.listTags(repo, page, perPage))));
@@ -70,7 +75,14 @@ export class HostsService {
     await checkUrlField(this.sources.hosts, 'repo', url);
     const creds = await this.sources.credentials(source.id);
     const run = await withGitEnv(url, creds, (env) => runGit(['ls-remote', kind === 'branches' ? '--heads' : '--tags', '--', url], { env, timeoutMs: 30_000 }));
-    if (run.code !== 0) throw new UnprocessableError('GitUnavailable', `git ls-remote failed: ${run.stderr.trim().split('\n').pop()}`);
+    if (run.code !== 0) {
+      const problem = classifyGitError(run.stderr, url);
+      if (problem.type === 'SourceAuthFailed') {
+        await this.sources.markUnauthorized(source.id, problem.message, new Date());
+        throw new UnprocessableError('SourceAuthFailed', `${problem.message} (${problem.hint})`);
+      }
+      throw new UnprocessableError(problem.type, problem.message);
+    }
     const prefix = kind === 'branches' ? 'refs/heads/' : 'refs/tags/';
     const peeled = new Map<string, string>();
     const all: HostRefView[] = [];
