@@ -38,6 +38,9 @@ async function main(): Promise<void> {
   await new Promise((r) => bare.stdout?.once('data', r));
   await runLoad(BARE_PORT, deliveries(secret, '/'), CONNECTIONS, WARMUP);
   const baseline = await runLoad(BARE_PORT, deliveries(secret, '/'), CONNECTIONS, SECONDS);
+  // Latency at the goal's throughput (0.4x what the bare server managed), paced over the same connections.
+  const goalRate = 0.4 * baseline.rps;
+  const barePaced = await runLoad(BARE_PORT, deliveries(secret, '/'), CONNECTIONS, SECONDS, goalRate);
   bare.kill();
 
   const stack = await startStack(18480);
@@ -50,13 +53,17 @@ async function main(): Promise<void> {
     const before = await storedPushes();
     const kiln = await runLoad(port, deliveries(secret, path), CONNECTIONS, SECONDS);
     const stored = (await storedPushes()) - before;
+    // At saturation a closed loop's latency is connections / throughput (Little's law), so p99 there mostly restates
+    // throughput; the paced run measures latency at the goal's throughput. Both are printed.
+    const kilnPaced = await runLoad(port, deliveries(secret, path), CONNECTIONS, SECONDS, goalRate);
 
     const ratio = kiln.rps / baseline.rps;
     const row = (label: string, a: string, b: string, extra = '') => console.log(`${label.padEnd(26)}${a.padStart(16)}${b.padStart(22)}${extra.padStart(34)}`);
     row('', 'bare node http', 'kiln webhook-ingest', 'goal');
     row('accepted webhooks/s', baseline.rps.toFixed(0), kiln.rps.toFixed(0), `≥ 0.40× bare: ${ratio.toFixed(2)}× ${ratio >= 0.4 ? 'met' : 'NOT met'}`);
-    row('latency p50 (ms)', baseline.p50.toFixed(1), kiln.p50.toFixed(1));
-    row('latency p99 (ms)', baseline.p99.toFixed(1), kiln.p99.toFixed(1), `< 25 ms: ${kiln.p99 < 25 ? 'met' : 'NOT met'}`);
+    row('saturated p50 / p99 (ms)', `${baseline.p50.toFixed(1)} / ${baseline.p99.toFixed(1)}`, `${kiln.p50.toFixed(1)} / ${kiln.p99.toFixed(1)}`, `p99 < 25 ms: ${kiln.p99 < 25 ? 'met' : 'NOT met'}`);
+    row(`at ${goalRate.toFixed(0)}/s: p50 / p99`, `${barePaced.p50.toFixed(1)} / ${barePaced.p99.toFixed(1)}`, `${kilnPaced.p50.toFixed(1)} / ${kilnPaced.p99.toFixed(1)}`, `p99 < 25 ms: ${kilnPaced.p99 < 25 ? 'met' : 'NOT met'}`);
+    row(`at ${goalRate.toFixed(0)}/s: achieved/s`, barePaced.rps.toFixed(0), kilnPaced.rps.toFixed(0));
     row('requests / non-2xx', `${baseline.requests} / ${baseline.errors}`, `${kiln.requests} / ${kiln.errors}`);
     row('2xx answers / stored', `${baseline.ok2xx} / n.a.`, `${kiln.ok2xx} / ${stored}`, `equal: ${stored === kiln.ok2xx ? 'met' : 'NOT met'}`);
   } finally {
