@@ -45,6 +45,29 @@ export interface ConsumeOptions {
   retryInPlace?: boolean;
 }
 
+/**
+ * nats.js 2.x settles every successful request by then "cancelling" it, which builds a NatsError (a stack
+ * capture) only to reject an already-resolved promise: ~5% of webhook-ingest's CPU under load, one per JetStream
+ * publish ack. Same behaviour without the throw-away error: stop the timer, leave the mux, settle once.
+ */
+function settleRequestsWithoutThrowawayErrors(): void {
+  // An internal module of the pinned nats package (2.29): checked below, skipped when its shape differs.
+  const mod = require('nats/lib/nats-base-client/request') as { RequestOne?: { prototype: Record<string, unknown> } };
+  const proto = mod.RequestOne?.prototype as
+    | { resolver?: unknown; timer?: { cancel(): void }; ctx?: Error; deferred: { resolve(v: unknown): void; reject(e: unknown): void }; mux: { cancel(r: unknown): void } }
+    | undefined;
+  if (!proto || typeof proto.resolver !== 'function') return; // another nats.js: leave it as it is
+  proto.resolver = function (this: NonNullable<typeof proto>, err: (Error & { stack?: string }) | null, msg: unknown) {
+    this.timer?.cancel();
+    if (err) {
+      if (this.ctx) err.stack += `\n\n${this.ctx.stack}`;
+      this.deferred.reject(err);
+    } else this.deferred.resolve(msg);
+    this.mux.cancel(this);
+  };
+}
+settleRequestsWithoutThrowawayErrors();
+
 /** JetStream: durable publish with deduplication, and durable consumers that ack only after the handler succeeds. */
 export class EventBus {
   private readonly js: JetStreamClient;
