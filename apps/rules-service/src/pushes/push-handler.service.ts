@@ -8,10 +8,6 @@ import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from '../rules/rules.service';
 import { SourcesService } from '../sources/sources.service';
 import { DecisionKind, EventDecisionEntity, NO_RULE_ID, PushEventEntity } from './push-event.entity';
-import { BuildRuleEntity } from '../rules/build-rule.entity';
-import { repositoryKey } from '../rules/rule-input';
-
-const repoKeyOf = (e: { sourceId: string; repoFullName: string }) => `${e.sourceId}|${repositoryKey(e.repoFullName)}`;
 
 export const PUSH_CONSUMER = 'rules-service';
 
@@ -31,8 +27,7 @@ export class PushHandler implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    // In batches: under a burst of pushes the ledger and the rule look-ups take one statement per batch.
-    await this.bus.consumeBatches(pushReceivedV1, PUSH_CONSUMER, (batch) => this.handleBatch(batch.map((b) => b.payload)), { ackWaitMs: 60_000, maxBatch: 200 });
+    await this.bus.consume(pushReceivedV1, PUSH_CONSUMER, (event) => this.handle(event), { ackWaitMs: 60_000 });
     await this.bus.consume(deliveryRecordedV1, 'rules-service-ledger', (record) => this.recordDelivery(record));
     await this.bus.consume(sourceStatusV1, 'rules-service-source-status', (s) => this.sources.markUnauthorized(s.sourceId, s.reason, new Date(s.at)));
   }
@@ -67,49 +62,31 @@ export class PushHandler implements OnApplicationBootstrap {
   }
 
   async handle(event: PushReceivedV1): Promise<void> {
-    await this.handleBatch([event]);
-  }
-
-  /**
-   * A batch of pushes (whatever arrived together): their ledger rows in one statement, the rules of all their
-   * repositories in one query, the "no rules" decisions in one statement; each push with rules is then decided on
-   * its own, in order. Everything is keyed, so a redelivered batch changes nothing.
-   */
-  async handleBatch(events: PushReceivedV1[]): Promise<void> {
-    const pushes = events.filter((e) => e.kind === 'push');
-    if (pushes.length === 0) return;
-    await this.db.query(
-      `INSERT INTO rules.push_events (event_id, source_id, provider, delivery_id, outcome, status, event_type, repo_full_name, ref, event, received_at)
-       SELECT e, s, p, d, 'accepted', 202, 'push', r, f, j, t
-       FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[]) AS u(e, s, p, d, r, f, j, t)
-       ON CONFLICT DO NOTHING`,
-      [
-        pushes.map((e) => e.eventId),
-        pushes.map((e) => e.sourceId),
-        pushes.map((e) => e.provider),
-        pushes.map((e) => e.deliveryId),
-        pushes.map((e) => e.repoFullName),
-        pushes.map((e) => e.ref),
-        pushes.map((e) => JSON.stringify(e)),
-        pushes.map((e) => e.receivedAt),
-      ],
-    );
-    const rulesByRepo = await this.rules.forRepositories(pushes.map((e) => ({ sourceId: e.sourceId, repoFullName: e.repoFullName })));
-    const withoutRules = pushes.filter((e) => (rulesByRepo.get(repoKeyOf(e)) ?? []).length === 0);
-    if (withoutRules.length > 0)
-      await this.db.query(
-        `INSERT INTO rules.event_decisions (event_id, rule_id, decision, reason)
-         SELECT e, $2::uuid, 'no-rules', r FROM unnest($1::text[], $3::text[]) AS u(e, r)
-         ON CONFLICT DO NOTHING`,
-        [withoutRules.map((e) => e.eventId), NO_RULE_ID, withoutRules.map((e) => `no build rule uses ${e.repoFullName} on this source`)],
-      );
-    for (const event of pushes) {
-      const rules = rulesByRepo.get(repoKeyOf(event)) ?? [];
-      if (rules.length > 0) await this.decide(event, rules);
+    if (event.kind !== 'push') return;
+    await this.db
+      .createQueryBuilder()
+      .insert()
+      .into(PushEventEntity)
+      .values({
+        eventId: event.eventId,
+        sourceId: event.sourceId,
+        provider: event.provider,
+        deliveryId: event.deliveryId,
+        outcome: 'accepted',
+        status: 202,
+        eventType: 'push',
+        repoFullName: event.repoFullName,
+        ref: event.ref,
+        event,
+        receivedAt: new Date(event.receivedAt),
+      })
+      .orIgnore()
+      .execute();
+    const rules = await this.rules.forRepository(event.sourceId, event.repoFullName);
+    if (rules.length === 0) {
+      await this.record(event.eventId, NO_RULE_ID, 'no-rules', `no build rule uses ${event.repoFullName} on this source`);
+      return;
     }
-  }
-
-  private async decide(event: PushReceivedV1, rules: BuildRuleEntity[]): Promise<void> {
     const source = await this.sources.entity(event.sourceId);
     for (const rule of rules) {
       if (event.deleted) {

@@ -172,19 +172,6 @@ export class RulesService {
     return found;
   }
 
-  /** Rules of several repositories at once, keyed `sourceId|repositoryKey`. */
-  async forRepositories(repos: Array<{ sourceId: string; repoFullName: string }>): Promise<Map<string, BuildRuleEntity[]>> {
-    const keys = new Map(repos.map((r) => [`${r.sourceId}|${repositoryKey(r.repoFullName)}`, { sourceId: r.sourceId, repositoryKey: repositoryKey(r.repoFullName) }]));
-    const out = new Map<string, BuildRuleEntity[]>();
-    if (keys.size === 0) return out;
-    const rows = await this.rules.find({ where: [...keys.values()], order: { createdAt: 'ASC' } });
-    for (const r of rows) {
-      const k = `${r.sourceId}|${r.repositoryKey}`;
-      out.set(k, [...(out.get(k) ?? []), r]);
-    }
-    return out;
-  }
-
   /** Rules of a repository on a source, for matching a push. */
   forRepository(sourceId: string, repoFullName: string): Promise<BuildRuleEntity[]> {
     return this.rules.find({ where: { sourceId, repositoryKey: repositoryKey(repoFullName) }, order: { createdAt: 'ASC' } });
