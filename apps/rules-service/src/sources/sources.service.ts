@@ -28,44 +28,36 @@ const sshKey = z
   .max(16_384)
   .refine((k) => /^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----\r?\n[\s\S]+\n-----END (OPENSSH|RSA|EC) PRIVATE KEY-----\s*$/.test(k), 'must be an unencrypted private key in OpenSSH or PEM form');
 
+/** Fields a source is created with and may change later (the provider never changes). */
+const sourceFields = {
+  baseUrl: httpUrl.nullish(),
+  apiUrl: httpUrl.nullish(),
+  token: z.string().min(1).max(4096).optional(),
+  password: z.string().min(1).max(4096).optional(),
+  sshPrivateKey: sshKey.optional(),
+  generateSshKey: z.boolean().optional(),
+  webhookSecret: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
+};
+
+type CredentialFields = { token?: string; password?: string; sshPrivateKey?: string; generateSshKey?: boolean };
+function credentialProblems(v: CredentialFields, ctx: z.RefinementCtx): void {
+  if (v.token && v.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give a token or a password, not both' });
+  if (v.sshPrivateKey && v.generateSshKey) ctx.addIssue({ code: 'custom', path: ['generateSshKey'], message: 'give a key or ask for one, not both' });
+}
+
 const createSchema = z
-  .object({
-    provider: z.enum(PROVIDERS),
-    name: z.string().trim().min(1).max(100),
-    baseUrl: httpUrl.nullish(),
-    apiUrl: httpUrl.nullish(),
-    token: z.string().min(1).max(4096).optional(),
-    username: z.string().min(1).max(255).optional(),
-    password: z.string().min(1).max(4096).optional(),
-    sshPrivateKey: sshKey.optional(),
-    generateSshKey: z.boolean().optional(),
-    webhookSecret: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
-  })
+  .object({ provider: z.enum(PROVIDERS), name: z.string().trim().min(1).max(100), username: z.string().min(1).max(255).optional(), ...sourceFields })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.token && v.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give a token or a password, not both' });
+    credentialProblems(v, ctx);
     if (v.password && !v.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with a password' });
     if ((v.sshPrivateKey || v.generateSshKey) && v.provider !== 'git') ctx.addIssue({ code: 'custom', path: ['sshPrivateKey'], message: 'SSH keys are for git sources (hosts use tokens or OAuth)' });
-    if (v.sshPrivateKey && v.generateSshKey) ctx.addIssue({ code: 'custom', path: ['generateSshKey'], message: 'give a key or ask for one, not both' });
   });
 
 const updateSchema = z
-  .object({
-    name: z.string().trim().min(1).max(100).optional(),
-    baseUrl: httpUrl.nullish(),
-    apiUrl: httpUrl.nullish(),
-    token: z.string().min(1).max(4096).optional(),
-    username: z.string().min(1).max(255).nullish(),
-    password: z.string().min(1).max(4096).optional(),
-    sshPrivateKey: sshKey.optional(),
-    generateSshKey: z.boolean().optional(),
-    webhookSecret: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
-  })
+  .object({ name: z.string().trim().min(1).max(100).optional(), username: z.string().min(1).max(255).nullish(), ...sourceFields })
   .strict()
-  .superRefine((v, ctx) => {
-    if (v.token && v.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give a token or a password, not both' });
-    if (v.sshPrivateKey && v.generateSshKey) ctx.addIssue({ code: 'custom', path: ['generateSshKey'], message: 'give a key or ask for one, not both' });
-  });
+  .superRefine(credentialProblems);
 
 @Injectable()
 export class SourcesService {
