@@ -104,11 +104,12 @@ export class HostsService {
     if (existing.length > 0) return;
     const api = this.api(source, await this.token(source));
     const webhook = await this.sources.webhookConfig(source.id);
-    const hookId = await this.guarded(source, () => api.createHook(repository.replace(/\.git$/, ''), this.sources.view(source).webhookUrl, webhook.webhookSecret));
+    const onHost = hostRepoName(repository);
+    const hookId = await this.guarded(source, () => api.createHook(onHost, this.sources.view(source).webhookUrl, webhook.webhookSecret));
     try {
       await tx.query('INSERT INTO rules.registered_webhooks (source_id, repository_key, repository, hook_id) VALUES ($1, $2, $3, $4)', [source.id, repositoryKey, repository, hookId]);
     } catch (err) {
-      await api.deleteHook(repository, hookId).catch(() => undefined);
+      await api.deleteHook(onHost, hookId).catch(() => undefined);
       throw err;
     }
   }
@@ -122,7 +123,7 @@ export class HostsService {
     const source = await this.sources.entity(sourceId);
     const api = this.api(source, await this.token(source));
     try {
-      await this.guarded(source, () => api.deleteHook(hook.repository.replace(/\.git$/, ''), hook.hook_id));
+      await this.guarded(source, () => api.deleteHook(hostRepoName(hook.repository), hook.hook_id));
     } catch (err) {
       // Already gone on the host is what we want; anything else keeps the record so it can be retried.
       if (!(err instanceof KilnError && err.status === 404)) throw err;
@@ -189,6 +190,9 @@ export class HostsService {
     return this.sources.createFromOAuth({ provider: pending.provider, name: pending.name, baseUrl: pending.base_url, apiUrl: pending.api_url, token, username });
   }
 }
+
+/** The repository as the host's API names it: `owner/name`, without a `.git` suffix. */
+const hostRepoName = (repository: string): string => repository.replace(/\.git$/, '');
 
 function paging(cursor: string | undefined, limit: number | undefined): { page: number; perPage: number } {
   const page = cursor ? Number(cursor) : 1;
