@@ -16,6 +16,7 @@ interface Line {
   step: string;
   attempt: number;
   stream: string;
+  time: string;
   text: string;
 }
 
@@ -169,9 +170,22 @@ describe('build logs: live follow, queries and redaction', () => {
     expect(body.trim().split('\n')).toHaveLength(all.length);
     expect(body).toContain('build#1 stdout: line 40');
 
-    for (const bad of ['tail=0', 'stream=video', 'attempt=zero', 'step=deploy', 'limit=ten'])
+    // Times are ISO-8601 instants in UTC with milliseconds, as everywhere else in the API.
+    expect(all.every((l) => new Date(l.time).toISOString() === l.time)).toBe(true);
+    expect(all.every((l) => typeof l.seq === 'number' && typeof l.attempt === 'number' && /^\d+$/.test(l.id))).toBe(true);
+
+    for (const bad of ['tail=0', 'stream=video', 'attempt=zero', 'step=deploy', 'limit=ten', 'cursor=abc'])
       expect((await api.call('GET', `/api/v1/builds/${buildId}/logs?${bad}`)).status).toBe(400);
-    expect((await api.call('GET', '/api/v1/builds/00000000-0000-4000-8000-000000000000/logs')).status).toBe(404);
+    const cursorProblem = await api.call<{ code: string; fields: Array<{ field: string }> }>('GET', `/api/v1/builds/${buildId}/logs?cursor=abc`);
+    expect(cursorProblem.body.fields.map((f) => f.field)).toEqual(['cursor']);
+    const missing = await api.call<{ status: number; code: string }>('GET', '/api/v1/builds/00000000-0000-4000-8000-000000000000/logs');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ status: 404, code: 'NotFound' });
+    // A token of another namespace is refused the page (log-service checks it in the same query).
+    const other = await api.ok<{ token: string }>('POST', '/api/v1/tokens', { name: `other-${run}`, role: 'read', namespaces: ['someone-else'] });
+    const refused = await api.withToken(other.token).call<{ code: string }>('GET', `/api/v1/builds/${buildId}/logs?tail=5`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('Forbidden');
   });
 });
 

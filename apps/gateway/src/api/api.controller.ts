@@ -14,6 +14,7 @@ import {
   eventsList,
   eventsRedeliver,
   logsList,
+  logsPage,
   oauthCallback,
   oauthStart,
   OAuthStartRequest,
@@ -266,7 +267,9 @@ export class BuildsApiController {
       res.end();
       return;
     }
-    res.json(await this.rpc.call(logsList, { ...filters, cursor: q.cursor, limit: num(q.limit, 'limit'), tail: num(q.tail, 'tail') }));
+    // log-service answers with the page's JSON, sent on as it is (no parse and serialize again here).
+    const page = await this.rpc.bytes(logsPage, { ...filters, cursor: q.cursor, limit: num(q.limit, 'limit'), tail: num(q.tail, 'tail') });
+    res.status(page.status).type('application/json; charset=utf-8').end(Buffer.from(page.body.buffer, page.body.byteOffset, page.body.byteLength));
   }
 
   private async follow(req: AuthedRequest, res: Response, filters: Omit<LogsQuery, 'cursor'>, from: string | undefined): Promise<void> {

@@ -26,6 +26,20 @@ export function defineRpc<Req, Res>(pattern: string): RpcDef<Req, Res> {
   return { pattern };
 }
 
+/**
+ * A request/reply call whose answer travels as its final JSON bytes, with the status in a header and no envelope:
+ * the gateway writes them to the HTTP response without parsing and serializing them again. For hot read paths.
+ */
+export interface BytesRpcDef<Req, Res> {
+  readonly subject: string;
+  readonly __req?: Req;
+  readonly __res?: Res;
+}
+
+export function defineBytesRpc<Req, Res>(subject: string): BytesRpcDef<Req, Res> {
+  return { subject };
+}
+
 export type PayloadOf<D> = D extends EventDef<infer T> ? T : never;
 export type RequestOf<D> = D extends RpcDef<infer Req, unknown> ? Req : never;
 export type ResponseOf<D> = D extends RpcDef<unknown, infer Res> ? Res : never;

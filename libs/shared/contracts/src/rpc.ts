@@ -1,6 +1,6 @@
 import type { BuildStatus, Provider, Trigger, TagRule, NormalizedTagRule } from '@kiln/domain';
 import type { BuildFailure, BuildTriggerInfo, LogStream, StepName, StepStatus } from './builds.v1';
-import { defineRpc } from './define';
+import { defineBytesRpc, defineRpc } from './define';
 import type { PushReceivedV1 } from './push-received.v1';
 
 export interface Page<T> {
@@ -357,6 +357,8 @@ export const logsRetentionRun = defineRpc<Record<string, never>, RetentionRun>('
 export const buildsList = defineRpc<BuildsQuery, Page<BuildView>>('logs.builds.list');
 export const buildsGet = defineRpc<{ id: string }, BuildView>('logs.builds.get');
 export const logsList = defineRpc<LogsQuery, Page<LogLineView>>('logs.lines.list');
+/** The same page as `logsList`, answered as the JSON bytes the gateway sends on (the log reader's hot path). */
+export const logsPage = defineBytesRpc<LogsQuery, Page<LogLineView>>('logs.lines.page');
 export const buildsDelete = defineRpc<{ id: string }, { deleted: true }>('logs.builds.delete');
 
 // ---- health ----

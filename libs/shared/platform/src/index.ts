@@ -2,6 +2,7 @@ export * from './config';
 export * from './logger';
 export * from './events';
 export * from './rpc';
+export * from './bytes-rpc';
 export * from './health';
 export * from './database';
 export * from './platform.module';

@@ -5,6 +5,8 @@ import { EventBus } from './events';
 import { HealthCheck, HEALTH_CHECKS, SERVICE_NAME } from './health';
 import { JsonLogger } from './logger';
 import { NATS_CLIENT } from './rpc';
+import { NATS_CONNECTION } from './bytes-rpc';
+import { connect } from 'nats';
 
 export interface PlatformOptions {
   service: string;
@@ -12,7 +14,7 @@ export interface PlatformOptions {
   logger: JsonLogger;
   /** Connect the JetStream event bus (and create the streams). */
   events?: boolean;
-  /** A NATS request/reply client for calling other services. */
+  /** A NATS request/reply client for calling other services (Nest's, and a plain connection for bytes RPCs). */
   rpcClient?: boolean;
 }
 
@@ -61,7 +63,15 @@ export class PlatformModule {
           return client;
         },
       });
-      exported.push(NATS_CLIENT);
+      providers.push({
+        provide: NATS_CONNECTION,
+        useFactory: async () => {
+          const nc = await connect({ servers: opts.config.KILN_NATS_URL.split(','), name: `${opts.service}-rpc`, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
+          closers.push(() => nc.drain());
+          return nc;
+        },
+      });
+      exported.push(NATS_CLIENT, NATS_CONNECTION);
     }
     return { module: PlatformModule, providers, exports: exported };
   }

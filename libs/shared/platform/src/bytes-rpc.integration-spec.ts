@@ -1,0 +1,48 @@
+import { connect, NatsConnection } from 'nats';
+import { defineBytesRpc } from '@kiln/contracts';
+import { KilnError, NotFoundError } from '@kiln/domain';
+import { services } from '../../../../test/e2e/support/stack';
+import { callBytesRpc, serveBytesRpc } from './bytes-rpc';
+import { JsonLogger } from './logger';
+
+// Against the real NATS server the suite starts: the answer's bytes, status and errors as the gateway sees them.
+describe('bytes RPC over NATS', () => {
+  let nc: NatsConnection;
+  const subject = `test.bytes.${process.pid}.${Date.now()}`;
+  const def = defineBytesRpc<{ n: number }, { double: number }>(subject);
+  const decode = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));
+
+  beforeAll(async () => {
+    nc = await connect({ servers: services.nats });
+    serveBytesRpc(nc, def, 'test', new JsonLogger('test', 'error'), async ({ n }) => {
+      if (n < 0) throw new NotFoundError('number', String(n));
+      if (n === 13) throw new Error('unlucky');
+      return JSON.stringify({ double: n * 2 });
+    });
+    await nc.flush();
+  });
+  afterAll(() => nc.close());
+
+  it('answers with the handler JSON bytes and status 200', async () => {
+    const answer = await callBytesRpc(nc, def, { n: 21 });
+    expect(answer.status).toBe(200);
+    expect(decode(answer.body)).toEqual({ double: 42 });
+  });
+
+  it('carries a KilnError as its status and body, and hides anything else behind a 500', async () => {
+    const missing = await callBytesRpc(nc, def, { n: -1 });
+    expect(missing.status).toBe(404);
+    expect(decode(missing.body)).toMatchObject({ status: 404, code: 'NotFound' });
+    const broken = await callBytesRpc(nc, def, { n: 13 });
+    expect(broken.status).toBe(500);
+    expect(decode(broken.body)).toEqual({ status: 500, code: 'InternalError', message: 'internal error; see the service log' });
+    expect(new TextDecoder().decode(broken.body)).not.toContain('unlucky');
+  });
+
+  it('is a 503 KilnError when no service answers the subject', async () => {
+    const nobody = defineBytesRpc<object, object>(`${subject}.nobody`);
+    const err = await callBytesRpc(nc, nobody, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KilnError);
+    expect((err as KilnError).status).toBe(503);
+  });
+});
