@@ -145,6 +145,8 @@ describe('ids and urls', () => {
     expect(deterministicId('r1:e1')).toMatch(UUID_RE);
     expect(deterministicId('r1:e1')).toBe(deterministicId('r1:e1'));
     expect(deterministicId('r1:e1')).not.toBe(deterministicId('r1:e2'));
+    // Stored ids (build records, ledger entries) must come out the same in every release: pinned values.
+    expect(deterministicId('github:1b2c:ünïcode')).toBe('2dbec730-752a-5293-987a-8eaef9ad3e91');
   });
 
   it('builds clone URLs from the source base URL', () => {

@@ -141,13 +141,12 @@ function isTimeZone(zone: unknown): boolean {
 
 /** FNV-1a, 32 bits, as 8 hex digits: stable, dependency-free (this module also runs in workflow bundles). */
 export function fnv1a32(text: string): string {
+  const bytes = UTF8.encode(text);
   let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193) >>> 0;
   return hash.toString(16).padStart(8, '0');
 }
+const UTF8 = new TextEncoder();
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
