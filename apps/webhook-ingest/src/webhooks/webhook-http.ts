@@ -28,6 +28,22 @@ function answer(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/**
+ * 413 at once, then the rest of the body is read and dropped, so the sender gets to read the answer instead of a
+ * reset connection mid-upload (closing on it made clients fail with EPIPE). A sender that keeps going far past the
+ * limit is cut off.
+ */
+function tooLarge(req: IncomingMessage, res: ServerResponse, maxBytes: number, alreadyRead: number): void {
+  answer(res, 413, { status: 413, code: 'PayloadTooLarge', message: `deliveries above ${maxBytes} bytes are refused` });
+  let dropped = alreadyRead;
+  req.removeAllListeners('data');
+  req.on('data', (c: Buffer) => {
+    dropped += c.length;
+    if (dropped > 4 * maxBytes) req.destroy();
+  });
+  req.resume();
+}
+
 async function deliver(req: IncomingMessage, res: ServerResponse, rawId: string, webhooks: WebhooksService, maxBytes: number, logger: JsonLogger): Promise<void> {
   let sourceId: string;
   try {
@@ -36,12 +52,7 @@ async function deliver(req: IncomingMessage, res: ServerResponse, rawId: string,
     return answer(res, 404, { status: 404, code: 'NotFound', message: 'no such source' });
   }
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) {
-    res.setHeader('Connection', 'close');
-    answer(res, 413, { status: 413, code: 'PayloadTooLarge', message: `deliveries above ${maxBytes} bytes are refused` });
-    req.resume();
-    return;
-  }
+  if (declared > maxBytes) return tooLarge(req, res, maxBytes, 0);
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -55,11 +66,8 @@ async function deliver(req: IncomingMessage, res: ServerResponse, rawId: string,
       req.on('error', reject);
     });
   } catch (err) {
-    if ((err as { status?: number }).status === 413) {
-      res.setHeader('Connection', 'close');
-      answer(res, 413, { status: 413, code: 'PayloadTooLarge', message: `deliveries above ${maxBytes} bytes are refused` });
-      req.resume();
-    } else req.destroy();
+    if ((err as { status?: number }).status === 413) tooLarge(req, res, maxBytes, size);
+    else req.destroy();
     return;
   }
   try {
