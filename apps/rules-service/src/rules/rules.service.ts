@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { z } from 'zod';
 import { matchTrigger, NotFoundError, parseRef, renderTag, UnprocessableError, ValidationError } from '@kiln/domain';
 import { BuildArgView, BuildRuleInput, BuildRuleView, Page, PreviewResult, RetentionPolicy, ruleDeletedV1 } from '@kiln/contracts';
@@ -172,9 +172,9 @@ export class RulesService {
     return found;
   }
 
-  /** Rules of a repository on a source, for matching a push. */
-  forRepository(sourceId: string, repoFullName: string): Promise<BuildRuleEntity[]> {
-    return this.rules.find({ where: { sourceId, repositoryKey: repositoryKey(repoFullName) }, order: { createdAt: 'ASC' } });
+  /** The rules with these ids (those a batch of pushes matched), oldest first. */
+  byIds(ids: string[]): Promise<BuildRuleEntity[]> {
+    return ids.length === 0 ? Promise.resolve([]) : this.rules.find({ where: { id: In(ids) }, order: { createdAt: 'ASC' } });
   }
 }
 

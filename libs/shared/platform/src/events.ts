@@ -38,6 +38,11 @@ export interface ConsumeOptions {
   /** Largest batch handed to a batch handler. */
   maxBatch?: number;
   /**
+   * Batch handlers only: once a message is waiting, wait this long for more before handing the batch over (unless
+   * maxBatch are already there). A few milliseconds of delay buy far fewer, larger statements under a steady stream.
+   */
+  lingerMs?: number;
+  /**
    * Batch handlers only: when the handler fails (its database is restarting, say), retry the same batch in place,
    * with backoff, before taking the next one, instead of handing it back to JetStream. Messages are then written
    * in stream order, which readers that page by insertion order rely on.
@@ -201,6 +206,7 @@ export class EventBus {
           state.wake = null;
           continue;
         }
+        if (opts.lingerMs && queue.length < maxBatch && !state.done) await new Promise((r) => setTimeout(r, opts.lingerMs));
         const batch = queue.splice(0, maxBatch);
         for (let attempt = 0; ; attempt++) {
           try {
