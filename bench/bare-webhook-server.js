@@ -14,16 +14,16 @@ http
       const given = Buffer.from(header.slice(7), 'hex');
       const expected = createHmac('sha256', secret).update(body).digest();
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        res.writeHead(401).end();
+        res.writeHead(401, { 'content-length': 0 }).end();
         return;
       }
       try {
         JSON.parse(body.toString('utf8'));
       } catch {
-        res.writeHead(400).end();
+        res.writeHead(400, { 'content-length': 0 }).end();
         return;
       }
-      res.writeHead(202, { 'content-type': 'application/json' }).end('{"ok":true}');
+      res.writeHead(202, { 'content-type': 'application/json', 'content-length': 11 }).end('{"ok":true}');
     });
   })
   .listen(Number(port), '127.0.0.1', () => process.stdout.write('ready\n'));
