@@ -1,9 +1,11 @@
 import { connect, NatsConnection } from 'nats';
 import { defineBytesRpc } from '@kiln/contracts';
 import { KilnError, NotFoundError } from '@kiln/domain';
-import { services } from '../../../../test/e2e/support/stack';
 import { callBytesRpc, serveBytesRpc } from './bytes-rpc';
 import { JsonLogger } from './logger';
+
+/** The NATS server `scripts/kiln test` starts for the suite. */
+const TEST_NATS = process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222';
 
 // Against the real NATS server the suite starts: the answer's bytes, status and errors as the gateway sees them.
 describe('bytes RPC over NATS', () => {
@@ -13,7 +15,7 @@ describe('bytes RPC over NATS', () => {
   const decode = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));
 
   beforeAll(async () => {
-    nc = await connect({ servers: services.nats });
+    nc = await connect({ servers: TEST_NATS });
     serveBytesRpc(nc, def, 'test', new JsonLogger('test', 'error'), async ({ n }) => {
       if (n < 0) throw new NotFoundError('number', String(n));
       if (n === 13) throw new Error('unlucky');

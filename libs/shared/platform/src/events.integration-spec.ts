@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { buildLogSubject, buildLogV1, BuildLogV1 } from '@kiln/contracts';
-import { services } from '../../../../test/e2e/support/stack';
 import { EventBus } from './events';
 import { JsonLogger } from './logger';
+
+/** The NATS server `scripts/kiln test` starts for the suite. */
+const TEST_NATS = process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222';
 
 // Batch consumers on the real JetStream the suite starts: what lingering changes about how batches form.
 describe('EventBus batch consumers', () => {
@@ -10,7 +12,7 @@ describe('EventBus batch consumers', () => {
   const durables: string[] = [];
 
   beforeAll(async () => {
-    bus = await EventBus.connect(services.nats, 'events-spec', new JsonLogger('test', 'error'));
+    bus = await EventBus.connect(TEST_NATS, 'events-spec', new JsonLogger('test', 'error'));
     await bus.ensureStreams();
   });
   afterAll(async () => {
