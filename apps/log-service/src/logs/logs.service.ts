@@ -1,12 +1,10 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import type { Pool } from 'pg';
 import { z } from 'zod';
 import { KilnError, NotFoundError, ValidationError } from '@kiln/domain';
 import { BuildLogV1, LogLineView, LogSearchHit, LogSearchQuery, logsPage, LogsQuery, Page, STEP_NAMES } from '@kiln/contracts';
-import { EventBus, JsonLogger, serveBytesRpc } from '@kiln/platform';
+import { driverPool, EventBus, JsonLogger, serveBytesRpc } from '@kiln/platform';
 
 const STREAMS = ['stdout', 'stderr', 'system'];
 
@@ -86,7 +84,7 @@ export class LogsService implements OnApplicationBootstrap {
     // One round trip: the build (it must exist, and be in the caller's namespaces) with its page of lines. Straight
     // on the driver's pool, rows as arrays of the server's text: a page is read far more often than anything else
     // here, and building Date objects only to print them again was its largest cost.
-    const { rows: found } = await this.pool().query<PageRow>({
+    const { rows: found } = await driverPool(this.db).query<PageRow>({
       text: `SELECT b.image_repository, l.id, l.seq, l.step, l.attempt, l.stream,
                     to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), l.text
        FROM logs.builds b LEFT JOIN LATERAL (
@@ -115,10 +113,6 @@ export class LogsService implements OnApplicationBootstrap {
   /** `list`, serialized once here and sent on by the gateway as it is. */
   async listJson(q: LogsQuery): Promise<string> {
     return JSON.stringify(await this.list(q));
-  }
-
-  private pool(): Pool {
-    return (this.db.driver as PostgresDriver).master as Pool;
   }
 
   /**

@@ -1,11 +1,9 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import type { Pool } from 'pg';
 import { deterministicId, matchTrigger, pushWorkflowId } from '@kiln/domain';
 import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1, sourceStatusV1 } from '@kiln/contracts';
-import { EventBus, JsonLogger } from '@kiln/platform';
+import { driverPool, EventBus, JsonLogger } from '@kiln/platform';
 import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from '../rules/rules.service';
 import { SourcesService } from '../sources/sources.service';
@@ -80,7 +78,7 @@ export class PushHandler implements OnApplicationBootstrap {
   async handleBatch(events: PushReceivedV1[]): Promise<void> {
     const pushes = events.filter((e) => e.kind === 'push');
     if (pushes.length === 0) return;
-    const { rows: matched } = await this.pool().query<{ event_id: string; rule_id: string }>({
+    const { rows: matched } = await driverPool(this.db).query<{ event_id: string; rule_id: string }>({
       // Prepared once per connection: planning this statement cost more than running it for a small batch.
       name: 'rules-push-batch',
       // The batch travels as one JSON array (escaping it as a text[] of JSON cost more than the rest of the batch).
@@ -110,10 +108,6 @@ export class PushHandler implements OnApplicationBootstrap {
       const own = matched.filter((m) => m.event_id === event.eventId).flatMap((m) => rules.get(m.rule_id) ?? []);
       if (own.length > 0) await this.decide(event, own);
     }
-  }
-
-  private pool(): Pool {
-    return (this.db.driver as PostgresDriver).master as Pool;
   }
 
   private async decide(event: PushReceivedV1, rules: BuildRuleEntity[]): Promise<void> {

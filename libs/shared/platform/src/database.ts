@@ -1,4 +1,6 @@
 import { DataSource, DataSourceOptions, MixedList, EntitySchema } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import type { Pool } from 'pg';
 
 export interface AppDatabase {
   /** Postgres schema the app owns, e.g. `rules`. */
@@ -54,4 +56,12 @@ function lockKey(schema: string): number {
   let h = 0;
   for (const c of `kiln:${schema}`) h = (Math.imul(h, 31) + c.charCodeAt(0)) | 0;
   return h;
+}
+
+/**
+ * The pg pool under a TypeORM data source, for the few hot statements that need what TypeORM's `query` does not
+ * pass on: prepared (named) statements, rows as arrays, per-query type parsers.
+ */
+export function driverPool(db: DataSource): Pool {
+  return (db.driver as PostgresDriver).master as Pool;
 }
