@@ -17,6 +17,7 @@ export interface BytesAnswer {
 
 const INTERNAL: KilnErrorBody = { status: 500, code: 'InternalError', message: 'internal error; see the service log' };
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function reply(msg: Msg, status: number, json: string): void {
   const h = natsHeaders();
@@ -41,7 +42,7 @@ export function serveBytesRpc<Req, Res>(
       if (err) return logger.error({ msg: 'subscription failed', subject: def.subject, err: err.message }, 'BytesRpc');
       let req: Req;
       try {
-        req = JSON.parse(new TextDecoder().decode(msg.data)) as Req;
+        req = JSON.parse(decoder.decode(msg.data)) as Req;
       } catch {
         return reply(msg, 400, JSON.stringify({ status: 400, code: 'BadRequest', message: `${def.subject} takes a JSON request` }));
       }
