@@ -1,6 +1,7 @@
 import { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { setFlagsFromString } from 'node:v8';
 import { z } from 'zod';
 import { BaseConfig, loadConfig } from './config';
 import { JsonLogger } from './logger';
@@ -37,7 +38,21 @@ export async function startService(spec: ServiceSpec): Promise<INestApplication>
 }
 
 /** `main.ts` of every app: start, or print why not and exit 1. */
+/**
+ * Lets the old generation grow to 4× what survived the last full GC before the next one. With V8's default factor
+ * (about 1.5× on a heap of ~26 MB), the socket and message buffers a service allocates outside the heap (each counts
+ * against the old generation's limit) started a new incremental mark-compact every ~30 log pages in the gateway: a
+ * third of its CPU, and marking steps of 10 ms that were the p99 of a log page. Read by V8 at each full GC, so setting
+ * it at start-up is enough; memory stays bounded by the same factor of the live heap.
+ */
+export const HEAP_GROWING_PERCENT = 300;
+
+export function tuneHeap(): void {
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
+
 export function runMain(name: string, start: () => Promise<unknown>): void {
+  tuneHeap();
   start().catch((err: unknown) => {
     new JsonLogger(name).error(err instanceof Error ? err : { msg: String(err) }, 'Bootstrap');
     process.exit(1);
