@@ -2,7 +2,7 @@ import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { KilnError, NotFoundError, ValidationError } from '@kiln/domain';
+import { fnv1a32, KilnError, NotFoundError, ValidationError } from '@kiln/domain';
 import { BuildLogV1, LogLineView, LogSearchHit, LogSearchQuery, logsPage, LogsQuery, Page, STEP_NAMES } from '@kiln/contracts';
 import { driverPool, EventBus, JsonLogger, serveBytesRpc } from '@kiln/platform';
 
@@ -84,17 +84,14 @@ export class LogsService implements OnApplicationBootstrap {
     // One round trip: the build (it must exist, and be in the caller's namespaces) with its page of lines. Straight
     // on the driver's pool, rows as arrays of the server's text: a page is read far more often than anything else
     // here, and building Date objects only to print them again was its largest cost.
-    const { rows: found } = await driverPool(this.db).query<PageRow>({
-      text: `SELECT b.image_repository, l.id, l.seq, l.step, l.attempt, l.stream,
+    const text = `SELECT b.image_repository, l.id, l.seq, l.step, l.attempt, l.stream,
                     to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), l.text
        FROM logs.builds b LEFT JOIN LATERAL (
          SELECT l.id, l.seq, l.step, l.attempt, l.stream, l.time, l.text FROM logs.build_log_lines l
          WHERE ${where} ORDER BY l.id ${tail !== null ? 'DESC' : ''} LIMIT $${params.push(take)}) l ON true
-       WHERE b.id = $1`,
-      values: params,
-      rowMode: 'array',
-      types: SERVER_TEXT,
-    });
+       WHERE b.id = $1`;
+    // Prepared per shape of filters: a connection parses and plans each shape once, not every page.
+    const { rows: found } = await driverPool(this.db).query<PageRow>({ name: `logs-page-${fnv1a32(text)}`, text, values: params, rowMode: 'array', types: SERVER_TEXT });
     if (found.length === 0) throw new NotFoundError('build', q.buildId);
     const namespace = found[0][0].split('/')[0];
     if (q.namespaces && !q.namespaces.includes('*') && !q.namespaces.includes(namespace))
