@@ -3,14 +3,15 @@ import http from 'node:http';
 import { connect, StringCodec } from 'nats';
 import { Client } from 'pg';
 import { buildLogSubject, buildLogV1, BuildLogV1, LogLine, logsPage } from '@kiln/contracts';
-import { EventBus, JsonLogger } from '@kiln/platform';
+import { EventBus, JsonLogger, tuneHeap } from '@kiln/platform';
 import { services, startStack, Stack } from '../test/e2e/support/stack';
 
 const INGEST_LINES = Number(process.env.BENCH_INGEST_LINES ?? 200_000);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 20);
 const CHUNK = 200; // lines per chunk, as the workers' StepLog flushes them
 const BASELINE_ROWS_PER_INSERT = 1000;
-const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS ?? 400);
+const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS ?? 1000);
+const WARMUP_RUNS = 300;
 const SIZES = (process.env.BENCH_SIZES ?? '1000000,10000000').split(',').map(Number);
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
@@ -128,7 +129,7 @@ function httpClient(baseUrl: string, headers: Record<string, string>) {
 }
 
 async function timeIt(runs: number, f: (i: number) => Promise<void>): Promise<number[]> {
-  for (let i = 0; i < 30; i++) await f(i);
+  for (let i = 0; i < WARMUP_RUNS; i++) await f(i);
   const out: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
@@ -138,9 +139,31 @@ async function timeIt(runs: number, f: (i: number) => Promise<void>): Promise<nu
   return out;
 }
 
+/**
+ * Two ways of asking the same thing, timed in alternation (a, b, a, b...) after both are warm, so that whatever else
+ * the machine does in the meantime weighs on both alike.
+ */
+async function timePair(runs: number, a: (i: number) => Promise<void>, b: (i: number) => Promise<void>): Promise<[number[], number[]]> {
+  for (let i = 0; i < WARMUP_RUNS; i++) {
+    await a(i);
+    await b(i);
+  }
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    await a(i);
+    ta.push(performance.now() - t0);
+    t0 = performance.now();
+    await b(i);
+    tb.push(performance.now() - t0);
+  }
+  return [ta, tb];
+}
+
 /** Query: tail-200 and 500-line pages of one build, through the gateway versus the same SQL on an open connection. */
 async function query(stack: Stack): Promise<void> {
-  console.log(`Log queries: one build's log, ${QUERY_RUNS} sequential requests each, gateway (HTTP → NATS → log-service → SQL) versus the same SQL on an open connection\n`);
+  console.log(`Log queries: one build's log, ${QUERY_RUNS} sequential requests each after ${WARMUP_RUNS} to warm up, gateway (HTTP → NATS → log-service → SQL) and the same SQL on an open connection taking turns\n`);
   const pg = await db();
   const buildId = randomUUID();
   const ruleId = randomUUID();
@@ -160,16 +183,22 @@ async function query(stack: Stack): Promise<void> {
       const { min, max } = (await pg.query('SELECT min(id)::bigint AS min, max(id)::bigint AS max FROM logs.build_log_lines WHERE build_id = $1', [buildId])).rows[0];
       const cursorAt = (i: number) => String(Number(min) + Math.floor(((i * 7919) % 1000) / 1000 * (Number(max) - Number(min) - 1000)));
       console.log(`${size.toLocaleString()} lines stored for the build (filled in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-      const sqlTail = await timeIt(QUERY_RUNS, async () => void (await pg.query('SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE build_id = $1 ORDER BY id DESC LIMIT $2', [buildId, 200])));
-      const gwTail = await timeIt(QUERY_RUNS, async () => {
-        const res = await gw.get(`/api/v1/builds/${buildId}/logs?tail=200`);
-        if ((JSON.parse(res.body.toString('utf8')) as { items: unknown[] }).items.length !== 200) throw new Error(`tail did not give 200 lines (${res.status})`);
-      });
-      const sqlPage = await timeIt(QUERY_RUNS, async (i) => void (await pg.query('SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE build_id = $1 AND id > $2 ORDER BY id LIMIT $3', [buildId, cursorAt(i), 501])));
-      const gwPage = await timeIt(QUERY_RUNS, async (i) => {
-        const res = await gw.get(`/api/v1/builds/${buildId}/logs?cursor=${cursorAt(i)}&limit=500`);
-        if ((JSON.parse(res.body.toString('utf8')) as { items: unknown[] }).items.length !== 500) throw new Error(`page did not give 500 lines (${res.status})`);
-      });
+      const [sqlTail, gwTail] = await timePair(
+        QUERY_RUNS,
+        async () => void (await pg.query('SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE build_id = $1 ORDER BY id DESC LIMIT $2', [buildId, 200])),
+        async () => {
+          const res = await gw.get(`/api/v1/builds/${buildId}/logs?tail=200`);
+          if ((JSON.parse(res.body.toString('utf8')) as { items: unknown[] }).items.length !== 200) throw new Error(`tail did not give 200 lines (${res.status})`);
+        },
+      );
+      const [sqlPage, gwPage] = await timePair(
+        QUERY_RUNS,
+        async (i) => void (await pg.query('SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE build_id = $1 AND id > $2 ORDER BY id LIMIT $3', [buildId, cursorAt(i), 501])),
+        async (i) => {
+          const res = await gw.get(`/api/v1/builds/${buildId}/logs?cursor=${cursorAt(i)}&limit=500`);
+          if ((JSON.parse(res.body.toString('utf8')) as { items: unknown[] }).items.length !== 500) throw new Error(`page did not give 500 lines (${res.status})`);
+        },
+      );
       // Where the gateway's time goes: the same request straight to log-service over NATS (the gateway's own call).
       const rpc = async (data: object) => {
         const m = await nc.request(logsPage.subject, sc.encode(JSON.stringify(data)), { timeout: 5000 });
@@ -193,6 +222,7 @@ async function query(stack: Stack): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  tuneHeap(); // the services' heap setting, so that this client's own collections add as little as possible to either side
   const stack = await startStack(19380);
   try {
     await ingest(stack);
