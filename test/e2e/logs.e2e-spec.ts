@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { buildLogSubject, buildLogV1, BuildLogV1, LogLine } from '@kiln/contracts';
+import { EventBus, JsonLogger } from '@kiln/platform';
 import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
@@ -290,6 +292,45 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
     expect(Number(page2.items[0].id)).toBeLessThan(Number(page1.items[0].id));
     for (const bad of ['contains=x&ruleId=' + rule.id, `contains=${marker}`, `contains=${marker}&ruleId=nope`, `contains=${marker}&ruleId=${rule.id}&since=yesterday`])
       expect((await api.call('GET', `/api/v1/logs/search?${bad}`)).status).toBe(400);
+  });
+
+  it('stores a redelivered chunk once, and deleting a build removes its record, steps and lines', async () => {
+    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
+    await pg.connect();
+    const bus = await EventBus.connect(services.nats, 'logs-spec', new JsonLogger('test', 'error'));
+    try {
+      const count = async (id: string) => (await pg.query('SELECT (SELECT count(*) FROM logs.builds WHERE id = $1)::int AS b, (SELECT count(*) FROM logs.build_log_lines WHERE build_id = $1)::int AS l, (SELECT count(*) FROM logs.build_steps WHERE build_id = $1)::int AS s', [id])).rows[0] as { b: number; l: number; s: number };
+      const { rule } = await ruleWith('redeliver', 'FROM kiln/busybox:local\nRUN echo redelivered\n');
+      const build = await buildNow(rule.id);
+      const before = await allLines(build.id);
+      const stored = await count(build.id);
+      expect(stored.l).toBe(before.length);
+      // A chunk that was already stored comes again under a new message id (past JetStream's duplicate window, say),
+      // with one line after it that is new.
+      const last = before[before.length - 1];
+      const again: BuildLogV1 = {
+        buildId: build.id,
+        step: last.step as BuildLogV1['step'],
+        attempt: last.attempt,
+        lines: [
+          { seq: last.seq, time: last.time, stream: last.stream as LogLine['stream'], text: 'a different text for a line already stored' },
+          { seq: last.seq + 1, time: new Date().toISOString(), stream: 'system', text: 'the line after it' },
+        ],
+      };
+      await bus.publish(buildLogV1, again, { subject: buildLogSubject(build.id), msgId: `spec-redelivery-${build.id}` });
+      await expectEventually(async () => expect((await count(build.id)).l).toBe(before.length + 1), 20_000, 100);
+      const after = await allLines(build.id);
+      expect(after.slice(0, -1)).toEqual(before);
+      expect(after[after.length - 1]).toMatchObject({ seq: last.seq + 1, text: 'the line after it' });
+
+      expect(stored.s).toBeGreaterThan(0);
+      expect((await api.call('DELETE', `/api/v1/builds/${build.id}`)).status).toBe(200);
+      expect(await count(build.id)).toEqual({ b: 0, l: 0, s: 0 });
+      expect((await api.call('GET', `/api/v1/builds/${build.id}/logs`)).status).toBe(404);
+    } finally {
+      await bus.close();
+      await pg.end();
+    }
   });
 
   it('keeps the last N builds of a rule, drops builds older than its days and the global policy, and never a running one', async () => {
