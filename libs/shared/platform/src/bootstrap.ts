@@ -37,7 +37,6 @@ export async function startService(spec: ServiceSpec): Promise<INestApplication>
   return app;
 }
 
-/** `main.ts` of every app: start, or print why not and exit 1. */
 /**
  * Lets the old generation grow to 4× what survived the last full GC before the next one. With V8's default factor
  * (about 1.5× on a heap of ~26 MB), the socket and message buffers a service allocates outside the heap (each counts
@@ -51,6 +50,7 @@ export function tuneHeap(): void {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
 
+/** `main.ts` of every app: start, or print why not and exit 1. */
 export function runMain(name: string, start: () => Promise<unknown>): void {
   tuneHeap();
   start().catch((err: unknown) => {
