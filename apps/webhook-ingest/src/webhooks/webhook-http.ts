@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { JsonLogger } from '@kiln/platform';
+import { answerJson as answer, JsonLogger, serveAheadOfFramework } from '@kiln/platform';
 import type { WebhooksService } from './webhooks.service';
 
 const PATH = /^\/webhooks\/([^/?#]+)\/?(?:\?.*)?$/;
@@ -10,22 +10,10 @@ const PATH = /^\/webhooks\/([^/?#]+)\/?(?:\?.*)?$/;
  * webhook-ingest's CPU went to the framework layers). Every other request goes to the Nest app as before.
  */
 export function serveDeliveriesFirst(server: Server, webhooks: WebhooksService, maxBytes: number, logger: JsonLogger): void {
-  const framework = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  serveAheadOfFramework(server, (req) => {
     const m = req.method === 'POST' ? PATH.exec(req.url ?? '') : null;
-    if (!m) {
-      for (const f of framework) f.call(server, req, res);
-      return;
-    }
-    void deliver(req, res, m[1], webhooks, maxBytes, logger);
+    return m ? (req, res) => void deliver(req, res, m[1], webhooks, maxBytes, logger) : null;
   });
-}
-
-function answer(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 /**
