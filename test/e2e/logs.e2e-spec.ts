@@ -180,6 +180,16 @@ describe('build logs: live follow, queries and redaction', () => {
       expect((await api.call('GET', `/api/v1/builds/${buildId}/logs?${bad}`)).status).toBe(400);
     const cursorProblem = await api.call<{ code: string; fields: Array<{ field: string }> }>('GET', `/api/v1/builds/${buildId}/logs?cursor=abc`);
     expect(cursorProblem.body.fields.map((f) => f.field)).toEqual(['cursor']);
+    const limitProblem = await api.call<{ status: number; code: string; fields: Array<{ field: string }> }>('GET', `/api/v1/builds/${buildId}/logs?limit=ten`);
+    expect(limitProblem.body).toMatchObject({ status: 400, fields: [{ field: 'limit' }] });
+    // Pages are served ahead of the framework; what that path leaves to the controller is answered as always.
+    expect((await api.call('GET', `/api/v1/builds/${buildId}/logs?tail=5&tail=6`)).status).toBe(400);
+    expect((await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${buildId}/logs?tail=5&follow=false`)).items).toEqual(tail.items);
+    expect((await api.withToken('kiln_not_a_token').call('GET', `/api/v1/builds/${buildId}/logs?tail=5`)).status).toBe(401);
+    expect((await fetch(`${stack.gatewayUrl}/api/v1/builds/${buildId}/logs?tail=5`)).status).toBe(401);
+    const raw = await fetch(`${stack.gatewayUrl}/api/v1/builds/${encodeURIComponent(buildId)}/logs?tail=5`, { headers: { Authorization: `Bearer ${stack.adminToken}` } });
+    expect(raw.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(((await raw.json()) as { items: Line[] }).items).toEqual(tail.items);
     const missing = await api.call<{ status: number; code: string }>('GET', '/api/v1/builds/00000000-0000-4000-8000-000000000000/logs');
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ status: 404, code: 'NotFound' });

@@ -3,6 +3,9 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { serviceMain } from '@kiln/platform';
 import { gatewayConfigSchema } from './config';
 import { GatewayAppModule } from './app.module';
+import { serveLogPagesFirst } from './api/log-pages';
+import { Rpc } from './api/rpc.service';
+import { TokensService } from './auth/tokens.service';
 
 serviceMain('gateway', gatewayConfigSchema, (config, logger) => ({
   module: GatewayAppModule.forConfig(config, logger),
@@ -10,5 +13,6 @@ serviceMain('gateway', gatewayConfigSchema, (config, logger) => ({
   configure: (app) => {
     const doc = SwaggerModule.createDocument(app, new DocumentBuilder().setTitle('Kiln').setVersion('v1').addBearerAuth().build());
     SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs-json' });
+    serveLogPagesFirst(app.getHttpServer(), app.get(TokensService), app.get(Rpc), logger);
   },
 }));

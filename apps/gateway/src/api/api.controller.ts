@@ -35,13 +35,13 @@ import {
   sourcesGet,
   sourcesList,
   sourcesUpdate,
-  StepName,
   UpdateSourceRequest,
 } from '@kiln/contracts';
-import { KilnError, ValidationError } from '@kiln/domain';
+import { KilnError } from '@kiln/domain';
 import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
 import { authorize, namespaceOf } from '../auth/authorize';
 import { TokensService } from '../auth/tokens.service';
+import { logFilters, logPageQuery, num } from './log-pages';
 import { Rpc } from './rpc.service';
 
 const FOLLOW_POLL_MS = 250;
@@ -49,12 +49,6 @@ const FOLLOW_SETTLE_MS = 1000;
 
 const obj = <T>(body: unknown): T => (typeof body === 'object' && body !== null ? body : {}) as T;
 /** A whole-number query parameter; anything else is a 400 naming it (NaN would silently travel as null). */
-function num(v: string | undefined, field: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw new ValidationError([{ field, message: 'must be a whole number' }]);
-  return Number(v);
-}
-
 @ApiTags('sources')
 @ApiBearerAuth()
 @UseGuards(AuthGuard)
@@ -243,14 +237,7 @@ export class BuildsApiController {
   async logs(@Req() req: AuthedRequest, @Res() res: Response, @Param('id') buildId: string, @Query() q: Record<string, string>) {
     // log-service checks the build's namespace against the token's in the same call (one round trip per page).
     authorize(req.token, null, 'read');
-    const filters = {
-      buildId,
-      namespaces: req.token?.namespaces,
-      step: q.step as StepName | undefined,
-      stream: q.stream as LogsQuery['stream'],
-      attempt: num(q.attempt, 'attempt'),
-      contains: q.contains,
-    };
+    const filters = logFilters(buildId, q, req.token);
     if (q.follow === 'true') {
       await this.buildFor(req, buildId, 'read');
       return this.follow(req, res, filters, (req.headers['last-event-id'] as string | undefined) ?? q.cursor);
@@ -268,7 +255,7 @@ export class BuildsApiController {
       return;
     }
     // log-service answers with the page's JSON, sent on as it is (no parse and serialize again here).
-    const page = await this.rpc.bytes(logsPage, { ...filters, cursor: q.cursor, limit: num(q.limit, 'limit'), tail: num(q.tail, 'tail') });
+    const page = await this.rpc.bytes(logsPage, logPageQuery(buildId, q, req.token));
     res.status(page.status).type('application/json; charset=utf-8').end(Buffer.from(page.body.buffer, page.body.byteOffset, page.body.byteLength));
   }
 
