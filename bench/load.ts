@@ -8,6 +8,18 @@ export interface LoadResult {
   rps: number;
   p50: number;
   p99: number;
+  /** Every request's latency, ms, sorted. */
+  latencies: number[];
+}
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+/** Several runs against the same target as one: their requests over their summed time, percentiles over all. */
+export function mergeLoads(runs: LoadResult[]): LoadResult {
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const seconds = runs.reduce((t, r) => t + r.seconds, 0);
+  const sum = (f: (r: LoadResult) => number) => runs.reduce((t, r) => t + f(r), 0);
+  return { requests: latencies.length, ok2xx: sum((r) => r.ok2xx), errors: sum((r) => r.errors), seconds, rps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
 }
 
 export interface Request {
@@ -115,7 +127,7 @@ export async function runLoad(port: number, next: () => Buffer, connections: num
       const t0 = intervalNs > 0n ? due : process.hrtime.bigint();
       due += intervalNs;
       const status = await conns[index].send(request);
-      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      latencies.push(Math.max(0, Number(process.hrtime.bigint() - t0) / 1e6)); // a paced send may leave a hair before its due time
       if (status >= 200 && status < 300) ok2xx++;
       else errors++;
       if (status === 0) break; // the connection failed: counted once, not spun on
@@ -125,6 +137,5 @@ export async function runLoad(port: number, next: () => Buffer, connections: num
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   for (const c of conns) c.close();
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-  return { requests: latencies.length, ok2xx, errors, seconds: elapsed, rps: latencies.length / elapsed, p50: pct(50), p99: pct(99) };
+  return { requests: latencies.length, ok2xx, errors, seconds: elapsed, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
 }
