@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KilnError, ValidationError } from '@kiln/domain';
 import { logsPage, LogsQuery, StepName } from '@kiln/contracts';
-import { answerJson, JsonLogger, serveAheadOfFramework } from '@kiln/platform';
+import { answerJson, INTERNAL, JsonLogger, serveAheadOfFramework } from '@kiln/platform';
 import type { ApiTokenEntity } from '../auth/api-token.entity';
 import { authorize } from '../auth/authorize';
 import type { TokensService } from '../auth/tokens.service';
@@ -76,6 +76,6 @@ async function page(req: IncomingMessage, res: ServerResponse, next: () => void,
   } catch (err) {
     if (err instanceof KilnError) return answerJson(res, err.status, err.toBody());
     logger.error(err instanceof Error ? err : { msg: String(err) }, 'LogPages');
-    answerJson(res, 500, { status: 500, code: 'InternalError', message: 'internal error; see the service log' });
+    answerJson(res, 500, INTERNAL);
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { answerJson as answer, JsonLogger, serveAheadOfFramework } from '@kiln/platform';
+import { answerJson as answer, INTERNAL, JsonLogger, serveAheadOfFramework } from '@kiln/platform';
 import type { WebhooksService } from './webhooks.service';
 
 const PATH = /^\/webhooks\/([^/?#]+)\/?(?:\?.*)?$/;
@@ -64,6 +64,6 @@ async function deliver(req: IncomingMessage, res: ServerResponse, rawId: string,
     answer(res, result.status, result.body);
   } catch (err) {
     logger.error({ msg: 'webhook delivery failed', sourceId, err: err instanceof Error ? err.message : String(err) }, 'Webhooks');
-    answer(res, 500, { status: 500, code: 'InternalError', message: 'internal error; see the service log' });
+    answer(res, 500, INTERNAL);
   }
 }

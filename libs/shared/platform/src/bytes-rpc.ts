@@ -1,7 +1,8 @@
 import { BytesRpcDef } from '@kiln/contracts';
-import { KilnError, KilnErrorBody } from '@kiln/domain';
+import { KilnError } from '@kiln/domain';
 import { ErrorCode, headers as natsHeaders, Msg, NatsConnection, NatsError, Subscription } from 'nats';
 import { JsonLogger } from './logger';
+import { INTERNAL } from './rpc';
 
 /** A plain nats.js connection (PlatformModule, with `rpcClient`), for calling bytes RPCs. */
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -15,7 +16,6 @@ export interface BytesAnswer {
   body: Uint8Array;
 }
 
-const INTERNAL: KilnErrorBody = { status: 500, code: 'InternalError', message: 'internal error; see the service log' };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

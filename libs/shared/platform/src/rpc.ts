@@ -61,7 +61,8 @@ export class KilnExceptionFilter implements RpcExceptionFilter<unknown> {
   }
 }
 
-const INTERNAL: KilnErrorBody = { status: 500, code: 'InternalError', message: 'internal error; see the service log' };
+/** The body of every 500 Kiln answers: the details go to the service log, not to the caller. */
+export const INTERNAL: KilnErrorBody = { status: 500, code: 'InternalError', message: 'internal error; see the service log' };
 
 function isClientError(e: unknown): e is { status: number; type?: string; message: string } {
   const status = (e as { status?: unknown })?.status;
