@@ -2,6 +2,7 @@ import {
   ValidationError,
   compileRefPattern,
   deterministicId,
+  fnv1a32,
   isZeroSha,
   matchTrigger,
   normalizeSha,
@@ -147,6 +148,30 @@ describe('ids and urls', () => {
     expect(deterministicId('r1:e1')).not.toBe(deterministicId('r1:e2'));
     // Stored ids (build records, ledger entries) must come out the same in every release: pinned values.
     expect(deterministicId('github:1b2c:ünïcode')).toBe('2dbec730-752a-5293-987a-8eaef9ad3e91');
+    expect(deterministicId('github:5e6f2c1a-8a8e-4f0e-9d55-0d3c1b0f2b11:72d3162e-cc78-11e3-81ab-4c9367dc0958')).toBe('0ec60ce0-0090-5751-b8f0-133ecfaa1be7');
+    expect(fnv1a32('feature/ünï-x')).toBe('fa1fea52');
+    expect(fnv1a32('')).toBe('811c9dc5');
+  });
+
+  it('hashes exactly the UTF-8 bytes TextEncoder gives, for every kind of code point, and ids come out as released', () => {
+    const reference = (text: string) => {
+      let h = 0x811c9dc5;
+      for (const b of new TextEncoder().encode(text)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+      return h.toString(16).padStart(8, '0');
+    };
+    // ASCII, 2-byte, 3-byte, astral (surrogate pairs), and lone surrogates (TextEncoder writes U+FFFD for those).
+    const samples = ['a', 'ÿ', 'ߟ', 'ࠀ', '中文', '\uffff', '😀', '\u{10ffff}', '\ud800', 'x\udc00y', '\ud83d', 'é\ud83dé', '\udc00\ud800'];
+    for (const s of samples) expect(fnv1a32(s)).toBe(reference(s));
+    let seed = 7;
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let n = 0; n < 500; n++) {
+      const text = Array.from({ length: Math.floor(rand() * 12) }, () => String.fromCharCode(Math.floor(rand() * 0x10000))).join('');
+      expect(fnv1a32(text)).toBe(reference(text));
+      // The id as first released: four hashes of salted keys, sliced into UUID layout.
+      const hex = [0, 1, 2, 3].map((i) => reference(`${i}:${text}`)).join('');
+      const released = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+      expect(deterministicId(text)).toBe(released);
+    }
   });
 
   it('builds clone URLs from the source base URL', () => {

@@ -141,12 +141,47 @@ function isTimeZone(zone: unknown): boolean {
 
 /** FNV-1a, 32 bits, as 8 hex digits: stable, dependency-free (this module also runs in workflow bundles). */
 export function fnv1a32(text: string): string {
-  const bytes = UTF8.encode(text);
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193) >>> 0;
-  return hash.toString(16).padStart(8, '0');
+  return hex32(fnv1a32Continue(FNV_OFFSET, text));
 }
-const UTF8 = new TextEncoder();
+
+export const FNV_OFFSET = 0x811c9dc5;
+
+export const hex32 = (hash: number): string => hash.toString(16).padStart(8, '0');
+
+/**
+ * FNV-1a over the UTF-8 bytes of `text`, continuing from `hash`, encoded on the fly: no byte array is allocated
+ * (webhook-ingest derives an id per delivery, and a TextEncoder buffer per hash cost more than the hashing).
+ * Lone surrogates hash as U+FFFD, as TextEncoder encodes them.
+ */
+export function fnv1a32Continue(hash: number, text: string): number {
+  let h = hash;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c < 0x80) {
+      h = Math.imul(h ^ c, 0x01000193);
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+      } else c = 0xfffd;
+    }
+    if (c < 0x800) {
+      h = Math.imul(h ^ (0xc0 | (c >> 6)), 0x01000193);
+    } else {
+      if (c < 0x10000) h = Math.imul(h ^ (0xe0 | (c >> 12)), 0x01000193);
+      else {
+        h = Math.imul(h ^ (0xf0 | (c >> 18)), 0x01000193);
+        h = Math.imul(h ^ (0x80 | ((c >> 12) & 0x3f)), 0x01000193);
+      }
+      h = Math.imul(h ^ (0x80 | ((c >> 6) & 0x3f)), 0x01000193);
+    }
+    h = Math.imul(h ^ (0x80 | (c & 0x3f)), 0x01000193);
+  }
+  return h >>> 0;
+}
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
