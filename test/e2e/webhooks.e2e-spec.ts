@@ -190,6 +190,26 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     expect(huge.status).toBe(413);
   });
 
+  it('records that no rule uses a pushed repository, and evaluates the push by the rule added later on redeliver', async () => {
+    const secret = `no-rules-${run}`;
+    const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'no-rules', baseUrl: git.baseUrl, webhookSecret: secret });
+    const r = git.createRepo(`acme/no-rules-${run}`);
+    const c = r.commit({ Dockerfile: 'FROM kiln/busybox:local\n' }, 'unused');
+    const push = r.push('refs/heads/main');
+    const d = pushFor.github({ repo: r.fullName, ref: 'refs/heads/main', before: push.before, after: push.after, commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail }, cloneUrl: r.url }, secret);
+    const answer = await post(source.webhookUrl, d);
+    expect(answer.status).toBe(202);
+    const noRules = { ruleId: null, decision: 'no-rules', reason: `no build rule uses ${r.fullName} on this source`, buildId: null, workflowId: null };
+    await expectEventually(async () => expect((await api.ok<EventView>('GET', `/api/v1/events/${answer.body.eventId}`)).decisions).toEqual([noRules]));
+    // A redelivery with still no rule records the same, once.
+    expect((await api.ok<EventView>('POST', `/api/v1/events/${answer.body.eventId}/redeliver`)).decisions).toEqual([noRules]);
+
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/hooks/repositories/no-rules/build-rules', { sourceId: source.id, repository: r.fullName, trigger: { type: 'branch', branch: 'main' }, autoTrigger: false });
+    const again = await api.ok<EventView>('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
+    expect(again.decisions).toEqual([expect.objectContaining({ ruleId: rule.id, decision: 'auto-trigger-off', buildId: null })]);
+    expect((await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items).toHaveLength(0);
+  });
+
   it('evaluates a stored event again on redeliver, after the user fixed the rule', async () => {
     const secret = `redeliver-${run}`;
     const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'redeliver', baseUrl: git.baseUrl, webhookSecret: secret });

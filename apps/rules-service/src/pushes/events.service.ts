@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '@kiln/domain';
 import type { EventDecisionView, EventsQuery, EventView, Page } from '@kiln/contracts';
-import { EventDecisionEntity, NO_RULE_ID, PushEventEntity } from './push-event.entity';
+import { EventDecisionEntity, noRulesDecision, PushEventEntity } from './push-event.entity';
 import { PushHandler } from './push-handler.service';
 
 const OUTCOMES = ['accepted', 'ping', 'ignored', 'refused'];
@@ -75,10 +75,10 @@ function view(e: PushEventEntity, decisions?: EventDecisionEntity[]): EventView 
     ref: e.ref,
     receivedAt: e.receivedAt.toISOString(),
     event: e.event,
-    ...(decisions ? { decisions: decisions.map(decisionView) } : {}),
+    ...(decisions ? { decisions: [...(e.noRules ? [{ ruleId: null, ...noRulesDecision(e.repoFullName), buildId: null, workflowId: null }] : []), ...decisions.map(decisionView)] } : {}),
   };
 }
 
 function decisionView(d: EventDecisionEntity): EventDecisionView {
-  return { ruleId: d.ruleId === NO_RULE_ID ? null : d.ruleId, decision: d.decision, reason: d.reason, buildId: d.buildId, workflowId: d.workflowId };
+  return { ruleId: d.ruleId, decision: d.decision, reason: d.reason, buildId: d.buildId, workflowId: d.workflowId };
 }

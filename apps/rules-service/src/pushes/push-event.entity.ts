@@ -17,6 +17,8 @@ export class PushEventEntity {
   @Column('text', { name: 'repo_full_name', nullable: true }) repoFullName!: string | null;
   @Column('text', { nullable: true }) ref!: string | null;
   @Column('jsonb', { nullable: true }) event!: PushReceivedV1 | null;
+  /** An accepted push that no rule of its repository used when it was last evaluated (it has no decision rows). */
+  @Column('boolean', { name: 'no_rules', default: false }) noRules!: boolean;
   @CreateDateColumn({ name: 'received_at', type: 'timestamptz' }) receivedAt!: Date;
 }
 
@@ -26,7 +28,6 @@ export type DecisionKind = 'build-started' | 'no-match' | 'auto-trigger-off' | '
 @Entity({ schema: 'rules', name: 'event_decisions' })
 export class EventDecisionEntity {
   @PrimaryColumn('text', { name: 'event_id' }) eventId!: string;
-  /** The nil UUID stands for "no rule of this repository" so that decision is recorded too. */
   @PrimaryColumn('uuid', { name: 'rule_id' }) ruleId!: string;
   @Column('text') decision!: DecisionKind;
   @Column('text', { nullable: true }) reason!: string | null;
@@ -35,4 +36,5 @@ export class EventDecisionEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
 }
 
-export const NO_RULE_ID = '00000000-0000-0000-0000-000000000000';
+/** The decision an accepted push with `noRules` shows, in the ledger's words. */
+export const noRulesDecision = (repoFullName: string | null) => ({ decision: 'no-rules' as const, reason: `no build rule uses ${repoFullName ?? 'this repository'} on this source` });

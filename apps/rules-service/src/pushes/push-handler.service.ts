@@ -7,7 +7,7 @@ import { driverPool, EventBus, JsonLogger } from '@kiln/platform';
 import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from '../rules/rules.service';
 import { SourcesService } from '../sources/sources.service';
-import { DecisionKind, EventDecisionEntity, NO_RULE_ID, PushEventEntity } from './push-event.entity';
+import { DecisionKind, EventDecisionEntity, PushEventEntity } from './push-event.entity';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { repositoryKey } from '../rules/rule-input';
 
@@ -69,38 +69,36 @@ export class PushHandler implements OnApplicationBootstrap {
   }
 
   /**
-   * A batch of pushes (whatever arrived together) in one statement: their ledger rows, the look-up of the rules of
-   * their repositories, and the "no rules" decisions of the pushes no rule uses. Each push with rules is then decided
-   * on its own, in order. Everything is keyed, so a redelivered batch changes nothing. (Under a burst, one round trip
-   * per batch is what lets this keep up with webhook-ingest on the same machine: per-push statements fell minutes
-   * behind.)
+   * A batch of pushes (whatever arrived together) in one statement: their ledger rows (flagged when no rule uses
+   * their repository), and the look-up of the rules of their repositories. Each push with rules is then decided
+   * on its own, in order. Everything is keyed, so a redelivered batch changes nothing; evaluating a push again
+   * refreshes its flag. (Under a burst, one round trip per batch is what lets this keep up with webhook-ingest on
+   * the same machine: per-push statements fell minutes behind.)
    */
   async handleBatch(events: PushReceivedV1[]): Promise<void> {
     const pushes = events.filter((e) => e.kind === 'push');
     if (pushes.length === 0) return;
     const { rows: matched } = await driverPool(this.db).query<{ event_id: string; rule_id: string }>({
       // Prepared once per connection: planning this statement cost more than running it for a small batch.
-      name: 'rules-push-batch',
+      name: 'rules-push-batch-v2',
       // The batch travels as one JSON array (escaping it as a text[] of JSON cost more than the rest of the batch).
+      // DISTINCT ON: an event twice in one batch must not make the upsert touch its row twice (an error).
       text: `WITH u AS (
-         SELECT x.j->>'eventId' AS e, (x.j->>'sourceId')::uuid AS s, x.j->>'provider' AS p, x.j->>'deliveryId' AS d,
+         SELECT DISTINCT ON (x.j->>'eventId')
+                x.j->>'eventId' AS e, (x.j->>'sourceId')::uuid AS s, x.j->>'provider' AS p, x.j->>'deliveryId' AS d,
                 x.j->>'repoFullName' AS r, x.j->>'ref' AS f, x.j AS j, (x.j->>'receivedAt')::timestamptz AS t, k.k, x.n
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(j, n)
          JOIN unnest($2::text[]) WITH ORDINALITY AS k(k, n) ON k.n = x.n
-       ), ev AS (
-         INSERT INTO rules.push_events (event_id, source_id, provider, delivery_id, outcome, status, event_type, repo_full_name, ref, event, received_at)
-         SELECT e, s, p, d, 'accepted', 202, 'push', r, f, j, t FROM u ORDER BY n
-         ON CONFLICT DO NOTHING
+         ORDER BY x.j->>'eventId', x.n
        ), m AS (
          SELECT u.e AS event_id, b.id AS rule_id, b.created_at FROM u JOIN rules.build_rules b ON b.source_id = u.s AND b.repository_key = u.k
-       ), nr AS (
-         INSERT INTO rules.event_decisions (event_id, rule_id, decision, reason)
-         SELECT u.e, $3::uuid, 'no-rules', 'no build rule uses ' || u.r || ' on this source' FROM u
-         WHERE NOT EXISTS (SELECT 1 FROM m WHERE m.event_id = u.e)
-         ON CONFLICT DO NOTHING
+       ), ev AS (
+         INSERT INTO rules.push_events (event_id, source_id, provider, delivery_id, outcome, status, event_type, repo_full_name, ref, event, received_at, no_rules)
+         SELECT e, s, p, d, 'accepted', 202, 'push', r, f, j, t, NOT EXISTS (SELECT 1 FROM m WHERE m.event_id = u.e) FROM u ORDER BY n
+         ON CONFLICT (event_id) DO UPDATE SET no_rules = EXCLUDED.no_rules WHERE push_events.no_rules IS DISTINCT FROM EXCLUDED.no_rules
        )
        SELECT event_id, rule_id FROM m ORDER BY created_at, rule_id`,
-      values: [JSON.stringify(pushes), pushes.map((e) => repositoryKey(e.repoFullName)), NO_RULE_ID],
+      values: [JSON.stringify(pushes), pushes.map((e) => repositoryKey(e.repoFullName))],
     });
     if (matched.length === 0) return;
     const rules = new Map((await this.rules.byIds([...new Set(matched.map((m) => m.rule_id))])).map((r) => [r.id, r]));
