@@ -3,12 +3,13 @@ import { ClientProxy } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
 import { KV } from 'nats';
 import { deterministicId, KilnError, Provider } from '@kiln/domain';
-import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1, SOURCE_CHANGED_SUBJECT, SourceWebhookConfig, sourcesWebhookConfig } from '@kiln/contracts';
+import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, SOURCE_CHANGED_SUBJECT, SourceWebhookConfig, sourcesWebhookConfig } from '@kiln/contracts';
 import { callRpc, EventBus, JsonLogger, NATS_CLIENT } from '@kiln/platform';
 import { codingAdapter } from './providers/coding';
 import { createGiteeAdapter, GITEE_WINDOW_MS } from './providers/gitee';
 import { githubAdapter } from './providers/github';
 import { gitlabAdapter } from './providers/gitlab';
+import { isoNow, stampPush } from './providers/normalize';
 import type { Delivery, Outcome, ProviderAdapter } from './providers/types';
 
 const ADAPTERS: Partial<Record<Provider, ProviderAdapter>> = {
@@ -57,8 +58,9 @@ export class WebhooksService implements OnModuleInit {
   }
 
   async receive(delivery: Delivery): Promise<WebhookAnswer> {
-    const receivedAt = new Date().toISOString();
-    const eventType = EVENT_HEADERS.map((h) => delivery.headers[h]).find(Boolean) ?? null;
+    const receivedAt = isoNow();
+    let eventType: string | null = null;
+    for (const h of EVENT_HEADERS) eventType ||= delivery.headers[h] || null;
     let config: SourceWebhookConfig;
     try {
       config = await this.sourceConfig(delivery.sourceId);
@@ -91,7 +93,7 @@ export class WebhooksService implements OnModuleInit {
       }
       case 'event': {
         const eventId = deterministicId(`${config.provider}:${config.id}:${outcome.deliveryId}`);
-        const event: PushReceivedV1 = { ...outcome.event, eventId, sourceId: config.id, receivedAt };
+        const event = stampPush(outcome.event, eventId, config.id, receivedAt);
         try {
           const ack = await this.bus.publish(pushReceivedV1, event, { msgId: `${config.provider}:${outcome.deliveryId}` });
           this.logger.debug({ msg: ack.duplicate ? 'duplicate delivery' : 'push stored', eventId, deliveryId: outcome.deliveryId, ref: event.ref, seq: ack.seq }, 'Webhooks');

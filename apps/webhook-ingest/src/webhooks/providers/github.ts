@@ -72,6 +72,7 @@ export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', de
     const after = normalizeSha(body.after);
     const deleted = body.deleted ?? after === ZERO_SHA;
     const head = body.head_commit;
+    const refs = refFields(body.ref);
     return {
       kind: 'event',
       deliveryId,
@@ -79,7 +80,9 @@ export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', de
         provider,
         deliveryId,
         kind: 'push',
-        ...refFields(body.ref),
+        ref: refs.ref,
+        refType: refs.refType,
+        name: refs.name,
         before,
         after,
         // For an annotated tag `after` is the tag object; head_commit is the commit it points at.

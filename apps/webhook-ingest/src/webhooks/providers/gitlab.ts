@@ -47,6 +47,7 @@ export const gitlabAdapter: ProviderAdapter = {
     const deleted = after === ZERO_SHA;
     const checkout = normalizeSha(body.checkout_sha ?? null);
     const head = (body.commits ?? []).find((c) => c.id && normalizeSha(c.id) === checkout) ?? (body.commits ?? [])[(body.commits ?? []).length - 1];
+    const refs = refFields(body.ref);
     return {
       kind: 'event',
       deliveryId,
@@ -54,7 +55,9 @@ export const gitlabAdapter: ProviderAdapter = {
         provider: 'gitlab',
         deliveryId,
         kind: 'push',
-        ...refFields(body.ref),
+        ref: refs.ref,
+        refType: refs.refType,
+        name: refs.name,
         before,
         after,
         commitSha: deleted ? null : (checkout ?? after),

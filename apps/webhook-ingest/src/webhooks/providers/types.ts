@@ -1,4 +1,4 @@
-import type { PushReceivedV1 } from '@kiln/contracts';
+import type { PushFields } from './normalize';
 
 /** What webhook-ingest received, exactly: headers (lower-cased) and the raw body bytes. */
 export interface Delivery {
@@ -10,7 +10,7 @@ export interface Delivery {
 
 /** The outcome of reading a delivery: continue with an event, or stop with a reason and an HTTP status. */
 export type Outcome =
-  | { kind: 'event'; deliveryId: string; event: Omit<PushReceivedV1, 'eventId' | 'sourceId' | 'receivedAt'>; replayKey?: string }
+  | { kind: 'event'; deliveryId: string; event: PushFields; replayKey?: string }
   | { kind: 'ping'; deliveryId: string; replayKey?: string }
   | { kind: 'ignored'; deliveryId: string; reason: string; replayKey?: string }
   | { kind: 'refused'; status: 400 | 401; reason: string };
