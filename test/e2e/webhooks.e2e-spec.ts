@@ -1,10 +1,12 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { pushReceivedV1 } from '@kiln/contracts';
+import { EventBus, JsonLogger } from '@kiln/platform';
 import { forge, giteePush, Host, HostDelivery, HOSTS, pingFor, PushFacts, pushFor } from '@kiln/testing';
 import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture, GitRepo } from './support/git-fixture';
 import { BuildItem } from './support/scenario';
-import { Stack, startStack, storedPushes } from './support/stack';
+import { services, Stack, startStack, storedPushes } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -188,6 +190,35 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     });
     const huge = await fetch(source.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push' }, body: JSON.stringify({ pad: 'x'.repeat(26 * 1024 * 1024) }) });
     expect(huge.status).toBe(413);
+  });
+
+  it('stores a push whose commit message holds U+0000, and one push the ledger cannot take holds back no other', async () => {
+    const secret = `nul-${run}`;
+    const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'nul', baseUrl: git.baseUrl, webhookSecret: secret });
+    const sha = (n: number) => n.toString(16).padStart(40, '0');
+    const facts = (message: string): PushFacts => ({ repo: `acme/nul-${run}`, ref: 'refs/heads/main', before: sha(1), after: sha(2), commit: { id: sha(2), message, timestamp: '2026-11-27T08:30:15Z', authorName: 'N', authorEmail: 'n@example.com' }, cloneUrl: 'http://127.0.0.1:1/acme/nul.git' });
+    const [withNul, plain] = await Promise.all([post(source.webhookUrl, pushFor.github(facts('fix \u0000 in parser'), secret)), post(source.webhookUrl, pushFor.github(facts('plain'), secret))]);
+    expect([withNul.status, plain.status]).toEqual([202, 202]);
+    await expectEventually(async () => {
+      const e = await api.ok<EventView>('GET', `/api/v1/events/${withNul.body.eventId}`);
+      // jsonb cannot hold U+0000: the ledger's copy shows U+FFFD (the event builds start from keeps the original).
+      expect((e.event?.headCommit as { message: string }).message).toBe('fix \ufffd in parser');
+      expect((await api.ok<EventView>('GET', `/api/v1/events/${plain.body.eventId}`)).decisions).toEqual([expect.objectContaining({ decision: 'no-rules' })]);
+    });
+
+    // A message the database refuses (its time is no time), published in one go with a good one: the good one is stored.
+    const bus = await EventBus.connect(services.nats, 'webhooks-e2e', new JsonLogger('e2e', 'error'));
+    try {
+      const base = { provider: 'github' as const, sourceId: source.id, kind: 'push' as const, ref: 'refs/heads/main', refType: 'branch' as const, name: 'main', before: sha(1), after: sha(2), commitSha: sha(2), created: false, deleted: false, repoFullName: `acme/nul-${run}`, cloneUrl: null, sshUrl: null, defaultBranch: null, headCommit: null, pusher: null };
+      const bad = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: 'not a time' };
+      const good = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: new Date().toISOString() };
+      await Promise.all([bus.publish(pushReceivedV1, bad, { msgId: `github:${bad.deliveryId}` }), bus.publish(pushReceivedV1, good, { msgId: `github:${good.deliveryId}` })]);
+      await expectEventually(async () => expect((await api.ok<EventView>('GET', `/api/v1/events/${good.eventId}`)).decisions).toEqual([expect.objectContaining({ decision: 'no-rules' })]));
+      const res = await fetch(`${stack.gatewayUrl}/api/v1/events/${bad.eventId}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+      expect(res.status).toBe(404);
+    } finally {
+      await bus.close();
+    }
   });
 
   it('records that no rule uses a pushed repository, and evaluates the push by the rule added later on redeliver', async () => {

@@ -31,6 +31,8 @@ const STREAM_LIMITS: Record<StreamName, { maxAgeMs: number; duplicateWindowMs: n
 
 export interface Delivered<T> {
   payload: T;
+  /** The payload's JSON as received (for handlers that pass it on, e.g. into a jsonb column, without re-encoding). */
+  json: string;
   msg: JsMsg;
 }
 
@@ -187,7 +189,8 @@ export class EventBus {
     void (async () => {
       for await (const msg of messages) {
         try {
-          queue.push({ payload: JSON.parse(this.decoder.decode(msg.data)) as T, msg });
+          const json = this.decoder.decode(msg.data);
+          queue.push({ payload: JSON.parse(json) as T, json, msg });
         } catch (err) {
           this.logger.error({ msg: 'unreadable message terminated', durable, subject: msg.subject, seq: msg.seq, err: String(err) }, 'EventBus');
           msg.term();
