@@ -5,6 +5,7 @@ import { githubPush, PushFacts } from '@kiln/testing';
 import { Api } from '../test/e2e/support/api';
 import { Client } from 'pg';
 import { ROOT, services, startStack, storedPushes } from '../test/e2e/support/stack';
+import { addCpu, cpuByPart, cpuSince } from './cpu';
 import { LoadResult, mergeLoads, prepare, runLoad } from './load';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -73,10 +74,15 @@ async function main(): Promise<void> {
     const kilnRounds: LoadResult[] = [];
     let catchUpMs = 0;
     const storedBefore = await storedPushes();
+    // CPU per accepted push, per part of the system, over Kiln's rounds and the ledger's catch-up after each.
+    const kilnCpu = new Map<string, number>();
     for (let round = 0; round < ROUNDS; round++) {
       bareRounds.push(await measure(BARE_PORT, '/', SECONDS, bareWarm.rps));
-      kilnRounds.push(await measure(port, path, SECONDS, kilnWarm.rps));
+      const requests = prepare(port, deliveries(secret, path), Math.ceil(kilnWarm.rps * 1.3 * SECONDS));
+      const cpuBefore = cpuByPart(); // after signing the round's requests: the load generator's figure is its sending
+      kilnRounds.push(await runLoad(port, requests, CONNECTIONS, SECONDS));
       catchUpMs = Math.max(catchUpMs, await ledgerCatchUp());
+      addCpu(kilnCpu, cpuSince(cpuBefore, cpuByPart()));
     }
     const stored = (await storedPushes()) - storedBefore;
     const baseline = mergeLoads(bareRounds);
@@ -94,11 +100,16 @@ async function main(): Promise<void> {
     row('accepted webhooks/s', baseline.rps.toFixed(0), kiln.rps.toFixed(0), `≥ 0.40× bare: ${ratio.toFixed(2)}× ${ratio >= 0.4 ? 'met' : 'NOT met'}`);
     row('  per round', bareRounds.map((r) => r.rps.toFixed(0)).join(' '), kilnRounds.map((r) => r.rps.toFixed(0)).join(' '), kilnRounds.map((r, i) => `${(r.rps / bareRounds[i].rps).toFixed(2)}×`).join(' '));
     row('saturated p50 / p99 (ms)', `${baseline.p50.toFixed(1)} / ${baseline.p99.toFixed(1)}`, `${kiln.p50.toFixed(1)} / ${kiln.p99.toFixed(1)}`, `p99 < 25 ms: ${kiln.p99 < 25 ? 'met' : 'NOT met'}`);
-    row(`at ${goalRate.toFixed(0)}/s: p50 / p99`, `${barePaced.p50.toFixed(1)} / ${barePaced.p99.toFixed(1)}`, `${kilnPaced.p50.toFixed(1)} / ${kilnPaced.p99.toFixed(1)}`, `p99 < 25 ms: ${kilnPaced.p99 < 25 ? 'met' : 'NOT met'}`);
+    // Information, not the goal (that is the saturated p99 at 50 connections above): an open loop at exactly the goal's
+    // rate queues as soon as Kiln's capacity is within a few percent of it.
+    row(`at ${goalRate.toFixed(0)}/s: p50 / p99`, `${barePaced.p50.toFixed(1)} / ${barePaced.p99.toFixed(1)}`, `${kilnPaced.p50.toFixed(1)} / ${kilnPaced.p99.toFixed(1)}`, `open loop, information`);
     row(`at ${goalRate.toFixed(0)}/s: achieved/s`, barePaced.rps.toFixed(0), kilnPaced.rps.toFixed(0));
     row('requests / non-2xx', `${baseline.requests} / ${baseline.errors}`, `${kiln.requests} / ${kiln.errors}`);
     row('2xx answers / stored', `${baseline.ok2xx} / n.a.`, `${kiln.ok2xx} / ${stored}`, `equal: ${stored === kiln.ok2xx ? 'met' : 'NOT met'}`);
     row('ledger caught up after', 'n.a.', `${catchUpMs.toFixed(0)} ms`);
+    const perPush = [...kilnCpu].filter(([, sec]) => sec > 0).sort((a, b) => b[1] - a[1]).map(([part, sec]) => [part, (sec * 1e6) / kiln.ok2xx] as const).filter(([, us]) => us >= 1);
+    console.log(`\nKiln's CPU per accepted push (µs, all processes of each part, ledger catch-up included; the load generator is the bench itself):`);
+    console.log(`  ${perPush.map(([part, us]) => `${part} ${us.toFixed(0)}`).join(' · ')} · total ${perPush.reduce((t, [, us]) => t + us, 0).toFixed(0)}`);
   } finally {
     bare.kill();
     await pg.end();

@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Linux's clock ticks per second for /proc/<pid>/stat times (USER_HZ; 100 on every architecture Kiln runs on). */
+const TICKS_PER_SECOND = 100;
+
+/** Which part of the system a process is, from its command line; null for processes that are none of them. */
+function label(pid: number, cmdline: string): string | null {
+  if (pid === process.pid) return 'load generator';
+  const app = /dist\/apps\/([^/]+)\//.exec(cmdline);
+  if (app) return app[1];
+  if (/(^|\/)nats-server\b/.test(cmdline)) return 'nats-server';
+  if (/^postgres\b/.test(cmdline)) return 'postgres';
+  return null;
+}
+
+/** CPU seconds used so far (user + system, all threads) by each part, summed over its processes. */
+export function cpuByPart(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const part = label(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' '));
+      if (!part) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14th and 15th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(part, (out.get(part) ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND);
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return out;
+}
+
+/** What each part used between two snapshots. */
+export function cpuSince(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  return new Map([...after].map(([part, s]) => [part, s - (before.get(part) ?? 0)]));
+}
+
+export function addCpu(total: Map<string, number>, more: Map<string, number>): void {
+  for (const [part, s] of more) total.set(part, (total.get(part) ?? 0) + s);
+}
