@@ -188,6 +188,9 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
       const refused = await api.ok<{ items: EventView[] }>('GET', `/api/v1/events?sourceId=${source.id}&outcome=refused`);
       expect(refused.items.map((e) => e.status).sort()).toEqual([400, 401]);
     });
+    const notAnId = await api.call<{ fields?: Array<{ field: string }> }>('GET', '/api/v1/events?sourceId=bench');
+    expect(notAnId.status).toBe(400);
+    expect(notAnId.body.fields?.map((f) => f.field)).toEqual(['sourceId']);
     const huge = await fetch(source.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push' }, body: JSON.stringify({ pad: 'x'.repeat(26 * 1024 * 1024) }) });
     expect(huge.status).toBe(413);
   });

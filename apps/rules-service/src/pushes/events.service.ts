@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { ConflictError, NotFoundError, ValidationError } from '@kiln/domain';
+import { ConflictError, NotFoundError, UUID_RE, ValidationError } from '@kiln/domain';
 import type { EventDecisionView, EventsQuery, EventView, Page } from '@kiln/contracts';
 import { EventDecisionEntity, noRulesDecision, PushEventEntity } from './push-event.entity';
 import { PushHandler } from './push-handler.service';
@@ -19,7 +19,12 @@ export class EventsService {
   async list(q: EventsQuery): Promise<Page<EventView>> {
     const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
     const qb = this.db.getRepository(PushEventEntity).createQueryBuilder('e').orderBy('e.received_at', 'DESC').addOrderBy('e.event_id', 'DESC').limit(limit + 1);
-    if (q.sourceId) qb.andWhere('e.source_id::text = :sourceId', { sourceId: q.sourceId });
+    if (q.sourceId) {
+      // Compared as a uuid, so that the (source_id, received_at) index serves it (a text cast made every source
+      // filter walk the whole ledger in time order).
+      if (!UUID_RE.test(q.sourceId)) throw new ValidationError([{ field: 'sourceId', message: 'must be a source id (a UUID)' }]);
+      qb.andWhere('e.source_id = :sourceId', { sourceId: q.sourceId });
+    }
     if (q.repository) qb.andWhere('lower(e.repo_full_name) = lower(:repo)', { repo: q.repository });
     if (q.outcome) {
       if (!OUTCOMES.includes(q.outcome)) throw new ValidationError([{ field: 'outcome', message: `must be one of ${OUTCOMES.join(', ')}` }]);
