@@ -119,4 +119,17 @@ describe('EventBus publish', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     silent.unsubscribe();
   });
+
+  it('fails what is published on a closed connection, and what was still waiting for its ack when it closed', async () => {
+    const other = await EventBus.connect(TEST_NATS, 'events-publish-closing', new JsonLogger('test', 'error'));
+    const id = randomUUID();
+    const silent = other.nc.subscribe(`kiln.spec.closing.${id}`);
+    await other.nc.flush();
+    const waiting = other.publish(buildLogV1, chunk(id, 0), { subject: `kiln.spec.closing.${id}`, timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 50)); // on the wire, unanswered
+    silent.unsubscribe();
+    await other.close();
+    await expect(waiting).rejects.toThrow(/closing|closed/);
+    await expect(other.publish(buildLogV1, chunk(id, 1), { subject: buildLogSubject(id) })).rejects.toThrow(/closed/i);
+  });
 });
