@@ -69,7 +69,9 @@ export class PushHandler implements OnApplicationBootstrap {
       for (const b of batch) b.msg.ack();
       return;
     } catch (err) {
-      if (batch.length === 1) throw err;
+      // Only the database refusing some push's data (SQLSTATE classes 22 and 23) is worth telling apart; while the
+      // database is away, every push would fail alike.
+      if (batch.length === 1 || !refusedData(err)) throw err;
       this.logger.warn({ msg: 'push batch failed; evaluating its pushes one by one', pushes: batch.length, err: String(err) }, 'PushHandler');
     }
     let failed: unknown = null;
@@ -181,6 +183,8 @@ export class PushHandler implements OnApplicationBootstrap {
     await this.db.createQueryBuilder().insert().into(EventDecisionEntity).values({ eventId, ruleId, decision, reason, buildId, workflowId }).orIgnore().execute();
   }
 }
+
+const refusedData = (err: unknown): boolean => /^2[23]/.test(String((err as { code?: unknown })?.code ?? ''));
 
 /** `\u0000` escapes not themselves escaped (preceded by an even number of backslashes, or none). */
 const NUL_ESCAPE = /(?<=(?:^|[^\\])(?:\\\\)*)\\u0000/g;
