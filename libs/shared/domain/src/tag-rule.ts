@@ -146,7 +146,7 @@ export function fnv1a32(text: string): string {
 
 export const FNV_OFFSET = 0x811c9dc5;
 
-export const hex32 = (hash: number): string => hash.toString(16).padStart(8, '0');
+const hex32 = (hash: number): string => hash.toString(16).padStart(8, '0');
 
 /**
  * FNV-1a over the UTF-8 bytes of `text`, continuing from `hash`, encoded on the fly: no byte array is allocated
