@@ -6,7 +6,8 @@ import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { BuildItem, Scenario } from './support/scenario';
-import { docker, manifestDigest, OwnRegistry, registryTags } from './support/registry';
+import { processesWith } from './support/processes';
+import { manifestDigest, OwnRegistry, registryTags } from './support/registry';
 import { ROOT, services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
@@ -54,7 +55,7 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
     s.repo.push('refs/heads/main');
     const b = await buildNow((await ruleFor(s, 'exit7')).id);
     expect(b.status).toBe('failed');
-    expect(b.failure).toMatchObject({ type: 'BuildStepFailed', message: expect.stringContaining('returned a non-zero code: 7'), hint: expect.stringContaining('exit 7') });
+    expect(b.failure).toMatchObject({ type: 'BuildStepFailed', message: expect.stringContaining('exit code: 7'), hint: expect.stringContaining('exit 7') });
     expect(b.steps.filter((x) => x.name === 'build').map((x) => `${x.attempt}:${x.status}`)).toEqual(['1:failed']);
     const logs = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${b.id}/logs?step=build&limit=1000`);
     expect(logs.items.map((l) => l.text)).toContain(`about to fail ${run}`);
@@ -130,9 +131,10 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
     });
   });
 
-  it('cancels a running build: the docker build stops, the build is cancelled', async () => {
+  it('cancels a running build: the BuildKit step stops, the build is cancelled', async () => {
     const s = await Scenario.create(api, git, `acme/cancel-${run}`);
-    s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo started-${run} && sleep 60\n` }, 'slow');
+    // The command after sleep keeps the shell (and the marker in its command line) alive: busybox execs a last command.
+    s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo started-${run} && sleep 60 && echo done\n` }, 'slow');
     s.repo.push('refs/heads/main');
     const rule = await ruleFor(s, 'cancel');
     const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
@@ -140,8 +142,8 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
       const logs = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build`);
       expect(logs.items.map((l) => l.text)).toContain(`started-${run}`);
     }, 60_000, 200);
-    const runningStep = async () => (await docker().listContainers()).filter((c) => c.Command.includes(`started-${run}`));
-    expect(await runningStep()).toHaveLength(1);
+    const runningStep = () => processesWith(`started-${run}`);
+    expect(runningStep().length).toBeGreaterThanOrEqual(1);
     const t0 = Date.now();
     expect((await api.call('POST', `/api/v1/builds/${started.buildId}/cancel`)).status).toBe(202);
     const b = await expectEventually(async () => {
@@ -153,8 +155,8 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
     expect(b.failure).toMatchObject({ type: 'Cancelled' });
     expect(b.steps.find((x) => x.name === 'build')?.status).toBe('cancelled');
     expect((await api.call('POST', `/api/v1/builds/${started.buildId}/cancel`)).status).toBe(409);
-    // The engine stopped the step's container: nothing runs the cancelled RUN any more.
-    await expectEventually(async () => expect(await runningStep()).toEqual([]), 20_000, 250);
+    // BuildKit stopped the step's container: nothing runs the cancelled RUN any more.
+    await expectEventually(() => expect(runningStep()).toEqual([]), 20_000, 250);
   });
 
   it('replays a finished build workflow deterministically against the current workflow code', async () => {
@@ -220,13 +222,15 @@ describe('a worker killed mid-build', () => {
     const buildSteps = b.steps.filter((x) => x.name === 'build').map((x) => `${x.attempt}:${x.status}`);
     expect(buildSteps).toEqual(['1:failed', '2:succeeded']);
     const logs = await api.ok<{ items: Array<{ attempt: number; text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build&limit=1000`);
-    expect(logs.items.filter((l) => l.text === `step-start ${run}`).map((l) => l.attempt)).toEqual([1, 2]);
+    expect(logs.items.filter((l) => l.text === `step-start ${run}`).map((l) => l.attempt)[0]).toBe(1);
+    // The second attempt solved the same graph again: BuildKit reused what the killed attempt's still-running buildctl finished (CACHED), or joined it.
+    expect(logs.items.some((l) => l.attempt === 2 && /^#\d+ \[(stage-0 )?2\/2\] RUN echo "step-start/.test(l.text))).toBe(true);
     const tags = await registryTags(`crash/app-${process.pid}`);
     expect(tags).toEqual([b.tags[0].split(':').pop()]);
   });
 });
 
-describe('the registry down during push', () => {
+describe('the registry down while the image is pushed', () => {
   let stack: Stack;
   let git: GitFixture;
   let api: Api;
@@ -253,15 +257,15 @@ describe('the registry down during push', () => {
     const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/down/repositories/${name}/build-rules`, { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
     await registry.stop();
     const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
-    // The first push attempt fails on the stopped registry.
+    // BuildKit pushes the layers and manifest from the build step: its first attempt fails on the stopped registry.
     await expectEventually(async () => {
       const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-      expect(b.steps.filter((x) => x.name === 'push' && x.status === 'failed').length).toBeGreaterThanOrEqual(1);
+      expect(b.steps.filter((x) => x.name === 'build' && x.status === 'failed').length).toBeGreaterThanOrEqual(1);
     }, 60_000, 100);
     return { ruleId: rule.id, buildId: started.buildId };
   }
 
-  it('retries the push and succeeds when the registry comes back within the retry window', async () => {
+  it('retries and succeeds when the registry comes back within the retry window', async () => {
     const { buildId } = await buildWithRegistryDown('back');
     await registry.start();
     const b = await expectEventually(async () => {
@@ -269,7 +273,7 @@ describe('the registry down during push', () => {
       expect(d.status).toBe('succeeded');
       return d;
     }, 60_000, 200);
-    expect(b.steps.filter((x) => x.name === 'push').length).toBeGreaterThanOrEqual(2);
+    expect(b.steps.filter((x) => x.name === 'build').length).toBeGreaterThanOrEqual(2);
     const tag = b.tags[0].split(':').pop() as string;
     expect(await manifestDigest('down/back', tag, registry.address)).toBe(b.digest);
     expect(await registryTags('down/back', registry.address)).toEqual([tag]);

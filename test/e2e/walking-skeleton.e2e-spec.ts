@@ -2,7 +2,7 @@ import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture, GitRepo } from './support/git-fixture';
 import { githubPushPayload, sendGithubWebhook } from './support/github';
-import { manifestDigest, pullAndRun, registryTags } from './support/registry';
+import { manifestDigest, pullAndRun, readImage, registryTags } from './support/registry';
 import type { BuildItem } from './support/scenario';
 import { services, Stack, startStack, storedPushes, tail } from './support/stack';
 
@@ -99,7 +99,14 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
     const logs = await api.ok<{ items: Array<{ step: string; text: string; seq: number }>; nextCursor: string | null }>('GET', `/api/v1/builds/${build1.id}/logs?limit=1000`);
     const texts = logs.items.map((l) => l.text);
     expect(texts).toContain(`building hello from the first commit ${run}`);
-    expect(texts.some((t) => /^Step 1\/\d+ : FROM kiln\/busybox:local$/.test(t))).toBe(true);
+    expect(texts.some((t) => /^#\d+ \[(stage-0 )?1\/\d+\] FROM docker\.io\/kiln\/busybox:local@sha256:[0-9a-f]{64}$/.test(t))).toBe(true);
+    // BuildKit's execution details, per instruction, in the log.
+    expect(texts.some((t) => /^#\d+ \[(stage-0 )?2\/\d+\] COPY hello\.txt \/hello\.txt$/.test(t))).toBe(true);
+    expect(texts.some((t) => /^#\d+ DONE \d+\.\d+s$/.test(t))).toBe(true);
+    // The image carries where it came from: OCI labels, read back from the registry.
+    const labels = (JSON.parse((await readImage('demo/hello', tag1)).config) as { config: { Labels: Record<string, string> } }).config.Labels;
+    expect(labels).toMatchObject({ 'org.opencontainers.image.revision': first.sha, 'org.opencontainers.image.source': `${git.baseUrl}/acme/hello.git` });
+    expect(Date.parse(labels['org.opencontainers.image.created'])).toBeGreaterThanOrEqual(t0);
     expect(new Set(logs.items.map((l) => l.step))).toEqual(new Set(['clone', 'build', 'tag', 'push']));
     const detail = await api.ok<{ steps: Array<{ name: string; status: string }> }>('GET', `/api/v1/builds/${build1.id}`);
     expect(detail.steps.map((s) => `${s.name}:${s.status}`)).toEqual(['clone:succeeded', 'build:succeeded', 'tag:succeeded', 'push:succeeded']);

@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
-import Docker from 'dockerode';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { EventBus, HEALTH_CHECKS, HealthCheck, HealthController, JsonLogger, natsHealthCheck, PlatformModule } from '@kiln/platform';
 import { OrchestratorConfig } from './config';
-import { BuildWorkers, DOCKER } from './worker';
+import { BuildWorkers } from './worker';
+
+const run = promisify(execFile);
 
 export class OrchestratorAppModule {
   static forConfig(config: OrchestratorConfig, logger: JsonLogger) {
@@ -10,14 +13,13 @@ export class OrchestratorAppModule {
       imports: [PlatformModule.forRoot({ service: 'build-orchestrator', config, logger, events: true, rpcClient: true })],
       controllers: [HealthController],
       providers: [
-        { provide: DOCKER, useValue: new Docker({ socketPath: config.KILN_DOCKER_SOCKET }) },
         BuildWorkers,
         {
           provide: HEALTH_CHECKS,
-          inject: [EventBus, DOCKER, BuildWorkers],
-          useFactory: (bus: EventBus, docker: Docker, workers: BuildWorkers): HealthCheck[] => [
+          inject: [EventBus, BuildWorkers],
+          useFactory: (bus: EventBus, workers: BuildWorkers): HealthCheck[] => [
             natsHealthCheck(bus),
-            { name: 'docker', check: async () => void (await docker.ping()) },
+            { name: 'buildkit', check: async () => void (await run(config.KILN_BUILDCTL, ['--addr', config.KILN_BUILDKIT_ADDR, 'debug', 'workers'], { timeout: 5_000 })) },
             {
               name: 'temporal-workers',
               check: async () => {

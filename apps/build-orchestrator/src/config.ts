@@ -8,8 +8,17 @@ export const orchestratorConfigSchema = baseConfigSchema.extend({
   KILN_TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   KILN_TEMPORAL_NAMESPACE: z.string().default('default'),
   KILN_TASK_QUEUE: z.string().default('kiln-builds'),
-  /** Docker Engine socket of this worker's host. */
-  KILN_DOCKER_SOCKET: z.string().default(join(homedir(), '.kiln', 'docker.sock')),
+  /** This worker's BuildKit daemon: `unix://` socket beside it, or `tcp://` on a separate build host. */
+  KILN_BUILDKIT_ADDR: z.string().regex(/^(unix|tcp):\/\//, 'unix:///path or tcp://host:port').default(`unix://${join(homedir(), '.kiln', 'buildkitd.sock')}`),
+  /** buildctl of the same BuildKit release. */
+  KILN_BUILDCTL: z.string().default(join(homedir(), '.kiln', 'bin', 'buildctl')),
+  /** A docker config.json with the credentials of the registries builds push to (and pull base images from). */
+  KILN_REGISTRY_AUTH_FILE: z.string().default(join(homedir(), '.kiln', 'registry-auth', 'config.json')),
+  /** Registries spoken to over plain HTTP, comma-separated hosts or host:port (a registry on a private address). */
+  KILN_INSECURE_REGISTRIES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean)),
   /** Where clones live while a build runs. */
   KILN_WORK_DIR: z.string().default(join(homedir(), '.kiln', 'work')),
   /**

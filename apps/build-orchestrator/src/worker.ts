@@ -1,7 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
-import Docker from 'dockerode';
 import { promises as fs } from 'node:fs';
 import { cloneTaskQueue, rulesBuildSecrets, SEARCH_ATTRIBUTES, sourcesCredentials } from '@kiln/contracts';
 import { temporal } from '@temporalio/proto';
@@ -9,8 +8,6 @@ import { callRpc, EventBus, HostPolicy, JsonLogger, KILN_CONFIG, NATS_CLIENT } f
 import { createBuildActivities } from './activities/build-activities';
 import { OrchestratorConfig } from './config';
 import { BuildSlots } from './slots/build-slots';
-
-export const DOCKER = Symbol('DOCKER');
 
 /** The Temporal workers of this process: one on the shared build queue, one on this worker's own queue. */
 @Injectable()
@@ -23,7 +20,6 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
 
   constructor(
     @Inject(KILN_CONFIG) private readonly config: OrchestratorConfig,
-    @Inject(DOCKER) private readonly docker: Docker,
     @Inject(NATS_CLIENT) private readonly rpc: ClientProxy,
     private readonly bus: EventBus,
     private readonly logger: JsonLogger,
@@ -38,7 +34,10 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
     this.connection = await NativeConnection.connect({ address: this.config.KILN_TEMPORAL_ADDRESS });
     await registerSearchAttributes(this.connection, this.config.KILN_TEMPORAL_NAMESPACE, this.logger);
     const activities = createBuildActivities({
-      docker: this.docker,
+      buildkit: { address: this.config.KILN_BUILDKIT_ADDR, buildctl: this.config.KILN_BUILDCTL },
+      // Read at each use: an operator may rotate the credentials without restarting the worker.
+      registryAuth: async () => JSON.parse(await fs.readFile(this.config.KILN_REGISTRY_AUTH_FILE, 'utf8')) as { auths?: Record<string, { auth?: string }> },
+      insecureRegistries: this.config.KILN_INSECURE_REGISTRIES,
       bus: this.bus,
       logger: this.logger,
       credentials: (id) => callRpc(this.rpc, sourcesCredentials, { id }),

@@ -23,7 +23,13 @@ export const services = {
   nats: process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222',
   temporal: '127.0.0.1:7233',
   dockerSocket: process.env.KILN_DOCKER_SOCKET ?? join(STATE, 'docker.sock'),
-  registry: process.env.KILN_REGISTRY ?? '127.0.0.1:5000',
+  registry: process.env.KILN_REGISTRY ?? '10.231.0.1:5000',
+  /** Kiln's registry credentials (a docker config.json), written by `scripts/kiln`. */
+  registryAuthFile: process.env.KILN_REGISTRY_AUTH_FILE ?? join(STATE, 'registry-auth', 'config.json'),
+  buildkit: process.env.KILN_BUILDKIT_ADDR ?? `unix://${join(STATE, 'buildkitd.sock')}`,
+  buildctl: process.env.KILN_BUILDCTL ?? join(STATE, 'bin', 'buildctl'),
+  /** The host's address on the build network: the only host address a build step can reach, on few ports. */
+  buildHost: process.env.KILN_BUILD_HOST_ADDR ?? '10.231.0.1',
 };
 
 const APPS = ['log-service', 'rules-service', 'build-orchestrator', 'webhook-ingest', 'gateway'] as const;
@@ -64,7 +70,10 @@ export async function startStack(basePort = 18080, opts: { registry?: string; en
     KILN_TASK_QUEUE: taskQueue,
     KILN_SECRET_KEY: randomBytes(32).toString('base64'),
     KILN_ADMIN_TOKEN: adminToken,
-    KILN_DOCKER_SOCKET: services.dockerSocket,
+    KILN_BUILDKIT_ADDR: services.buildkit,
+    KILN_BUILDCTL: services.buildctl,
+    KILN_REGISTRY_AUTH_FILE: services.registryAuthFile,
+    KILN_INSECURE_REGISTRIES: services.buildHost,
     KILN_WORK_DIR: mkdtempSync(join(tmpdir(), 'kiln-e2e-work-')),
     KILN_REGISTRY: opts.registry ?? services.registry,
     KILN_WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${ports['webhook-ingest']}`,

@@ -1,18 +1,22 @@
 import { Context } from '@temporalio/activity';
-import type Docker from 'dockerode';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError, Redactor, renderTag } from '@kiln/domain';
 import { BuildInput, BuildStatusV1, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EventBus, HostPolicy, JsonLogger } from '@kiln/platform';
-import { buildImage, DockerEvent, pushImage } from '../docker/docker-engine';
+import { BuildkitOptions, solve, SolveStatus, Vertex } from '../buildkit/buildkit-client';
+import { credentialsFor, RegistryClient } from '../registry/registry-client';
 import { cloneCommit } from '../git/git-client';
 import { publishStatus, StepLog } from './reporter';
 import { userFailure } from './failures';
 
 export interface BuildActivityDeps {
-  docker: Docker;
+  buildkit: BuildkitOptions;
+  /** The worker's registry credentials: a docker `config.json` object (`auths` by registry host). */
+  registryAuth: () => Promise<{ auths?: Record<string, { auth?: string }> }>;
+  /** Registries spoken to over plain HTTP (hosts, or host:port). */
+  insecureRegistries: string[];
   bus: EventBus;
   logger: JsonLogger;
   credentials: (sourceId: string) => Promise<SourceCredentials>;
@@ -34,7 +38,7 @@ export interface CloneResult {
 
 const HEARTBEAT_MS = 2_000;
 
-/** Activities built from injected clients (Docker, NATS, credentials), so tests can hand in their own. */
+/** Activities built from injected clients (BuildKit, NATS, credentials), so tests can hand in their own. */
 export function createBuildActivities(deps: BuildActivityDeps) {
   /** Run one step attempt: report it, heartbeat while it runs, flush its log, report the outcome. */
   async function step<T>(input: BuildInput, name: StepName, body: (log: StepLog, signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -114,69 +118,76 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           signal,
           onOutput: (text, stream) => log.write(text, stream),
         }));
+        // Like BuildKit's own git contexts, the build sees the tree without its .git directory.
+        await fs.rm(join(workdir, '.git'), { recursive: true, force: true });
         log.line(`checked out ${commit}`);
         deps.slots.hold(buildId);
         return { workerQueue: deps.workerQueue, workdir };
       });
     },
 
+    /**
+     * BuildKit builds the image and pushes it to the registry by digest; the tag is applied by the push step. The
+     * returned `imageId` is that digest.
+     */
     async buildImage(input: BuildInput, workdir: string): Promise<{ imageId: string }> {
       const d = input.descriptor;
       return step(input, 'build', async (log, signal) => {
-        log.line(`building ${input.dockerfilePath} with context ${input.contextDir}`);
-        const buildArgs = { ...(input.buildArgs ?? {}), ...(await secretArgs(input)) };
+        log.line(`building ${input.dockerfilePath} with context ${input.contextDir} (BuildKit)`);
+        const buildArgs = input.buildArgs ?? {};
+        const secrets = await secretArgs(input);
         if (Object.keys(buildArgs).length > 0) log.line(`build arguments: ${Object.keys(buildArgs).join(', ')}`);
-        const imageId = await buildImage(deps.docker, {
+        if (Object.keys(secrets).length > 0) log.line(`secrets (RUN --mount=type=secret,id=NAME): ${Object.keys(secrets).join(', ')}`);
+        await warnSecretsUsedAsArgs(log, workdir, input.dockerfilePath, Object.keys(secrets));
+        const registry = input.registry;
+        const progress = new ProgressLog(log);
+        const { digest } = await solve(deps.buildkit, {
           cloneDir: workdir,
           dockerfilePath: input.dockerfilePath,
           contextDir: input.contextDir,
-          // Per-commit labels only: the legacy builder makes each label a step, and per-build values would
-          // defeat the layer cache on every build. The build record maps builds to digests.
+          imageName: `${registry}/${d.imageRepository}`,
+          insecureRegistry: isInsecure(registry, deps.insecureRegistries),
+          registryAuth: await deps.registryAuth(),
+          buildArgs,
+          secrets,
+          // Labels are image config only: per-build values do not defeat BuildKit's layer cache.
           labels: {
             'org.opencontainers.image.revision': d.commit,
             'org.opencontainers.image.source': input.source.cloneUrl,
+            'org.opencontainers.image.created': new Date().toISOString(),
           },
-          buildArgs,
           signal,
           deadlineMs: (input.timeoutSeconds ?? 3600) * 1000,
-          onEvent: (e) => writeBuildEvent(log, e),
+          onStatus: (st) => progress.write(st),
         });
-        log.line(`built image ${imageId}`);
-        return { imageId };
+        log.line(`pushed ${registry}/${d.imageRepository}@${digest}`);
+        return { imageId: digest };
       });
     },
 
-    /** The tag's time is read here, when the tag is applied. */
+    /** The tag's time is read here, when the tag is chosen. */
     async tagImage(input: BuildInput, imageId: string): Promise<{ repository: string; tag: string }> {
       const d = input.descriptor;
       return step(input, 'tag', async (log) => {
         const tag = renderTag(input.tagRule, { refName: d.refType === 'other' ? d.commit.slice(0, 12) : d.refName, commit: d.commit, time: new Date() });
         const repository = `${input.registry}/${d.imageRepository}`;
-        await deps.docker.getImage(imageId).tag({ repo: repository, tag });
-        log.line(`tagged ${imageId} as ${repository}:${tag}`);
+        log.line(`tag for ${imageId}: ${repository}:${tag}`);
         return { repository, tag };
       });
     },
 
+    /** Applies the tag to the manifest the build pushed: idempotent, so a retried push changes nothing twice. */
     async pushImage(input: BuildInput, repository: string, tag: string, imageId: string): Promise<{ digest: string }> {
       return step(input, 'push', async (log, signal) => {
-        // The tag must still name the image this build made; a retried push re-pushes the same image.
-        const current = await deps.docker.getImage(`${repository}:${tag}`).inspect().catch(() => null);
-        if (!current || current.Id !== imageId) await deps.docker.getImage(imageId).tag({ repo: repository, tag });
-        const digest = await pushImage(deps.docker, {
-          repository,
-          tag,
-          registry: input.registry,
-          signal,
-          deadlineMs: 30 * 60_000,
-          onEvent: (e) => writePushEvent(log, e),
-        });
+        const registry = input.registry;
+        const client = new RegistryClient(registry, isInsecure(registry, deps.insecureRegistries), credentialsFor(await deps.registryAuth(), registry));
+        const digest = await client.tag(input.descriptor.imageRepository, imageId, tag, signal);
         log.line(`pushed ${repository}:${tag} ${digest}`);
         return { digest };
       });
     },
 
-    /** Always runs: removes the clone. Built layers stay in the engine as cache. */
+    /** Always runs: removes the clone. Built layers stay in BuildKit's cache. */
     async cleanup(buildId: string, workdir: string | null): Promise<void> {
       if (workdir && workdir.startsWith(deps.workDir)) await fs.rm(workdir, { recursive: true, force: true });
       deps.slots.release(buildId);
@@ -187,22 +198,48 @@ export function createBuildActivities(deps: BuildActivityDeps) {
 
 export type BuildActivities = ReturnType<typeof createBuildActivities>;
 
-/** The legacy builder wraps a RUN's stderr writes in ANSI red (ESC[91m … ESC[0m). */
-// eslint-disable-next-line no-control-regex -- matching the escape sequence is the point
-const STDERR_CHUNK = /^\u001b\[91m([\s\S]*?)(?:\u001b\[0m)?$/;
+/** BuildKit's progress as log lines, numbered per vertex like `docker buildx build --progress=plain`. */
+class ProgressLog {
+  private readonly seen = new Map<string, { n: number; vertex: Vertex; named: boolean }>();
 
-function writeBuildEvent(log: StepLog, e: DockerEvent): void {
-  if (e.stream) {
-    const stderr = STDERR_CHUNK.exec(e.stream);
-    if (stderr) log.write(stderr[1], 'stderr');
-    else log.write(e.stream, 'stdout');
+  constructor(private readonly log: StepLog) {}
+
+  write(status: SolveStatus): void {
+    for (const v of status.vertexes ?? []) {
+      let known = this.seen.get(v.digest);
+      if (!known) {
+        known = { n: this.seen.size + 1, vertex: {} as Vertex, named: false };
+        this.seen.set(v.digest, known);
+      }
+      const before = known.vertex;
+      known.vertex = { ...before, ...v };
+      if ((v.started || v.cached) && !known.named) {
+        known.named = true;
+        this.log.line(`#${known.n} ${v.name}`);
+      }
+      if (v.cached && !before.cached) this.log.line(`#${known.n} CACHED`);
+      if (v.error && !before.error) this.log.line(`#${known.n} ERROR: ${v.error}`);
+      else if (v.completed && !before.completed && !v.cached && v.started) {
+        const secs = (Date.parse(v.completed) - Date.parse(v.started)) / 1000;
+        this.log.line(`#${known.n} DONE ${secs.toFixed(1)}s`);
+      }
+    }
+    for (const l of status.logs ?? []) this.log.write(Buffer.from(l.data, 'base64').toString('utf8'), l.stream === 2 ? 'stderr' : 'stdout');
+    for (const w of status.warnings ?? []) if (w.short) this.log.line(`WARNING: ${Buffer.from(w.short, 'base64').toString('utf8')}`);
   }
-  if (e.status) log.write(`${e.id ? `${e.id}: ` : ''}${e.status}\n`, 'stdout');
-  if (e.errorDetail?.message || e.error) log.write(`${e.errorDetail?.message ?? e.error}\n`, 'stderr');
 }
 
-function writePushEvent(log: StepLog, e: DockerEvent): void {
-  if (e.progressDetail !== undefined && e.status === 'Pushing') return;
-  writeBuildEvent(log, e);
+/** A registry is spoken to over plain HTTP when its host, or host:port, is listed. */
+function isInsecure(registry: string, insecure: string[]): boolean {
+  const host = registry.replace(/:\d+$/, '');
+  return insecure.includes(registry) || insecure.includes(host);
 }
 
+/** Secret values are secret mounts now: a Dockerfile still reading one as `ARG` gets nothing, so say how to read it. */
+async function warnSecretsUsedAsArgs(log: StepLog, workdir: string, dockerfilePath: string, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const text = await fs.readFile(join(workdir, dockerfilePath), 'utf8').catch(() => '');
+  for (const name of names)
+    if (new RegExp(`^\\s*ARG\\s+${name}\\b`, 'mi').test(text))
+      log.line(`${name} is a secret: it is not a build argument. Read it with RUN --mount=type=secret,id=${name},env=${name} … (or from /run/secrets/${name})`);
+}
