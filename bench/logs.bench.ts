@@ -3,7 +3,7 @@ import http from 'node:http';
 import { connect, StringCodec } from 'nats';
 import { Client } from 'pg';
 import { buildLogSubject, buildLogV1, BuildLogV1, LogLine, logsPage } from '@kiln/contracts';
-import { EventBus, JsonLogger, tuneHeap } from '@kiln/platform';
+import { EventBus, JsonLogger, natsOptions, tuneHeap } from '@kiln/platform';
 import { services, startStack, Stack } from '../test/e2e/support/stack';
 
 const INGEST_LINES = Number(process.env.BENCH_INGEST_LINES ?? 200_000);
@@ -41,7 +41,7 @@ async function count(pg: Client): Promise<number> {
 async function ingest(stack: Stack): Promise<void> {
   console.log(`Log ingest: ${INGEST_LINES.toLocaleString()} lines from ${STREAMS} builds in chunks of ${CHUNK}, through log-service versus multi-row INSERTs (${BASELINE_ROWS_PER_INSERT} rows each)\n`);
   const pg = await db();
-  const bus = await EventBus.connect(services.nats, 'bench-logs', new JsonLogger('bench', 'warn'));
+  const bus = await EventBus.connect(services.natsAdmin, 'bench-logs', new JsonLogger('bench', 'warn'));
   try {
     await stack.stopApp('log-service');
     const perStream = Math.ceil(INGEST_LINES / STREAMS);
@@ -174,7 +174,7 @@ async function query(stack: Stack): Promise<void> {
   );
   const headers = { Authorization: `Bearer ${stack.adminToken}` };
   const gw = httpClient(stack.gatewayUrl, headers);
-  const nc = await connect({ servers: services.nats });
+  const nc = await connect(natsOptions(services.natsAdmin, 'bench'));
   const sc = StringCodec();
   try {
     for (const size of SIZES) {

@@ -1,12 +1,15 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { connect } from 'nats';
+import { Client as PgClient } from 'pg';
+import { natsOptions } from '@kiln/platform';
 import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { pullAndRun, registryFetch } from './support/registry';
 import { BuildItem, Scenario } from './support/scenario';
-import { services, Stack, startStack } from './support/stack';
+import { natsPassword, postgresPassword, services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -160,5 +163,71 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
     const copy = await buildNow(s, 'ignore-copy', { dockerfilePath: 'copy-ignored/Dockerfile' });
     expect(copy.status).toBe('failed');
     expect(copy.failure).toMatchObject({ type: 'BuildStepFailed', message: expect.stringMatching(/COPY \.env \/env.*not found/s) });
+  });
+});
+
+describe('every control-plane connection is authenticated and least-privilege', () => {
+  let stack: Stack;
+  let git: GitFixture;
+  let api: Api;
+
+  beforeAll(async () => {
+    stack = await startStack(19380);
+    git = await GitFixture.start();
+    api = new Api(stack.gatewayUrl, stack.adminToken);
+  });
+
+  afterAll(async () => {
+    await git?.stop();
+    await stack?.stop();
+  });
+
+  const asUser = (user: string, password = natsPassword(user)) => connect(natsOptions({ url: services.nats, user, password }, `probe-${user}`));
+
+  it('refuses anonymous NATS connections and wrong passwords', async () => {
+    await expect(connect({ servers: services.nats, name: 'anonymous' })).rejects.toThrow(/Authorization Violation/i);
+    await expect(asUser('gateway', 'not-the-password')).rejects.toThrow(/Authorization Violation/i);
+  });
+
+  it("lets only the build worker ask for a source's credentials, and no service read another's replies", async () => {
+    const source = await api.ok<{ id: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'creds-probe', baseUrl: git.baseUrl, token: 'probe-token-123' });
+    const request = JSON.stringify({ pattern: 'rules.sources.credentials', data: { id: source.id }, id: '1' });
+    // The worker's own user gets the answer (so the refusals below are the permissions, not a broken subject).
+    const worker = await asUser('build-orchestrator');
+    try {
+      const answer = await worker.request('rules.sources.credentials', new TextEncoder().encode(request), { timeout: 5_000 });
+      expect(new TextDecoder().decode(answer.data)).toContain('probe-token-123');
+    } finally {
+      await worker.close();
+    }
+    for (const user of ['gateway', 'webhook-ingest', 'log-service']) {
+      const nc = await asUser(user);
+      try {
+        await expect(nc.request('rules.sources.credentials', new TextEncoder().encode(request), { timeout: 3_000 })).rejects.toThrow(/Permissions Violation|TIMEOUT|503/i);
+        // Subscribing to the worker's reply inbox, or to every inbox, is refused.
+        for (const subject of ['_INBOX_build-orchestrator.>', '_INBOX.>', '>']) {
+          const sub = nc.subscribe(subject);
+          await expect((async () => { for await (const m of sub) void m; })()).rejects.toThrow(/Permissions Violation/i);
+        }
+      } finally {
+        await nc.close().catch(() => undefined);
+      }
+    }
+  });
+
+  it('refuses a PostgreSQL login as Kiln without its password, and takes it with the password', async () => {
+    const url = (password: string | null) => `postgres://kiln${password === null ? '' : `:${encodeURIComponent(password)}`}@127.0.0.1:5432/${services.database}`;
+    for (const bad of [null, '', 'wrong-password']) {
+      const pg = new PgClient({ connectionString: url(bad) });
+      await expect(pg.connect()).rejects.toThrow(/password/i);
+      await pg.end().catch(() => undefined);
+    }
+    const pg = new PgClient({ connectionString: url(postgresPassword()) });
+    await pg.connect();
+    try {
+      expect((await pg.query('SELECT current_user AS u')).rows[0].u).toBe('kiln');
+    } finally {
+      await pg.end();
+    }
   });
 });

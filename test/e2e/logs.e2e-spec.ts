@@ -307,7 +307,7 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
   it('stores a redelivered chunk once, and deleting a build removes its record, steps and lines', async () => {
     const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
     await pg.connect();
-    const bus = await EventBus.connect(services.nats, 'logs-spec', new JsonLogger('test', 'error'));
+    const bus = await EventBus.connect(services.natsAdmin, 'logs-spec', new JsonLogger('test', 'error'));
     try {
       const count = async (id: string) => (await pg.query('SELECT (SELECT count(*) FROM logs.builds WHERE id = $1)::int AS b, (SELECT count(*) FROM logs.build_log_lines WHERE build_id = $1)::int AS l, (SELECT count(*) FROM logs.build_steps WHERE build_id = $1)::int AS s', [id])).rows[0] as { b: number; l: number; s: number };
       const { rule } = await ruleWith('redeliver', 'FROM kiln/busybox:local\nRUN echo redelivered\n');

@@ -210,7 +210,7 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     });
 
     // A message the database refuses (its time is no time), published in one go with a good one: the good one is stored.
-    const bus = await EventBus.connect(services.nats, 'webhooks-e2e', new JsonLogger('e2e', 'error'));
+    const bus = await EventBus.connect(services.natsAdmin, 'webhooks-e2e', new JsonLogger('e2e', 'error'));
     try {
       const base = { provider: 'github' as const, sourceId: source.id, kind: 'push' as const, ref: 'refs/heads/main', refType: 'branch' as const, name: 'main', before: sha(1), after: sha(2), commitSha: sha(2), created: false, deleted: false, repoFullName: `acme/nul-${run}`, cloneUrl: null, sshUrl: null, defaultBranch: null, headCommit: null, pusher: null };
       const bad = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: 'not a time' };

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
-import { serviceMain } from '@kiln/platform';
+import { natsAuth, serviceMain } from '@kiln/platform';
 import { rulesConfigSchema } from './config';
 import { RulesAppModule } from './app.module';
 
 serviceMain('rules-service', rulesConfigSchema, (config, logger) => ({
   module: RulesAppModule.forConfig(config, logger),
   http: { host: config.KILN_HOST, port: config.KILN_RULES_PORT },
-  nats: { url: config.KILN_NATS_URL, queue: 'rules-service' },
+  nats: { auth: natsAuth(config), queue: 'rules-service' },
 }));

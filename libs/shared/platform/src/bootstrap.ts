@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { setFlagsFromString } from 'node:v8';
 import { z } from 'zod';
-import { BaseConfig, loadConfig } from './config';
+import { BaseConfig, loadConfig, NatsAuth, natsOptions } from './config';
 import { JsonLogger } from './logger';
 import { KilnExceptionFilter } from './rpc';
 
@@ -13,7 +13,7 @@ export interface ServiceSpec {
   logger: JsonLogger;
   http: { host: string; port: number };
   /** Serve `@MessagePattern` handlers over NATS; replicas share the queue group. */
-  nats?: { url: string; queue: string };
+  nats?: { auth: NatsAuth; queue: string };
   rawBody?: boolean;
   /** Nest's JSON/form body parsers; off when the app reads raw bytes itself. */
   bodyParser?: boolean;
@@ -27,7 +27,7 @@ export async function startService(spec: ServiceSpec): Promise<INestApplication>
   if (spec.configure) await spec.configure(app);
   if (spec.nats) {
     app.connectMicroservice<MicroserviceOptions>(
-      { transport: Transport.NATS, options: { servers: spec.nats.url.split(','), queue: spec.nats.queue } },
+      { transport: Transport.NATS, options: { ...natsOptions(spec.nats.auth, `${spec.name}-server`), queue: spec.nats.queue } },
       { inheritAppConfig: true },
     );
     await app.startAllMicroservices();

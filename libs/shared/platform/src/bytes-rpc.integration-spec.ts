@@ -3,9 +3,10 @@ import { defineBytesRpc } from '@kiln/contracts';
 import { KilnError, NotFoundError } from '@kiln/domain';
 import { callBytesRpc, serveBytesRpc } from './bytes-rpc';
 import { JsonLogger } from './logger';
+import { NatsAuth, natsOptions } from './config';
 
-/** The NATS server `scripts/kiln test` starts for the suite. */
-const TEST_NATS = process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222';
+/** The suite's NATS server, as its operators' user (scripts/kiln test exports the credentials). */
+const TEST_NATS: NatsAuth = { url: process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222', user: process.env.KILN_TEST_NATS_USER, password: process.env.KILN_TEST_NATS_PASSWORD };
 
 // Against the real NATS server the suite starts: the answer's bytes, status and errors as the gateway sees them.
 describe('bytes RPC over NATS', () => {
@@ -15,7 +16,7 @@ describe('bytes RPC over NATS', () => {
   const decode = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));
 
   beforeAll(async () => {
-    nc = await connect({ servers: TEST_NATS });
+    nc = await connect(natsOptions(TEST_NATS, 'bytes-rpc-spec'));
     serveBytesRpc(nc, def, 'test', new JsonLogger('test', 'error'), async ({ n }) => {
       if (n < 0) throw new NotFoundError('number', String(n));
       if (n === 13) throw new Error('unlucky');

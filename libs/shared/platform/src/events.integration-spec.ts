@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { buildLogSubject, buildLogV1, BuildLogV1 } from '@kiln/contracts';
 import { EventBus } from './events';
 import { JsonLogger } from './logger';
+import { NatsAuth } from './config';
 
-/** The NATS server `scripts/kiln test` starts for the suite. */
-const TEST_NATS = process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222';
+/** The suite's NATS server, as its operators' user (scripts/kiln test exports the credentials). */
+const TEST_NATS: NatsAuth = { url: process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222', user: process.env.KILN_TEST_NATS_USER, password: process.env.KILN_TEST_NATS_PASSWORD };
 
 // Batch consumers on the real JetStream the suite starts: what lingering changes about how batches form.
 describe('EventBus batch consumers', () => {

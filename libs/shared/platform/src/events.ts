@@ -19,6 +19,7 @@ import {
   nanos,
 } from 'nats';
 import { JsonLogger } from './logger';
+import { NatsAuth, natsOptions } from './config';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -90,16 +91,18 @@ export class EventBus {
     readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly logger: JsonLogger,
+    inboxPrefix: string,
   ) {
     this.js = nc.jetstream();
-    this.publisher = new JetStreamPublisher(nc);
+    this.publisher = new JetStreamPublisher(nc, inboxPrefix);
   }
 
-  static async connect(url: string, name: string, logger: JsonLogger): Promise<EventBus> {
+  static async connect(auth: NatsAuth, name: string, logger: JsonLogger): Promise<EventBus> {
     // noAsyncTraces: nats.js would otherwise build an Error (a stack capture) for every request and publish ack,
     // only to improve timeout stack traces; that was ~6% of webhook-ingest's CPU under load.
-    const nc = await connect({ servers: url.split(','), name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
-    return new EventBus(nc, await nc.jetstreamManager(), logger);
+    const options = natsOptions(auth, name);
+    const nc = await connect({ ...options, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
+    return new EventBus(nc, await nc.jetstreamManager(), logger, options.inboxPrefix);
   }
 
   /** Create or update every Kiln stream. Idempotent; safe from many replicas at once. */
@@ -291,13 +294,17 @@ interface PendingPublish {
  * 503 status with no body when no stream takes the subject.
  */
 export class JetStreamPublisher {
-  private readonly prefix = createInbox();
+  private readonly prefix: string;
   private readonly pending = new Map<string, PendingPublish>();
   private readonly sub: Subscription;
   private readonly timer: NodeJS.Timeout;
   private next = 0;
 
-  constructor(private readonly nc: NatsConnection) {
+  constructor(
+    private readonly nc: NatsConnection,
+    inboxPrefix: string,
+  ) {
+    this.prefix = createInbox(inboxPrefix);
     this.sub = nc.subscribe(`${this.prefix}.*`, { callback: (err, msg) => (err ? this.failAll(err) : this.settle(msg)) });
     this.timer = setInterval(() => this.expire(), 100);
     this.timer.unref();

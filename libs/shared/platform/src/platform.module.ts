@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { BaseConfig, KILN_CONFIG } from './config';
+import { BaseConfig, KILN_CONFIG, natsAuth, natsOptions } from './config';
 import { EventBus } from './events';
 import { HealthCheck, HEALTH_CHECKS, SERVICE_NAME } from './health';
 import { JsonLogger } from './logger';
@@ -45,7 +45,7 @@ export class PlatformModule {
       providers.push({
         provide: EventBus,
         useFactory: async () => {
-          const bus = await EventBus.connect(opts.config.KILN_NATS_URL, opts.service, opts.logger);
+          const bus = await EventBus.connect(natsAuth(opts.config), opts.service, opts.logger);
           await bus.ensureStreams();
           closers.push(() => bus.close());
           return bus;
@@ -57,7 +57,7 @@ export class PlatformModule {
       providers.push({
         provide: NATS_CLIENT,
         useFactory: async () => {
-          const client = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: opts.config.KILN_NATS_URL.split(',') } }) as ClientProxy;
+          const client = ClientProxyFactory.create({ transport: Transport.NATS, options: natsOptions(natsAuth(opts.config), `${opts.service}-client`) }) as ClientProxy;
           await client.connect();
           closers.push(() => client.close());
           return client;
@@ -66,7 +66,7 @@ export class PlatformModule {
       providers.push({
         provide: NATS_CONNECTION,
         useFactory: async () => {
-          const nc = await connect({ servers: opts.config.KILN_NATS_URL.split(','), name: `${opts.service}-rpc`, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
+          const nc = await connect({ ...natsOptions(natsAuth(opts.config), `${opts.service}-rpc`), maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
           closers.push(() => nc.drain());
           return nc;
         },
