@@ -1,12 +1,11 @@
-import { baseConfigSchema, port } from '@kiln/platform';
+import { baseConfigSchema, checkTemporalTls, port, temporalConfigFields } from '@kiln/platform';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 
 export const orchestratorConfigSchema = baseConfigSchema.extend({
   KILN_ORCHESTRATOR_PORT: port(8084),
-  KILN_TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-  KILN_TEMPORAL_NAMESPACE: z.string().default('default'),
+  ...temporalConfigFields,
   KILN_TASK_QUEUE: z.string().default('kiln-builds'),
   /** This worker's BuildKit daemon: `unix://` socket beside it, or `tcp://` on a separate build host. */
   KILN_BUILDKIT_ADDR: z.string().regex(/^(unix|tcp):\/\//, 'unix:///path or tcp://host:port').default(`unix://${join(homedir(), '.kiln', 'buildkitd.sock')}`),
@@ -28,5 +27,5 @@ export const orchestratorConfigSchema = baseConfigSchema.extend({
   KILN_WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).default(hostname()),
   /** Builds this worker runs at once; more wait as queued. */
   KILN_MAX_CONCURRENT_BUILDS: z.coerce.number().int().min(1).max(64).default(2),
-});
+}).superRefine(checkTemporalTls);
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

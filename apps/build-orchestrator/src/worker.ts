@@ -4,7 +4,7 @@ import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLo
 import { promises as fs } from 'node:fs';
 import { cloneTaskQueue, rulesBuildSecrets, SEARCH_ATTRIBUTES, sourcesCredentials } from '@kiln/contracts';
 import { temporal } from '@temporalio/proto';
-import { callRpc, EventBus, HostPolicy, JsonLogger, KILN_CONFIG, NATS_CLIENT } from '@kiln/platform';
+import { callRpc, EventBus, HostPolicy, JsonLogger, KILN_CONFIG, NATS_CLIENT, temporalConnectionOptions } from '@kiln/platform';
 import { createBuildActivities } from './activities/build-activities';
 import { OrchestratorConfig } from './config';
 import { BuildSlots } from './slots/build-slots';
@@ -31,7 +31,7 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
   async onApplicationBootstrap(): Promise<void> {
     installRuntime(this.logger);
     await fs.mkdir(this.config.KILN_WORK_DIR, { recursive: true });
-    this.connection = await NativeConnection.connect({ address: this.config.KILN_TEMPORAL_ADDRESS });
+    this.connection = await NativeConnection.connect(temporalConnectionOptions(this.config));
     await registerSearchAttributes(this.connection, this.config.KILN_TEMPORAL_NAMESPACE, this.logger);
     const activities = createBuildActivities({
       buildkit: { address: this.config.KILN_BUILDKIT_ADDR, buildctl: this.config.KILN_BUILDCTL },

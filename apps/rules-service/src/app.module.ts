@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Client, Connection } from '@temporalio/client';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions, EventBus, HEALTH_CHECKS, HealthCheck, HealthController, JsonLogger, natsHealthCheck, openDatabase, PlatformModule } from '@kiln/platform';
+import { dataSourceOptions, EventBus, HEALTH_CHECKS, HealthCheck, HealthController, JsonLogger, natsHealthCheck, openDatabase, PlatformModule, temporalConnectionOptions } from '@kiln/platform';
 import { RulesConfig } from './config';
 import { SecretBox } from './crypto/secret-box';
 import { SECRET_BOX, TEMPORAL_CLIENT } from './crypto/tokens';
@@ -37,7 +37,7 @@ export class RulesAppModule {
         {
           provide: TEMPORAL_CLIENT,
           useFactory: async () => {
-            const connection = await Connection.connect({ address: config.KILN_TEMPORAL_ADDRESS });
+            const connection = await Connection.connect(temporalConnectionOptions(config));
             return new Client({ connection, namespace: config.KILN_TEMPORAL_NAMESPACE });
           },
         },

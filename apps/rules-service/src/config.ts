@@ -1,10 +1,9 @@
-import { baseConfigSchema, port } from '@kiln/platform';
+import { baseConfigSchema, checkTemporalTls, port, temporalConfigFields } from '@kiln/platform';
 import { z } from 'zod';
 
 export const rulesConfigSchema = baseConfigSchema.extend({
   KILN_RULES_PORT: port(8082),
-  KILN_TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-  KILN_TEMPORAL_NAMESPACE: z.string().default('default'),
+  ...temporalConfigFields,
   KILN_TASK_QUEUE: z.string().default('kiln-builds'),
   /** Public base URL of webhook-ingest, for the webhook URL shown to users. */
   KILN_WEBHOOK_PUBLIC_URL: z.string().url().default('http://127.0.0.1:8081'),
@@ -13,7 +12,7 @@ export const rulesConfigSchema = baseConfigSchema.extend({
     .string({ required_error: 'set KILN_SECRET_KEY to 32 random bytes in base64 (scripts/kiln up generates one)' })
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded'),
   /** Registry images are pushed to, `host:port`. */
-  KILN_REGISTRY: z.string().default('127.0.0.1:5000'),
+  KILN_REGISTRY: z.string().default('10.231.0.1:5000'),
   /** Public base URL of the gateway: OAuth callbacks come back to `<this>/api/v1/oauth/callback`. */
   KILN_PUBLIC_API_URL: z.string().url().default('http://127.0.0.1:8080'),
   /** OAuth apps, per host: client id and secret from the host's app registration; URL for self-managed hosts. */
@@ -30,6 +29,6 @@ export const rulesConfigSchema = baseConfigSchema.extend({
   KILN_OAUTH_CODING_CLIENT_SECRET: z.string().optional(),
   /** CODING's OAuth lives on the team's own domain, e.g. https://acme.coding.net. */
   KILN_OAUTH_CODING_URL: z.string().url().optional(),
-});
+}).superRefine(checkTemporalTls);
 
 export type RulesConfig = z.infer<typeof rulesConfigSchema>;

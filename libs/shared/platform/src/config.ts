@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** Settings every service shares. Each app extends this with its own and validates once, at start-up. */
 export const baseConfigSchema = z.object({
@@ -53,4 +54,54 @@ export const inboxPrefixFor = (user: string | undefined): string => (user ? `_IN
 /** Connection options for nats.js and for Nest's NATS transport alike. */
 export function natsOptions(auth: NatsAuth, name: string): { servers: string[]; name: string; user?: string; pass?: string; inboxPrefix: string } {
   return { servers: auth.url.split(','), name, ...(auth.user ? { user: auth.user, pass: auth.password } : {}), inboxPrefix: inboxPrefixFor(auth.user) };
+}
+
+const readableFile = (what: string) =>
+  z
+    .string()
+    .optional()
+    .refine((p) => p === undefined || existsSync(p), { message: `${what}: no such file` });
+
+/**
+ * Where Temporal is, for the worker and the client alike. The dev server here has no auth; production clusters take
+ * TLS (a CA for the server's certificate, a client certificate and key for mTLS, a server name) or an API key.
+ */
+export const temporalConfigFields = {
+  KILN_TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  KILN_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** TLS to the frontend; implied by any of the settings below. */
+  KILN_TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
+  KILN_TEMPORAL_TLS_CA_FILE: readableFile('KILN_TEMPORAL_TLS_CA_FILE'),
+  KILN_TEMPORAL_TLS_CERT_FILE: readableFile('KILN_TEMPORAL_TLS_CERT_FILE'),
+  KILN_TEMPORAL_TLS_KEY_FILE: readableFile('KILN_TEMPORAL_TLS_KEY_FILE'),
+  KILN_TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /** Temporal Cloud's API keys (sent as a bearer token, over TLS). */
+  KILN_TEMPORAL_API_KEY: z.string().optional(),
+};
+const temporalConfigSchema = z.object(temporalConfigFields);
+
+/** mTLS takes a certificate and its key together: for the `.superRefine` of each app's schema. */
+export function checkTemporalTls(c: Pick<z.infer<typeof temporalConfigSchema>, 'KILN_TEMPORAL_TLS_CERT_FILE' | 'KILN_TEMPORAL_TLS_KEY_FILE'>, ctx: z.RefinementCtx): void {
+  if ((c.KILN_TEMPORAL_TLS_CERT_FILE === undefined) !== (c.KILN_TEMPORAL_TLS_KEY_FILE === undefined))
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['KILN_TEMPORAL_TLS_CERT_FILE'], message: 'mTLS needs both KILN_TEMPORAL_TLS_CERT_FILE and KILN_TEMPORAL_TLS_KEY_FILE' });
+}
+export type TemporalConfig = z.infer<typeof temporalConfigSchema>;
+
+/** Options for `Connection.connect` (client) and `NativeConnection.connect` (worker): both take this shape. */
+export function temporalConnectionOptions(c: TemporalConfig): {
+  address: string;
+  tls?: { serverNameOverride?: string; serverRootCACertificate?: Buffer; clientCertPair?: { crt: Buffer; key: Buffer } };
+  apiKey?: string;
+} {
+  const tls =
+    c.KILN_TEMPORAL_TLS === 'true' || c.KILN_TEMPORAL_TLS_CA_FILE || c.KILN_TEMPORAL_TLS_CERT_FILE || c.KILN_TEMPORAL_TLS_SERVER_NAME || c.KILN_TEMPORAL_API_KEY
+      ? {
+          ...(c.KILN_TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: c.KILN_TEMPORAL_TLS_SERVER_NAME } : {}),
+          ...(c.KILN_TEMPORAL_TLS_CA_FILE ? { serverRootCACertificate: readFileSync(c.KILN_TEMPORAL_TLS_CA_FILE) } : {}),
+          ...(c.KILN_TEMPORAL_TLS_CERT_FILE && c.KILN_TEMPORAL_TLS_KEY_FILE
+            ? { clientCertPair: { crt: readFileSync(c.KILN_TEMPORAL_TLS_CERT_FILE), key: readFileSync(c.KILN_TEMPORAL_TLS_KEY_FILE) } }
+            : {}),
+        }
+      : undefined;
+  return { address: c.KILN_TEMPORAL_ADDRESS, ...(tls ? { tls } : {}), ...(c.KILN_TEMPORAL_API_KEY ? { apiKey: c.KILN_TEMPORAL_API_KEY } : {}) };
 }
