@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { ClientProxy } from '@nestjs/microservices';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
 import { promises as fs } from 'node:fs';
-import { cloneTaskQueue, rulesBuildSecrets, SEARCH_ATTRIBUTES, sourcesCredentials } from '@kiln/contracts';
+import { cloneTaskQueue, registriesCredentials, rulesBuildSecrets, SEARCH_ATTRIBUTES, sourcesCredentials } from '@kiln/contracts';
 import { temporal } from '@temporalio/proto';
 import { callRpc, EventBus, HostPolicy, JsonLogger, KILN_CONFIG, NATS_CLIENT, temporalConnectionOptions } from '@kiln/platform';
 import { createBuildActivities } from './activities/build-activities';
@@ -38,6 +38,7 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
       // Read at each use: an operator may rotate the credentials without restarting the worker.
       registryAuth: async () => JSON.parse(await fs.readFile(this.config.KILN_REGISTRY_AUTH_FILE, 'utf8')) as { auths?: Record<string, { auth?: string }> },
       insecureRegistries: this.config.KILN_INSECURE_REGISTRIES,
+      registryCredentials: (ids) => callRpc(this.rpc, registriesCredentials, { ids }),
       bus: this.bus,
       logger: this.logger,
       credentials: (id) => callRpc(this.rpc, sourcesCredentials, { id }),

@@ -10,6 +10,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { TokensService } from './auth/tokens.service';
 import { BuildsApiController, EventsApiController, LogsApiController, OAuthCallbackController, RulesApiController, SourcesApiController, TokensApiController } from './api/api.controller';
 import { Rpc } from './api/rpc.service';
+import { RegistriesApiController } from './registries/registries.controller';
 
 export class GatewayAppModule {
   static forConfig(config: GatewayConfig, logger: JsonLogger) {
@@ -22,7 +23,7 @@ export class GatewayAppModule {
         }),
         TypeOrmModule.forFeature([ApiTokenEntity]),
       ],
-      controllers: [HealthController, SourcesApiController, RulesApiController, BuildsApiController, TokensApiController, EventsApiController, LogsApiController, OAuthCallbackController],
+      controllers: [HealthController, SourcesApiController, RulesApiController, BuildsApiController, TokensApiController, EventsApiController, LogsApiController, OAuthCallbackController, RegistriesApiController],
       providers: [
         {
           provide: HEALTH_CHECKS,

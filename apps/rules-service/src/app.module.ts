@@ -12,6 +12,9 @@ import { ManualBuilds } from './builds/manual-builds.service';
 import { CodeSourceEntity } from './sources/code-source.entity';
 import { SourcesController } from './sources/sources.controller';
 import { SourcesService } from './sources/sources.service';
+import { RegistryEntity } from './registries/registry.entity';
+import { RegistriesController } from './registries/registries.controller';
+import { RegistriesService } from './registries/registries.service';
 import { HostsService } from './hosts/hosts.service';
 import { BuildRuleEntity } from './rules/build-rule.entity';
 import { RulesController } from './rules/rules.controller';
@@ -29,9 +32,9 @@ export class RulesAppModule {
           useFactory: () => dataSourceOptions(config.KILN_DATABASE_URL, rulesDatabase),
           dataSourceFactory: (options) => openDatabase(options ?? dataSourceOptions(config.KILN_DATABASE_URL, rulesDatabase), rulesDatabase.schema),
         }),
-        TypeOrmModule.forFeature([CodeSourceEntity, BuildRuleEntity]),
+        TypeOrmModule.forFeature([CodeSourceEntity, BuildRuleEntity, RegistryEntity]),
       ],
-      controllers: [HealthController, SourcesController, RulesController, EventsController],
+      controllers: [HealthController, SourcesController, RulesController, EventsController, RegistriesController],
       providers: [
         { provide: SECRET_BOX, useValue: new SecretBox(config.KILN_SECRET_KEY) },
         {
@@ -51,6 +54,7 @@ export class RulesAppModule {
           ],
         },
         SourcesService,
+        RegistriesService,
         HostsService,
         RulesService,
         BuildStarter,

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError, Redactor, renderTag } from '@kiln/domain';
-import { BuildInput, BuildStatusV1, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
+import { BuildInput, BuildStatusV1, RegistryCredentials, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EventBus, HostPolicy, JsonLogger } from '@kiln/platform';
 import { BuildkitOptions, solve, SolveStatus, Vertex } from '../buildkit/buildkit-client';
@@ -17,6 +17,8 @@ export interface BuildActivityDeps {
   registryAuth: () => Promise<{ auths?: Record<string, { auth?: string }> }>;
   /** Registries spoken to over plain HTTP (hosts, or host:port). */
   insecureRegistries: string[];
+  /** Credentials of the registries a rule names (sealed in rules-service, never in workflow history). */
+  registryCredentials: (ids: string[]) => Promise<RegistryCredentials[]>;
   bus: EventBus;
   logger: JsonLogger;
   credentials: (sourceId: string) => Promise<SourceCredentials>;
@@ -48,7 +50,8 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     // Every credential Kiln knows for this build is replaced by *** before a line leaves the worker.
     const creds = await deps.credentials(input.source.id);
     const secrets = await secretArgs(input);
-    const log = new StepLog(deps.bus, buildId, name, attempt, new Redactor([creds.secret, ...Object.values(secrets)], [creds.username]));
+    const registries = await registryCredentials(input);
+    const log = new StepLog(deps.bus, buildId, name, attempt, new Redactor([creds.secret, ...Object.values(secrets), ...registries.map((r) => r.password)], [creds.username]));
     await publishStatus(deps.bus, { buildId, step: { name, status: 'running', attempt } });
     const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
     try {
@@ -79,6 +82,20 @@ export function createBuildActivities(deps: BuildActivityDeps) {
       throw err;
     }
   }
+
+  async function registryCredentials(input: BuildInput): Promise<RegistryCredentials[]> {
+    const ids = input.registryIds ?? [];
+    return ids.length === 0 ? [] : deps.registryCredentials(ids);
+  }
+
+  /** The docker config.json BuildKit gets for this build: Kiln's own registry, and the registries the rule names. */
+  async function registryAuth(input: BuildInput): Promise<{ auths: Record<string, { auth?: string }> }> {
+    const auths = { ...((await deps.registryAuth()).auths ?? {}) };
+    for (const r of await registryCredentials(input)) auths[r.host] = { auth: Buffer.from(`${r.username}:${r.password}`).toString('base64') };
+    return { auths };
+  }
+
+  const insecure = (input: BuildInput) => input.registryInsecure ?? isInsecure(input.registry, deps.insecureRegistries);
 
   /** A refused clone marks the source unauthorized (durably), so its rules show it and users re-authorize. */
   async function reportAuthFailure<T>(sourceId: string, body: () => Promise<T>): Promise<T> {
@@ -146,8 +163,8 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           dockerfilePath: input.dockerfilePath,
           contextDir: input.contextDir,
           imageName: `${registry}/${d.imageRepository}`,
-          insecureRegistry: isInsecure(registry, deps.insecureRegistries),
-          registryAuth: await deps.registryAuth(),
+          insecureRegistry: insecure(input),
+          registryAuth: await registryAuth(input),
           buildArgs,
           secrets,
           // Labels are image config only: per-build values do not defeat BuildKit's layer cache.
@@ -180,7 +197,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     async pushImage(input: BuildInput, repository: string, tag: string, imageId: string): Promise<{ digest: string }> {
       return step(input, 'push', async (log, signal) => {
         const registry = input.registry;
-        const client = new RegistryClient(registry, isInsecure(registry, deps.insecureRegistries), credentialsFor(await deps.registryAuth(), registry));
+        const client = new RegistryClient(registry, insecure(input), credentialsFor(await registryAuth(input), registry));
         const digest = await client.tag(input.descriptor.imageRepository, imageId, tag, signal);
         log.line(`pushed ${repository}:${tag} ${digest}`);
         return { digest };

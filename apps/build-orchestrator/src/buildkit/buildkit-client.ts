@@ -208,15 +208,14 @@ function classify(o: BuildctlOutcome, imageName: string): Error {
     return userFailure('BuildStepFailed', `the step \`${step}\` failed: ${o.failedVertex.error}`, `the step \`${step}\` failed; see the build log, fix the Dockerfile or code and push again`);
   if (DAEMON_RE.test(message) && !o.failedVertex)
     return transientFailure('BuilderUnavailable', `the BuildKit daemon did not answer: ${lastLine(message)}`, 'Kiln retries the build; check buildkitd on this worker if it persists');
+  if (AUTH_RE.test(message)) {
+    const refused = /(?:https?:\/\/)?([a-z0-9.-]+(?::\d+)?)\/v2\//i.exec(message)?.[1] ?? registry;
+    return userFailure('RegistryAuthFailed', `the registry ${refused} refused Kiln's credentials: ${lastLine(message)}`, `check the credentials Kiln has for ${refused} (PATCH /api/v1/registries/{id}) and that the rule names that registry (pushRegistryId, pullRegistryIds)`);
+  }
   if (BASE_IMAGE_RE.test(message) && !message.includes(registry + '/' + imageName.split('/').slice(1).join('/')))
     return userFailure('BaseImageUnavailable', `the base image could not be had: ${lastLine(message)}`, 'make the image in FROM available (push it to a registry the build can reach, with credentials if it is private), or change FROM');
-  if (PUSH_RE.test(message) || message.includes(registry)) {
-    if (AUTH_RE.test(message))
-      return userFailure('RegistryAuthFailed', `the registry ${registry} refused the push: ${lastLine(message)}`, 'check the registry credentials configured for this image repository and its push permission');
+  if (PUSH_RE.test(message) || message.includes(registry))
     return transientFailure('RegistryUnavailable', `the push to ${registry} failed: ${lastLine(message)}`, 'the registry may be down; Kiln retries with backoff');
-  }
-  if (AUTH_RE.test(message))
-    return userFailure('BaseImageUnavailable', `a registry refused access: ${lastLine(message)}`, 'give Kiln credentials for the registry of the base image, or change FROM');
   if (o.failedVertex)
     return userFailure('BuildStepFailed', `${step ? `the step \`${step}\` failed: ` : ''}${lastLine(message)}`, step ? `the step \`${step}\` failed; see the build log and fix the Dockerfile` : 'see the build log and fix the Dockerfile');
   if (/dockerfile parse error|failed to solve: .*dockerfile|unknown instruction|failed to parse/i.test(message))

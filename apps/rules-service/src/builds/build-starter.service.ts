@@ -8,6 +8,7 @@ import { RulesConfig } from '../config';
 import { TEMPORAL_CLIENT } from '../crypto/tokens';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { CodeSourceEntity } from '../sources/code-source.entity';
+import { RegistriesService } from '../registries/registries.service';
 
 const keys = {
   ruleId: defineSearchAttributeKey(SEARCH_ATTRIBUTES.ruleId, SearchAttributeType.KEYWORD),
@@ -37,6 +38,7 @@ export class BuildStarter {
     @Inject(KILN_CONFIG) private readonly config: RulesConfig,
     private readonly logger: JsonLogger,
     private readonly bus: EventBus,
+    private readonly registries: RegistriesService,
   ) {}
 
   async cancel(workflowId: string): Promise<{ cancelRequested: true }> {
@@ -70,6 +72,14 @@ export class BuildStarter {
     }
   }
 
+  /** Kiln's registry, or the rule's own target; and the registries whose credentials the worker fetches. */
+  private async target(rule: BuildRuleEntity): Promise<Pick<BuildInput, 'registry' | 'registryInsecure' | 'registryIds'>> {
+    const registryIds = [...(rule.pushRegistryId ? [rule.pushRegistryId] : []), ...(rule.pullRegistryIds ?? []).filter((id) => id !== rule.pushRegistryId)];
+    if (!rule.pushRegistryId) return { registry: this.config.KILN_REGISTRY, registryIds };
+    const target = await this.registries.entity(rule.pushRegistryId);
+    return { registry: target.host, registryInsecure: target.insecure, registryIds };
+  }
+
   async start(b: StartBuild): Promise<{ buildId: string; workflowId: string }> {
     const parsed = parseRef(b.ref);
     const imageRepository = `${b.rule.namespace}/${b.rule.imageRepository}`;
@@ -96,7 +106,7 @@ export class BuildStarter {
       dockerfilePath: b.rule.dockerfilePath,
       contextDir: b.rule.contextDir,
       tagRule: b.rule.tagRule,
-      registry: this.config.KILN_REGISTRY,
+      ...(await this.target(b.rule)),
       timeoutSeconds: b.rule.timeoutSeconds,
       buildArgs: Object.fromEntries(b.rule.buildArgs.filter((a) => !a.secret).map((a) => [a.name, a.value ?? ''])),
       secretBuildArgs: b.rule.buildArgs.filter((a) => a.secret).map((a) => a.name),

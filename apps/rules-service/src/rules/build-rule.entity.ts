@@ -32,6 +32,10 @@ export class BuildRuleEntity {
   @Column('boolean', { name: 'cancel_superseded' }) cancelSuperseded!: boolean;
   @Column('boolean') submodules!: boolean;
   @Column('jsonb', { nullable: true }) retention!: RetentionPolicy | null;
+  /** Push to this registry instead of Kiln's own. */
+  @Column('uuid', { name: 'push_registry_id', nullable: true }) pushRegistryId!: string | null;
+  /** Registries whose credentials builds may use to pull private base images. */
+  @Column('jsonb', { name: 'pull_registry_ids', default: () => "'[]'" }) pullRegistryIds!: string[];
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

@@ -56,6 +56,12 @@ const ruleSchema = z
       .refine((r) => r.keepLast !== undefined || r.maxAgeDays !== undefined, 'give keepLast, maxAgeDays or both (or null for the global policy)')
       .nullable()
       .default(null),
+    pushRegistryId: z.string().uuid('must be a registry id').nullable().default(null),
+    pullRegistryIds: z
+      .array(z.string().uuid('must be a registry id'))
+      .max(20)
+      .default([])
+      .refine((ids) => new Set(ids).size === ids.length, 'ids must be unique'),
   })
   .strict();
 

@@ -11,6 +11,7 @@ import { RulesConfig } from '../config';
 import { SecretBox } from '../crypto/secret-box';
 import { SECRET_BOX } from '../crypto/tokens';
 import { SourcesService } from '../sources/sources.service';
+import { RegistriesService } from '../registries/registries.service';
 import { BuildRuleEntity } from './build-rule.entity';
 import { describeTrigger, repositoryKey, validateImageRepository, validateRule, ValidRule } from './rule-input';
 
@@ -24,7 +25,14 @@ export class RulesService {
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     private readonly hosts: HostsService,
     private readonly logger: JsonLogger,
+    private readonly registries: RegistriesService,
   ) {}
+
+  /** A rule may name only registries that exist. */
+  private async checkRegistries(rule: ValidRule): Promise<void> {
+    if (rule.pushRegistryId) await this.registries.checkExist([rule.pushRegistryId], 'pushRegistryId');
+    await this.registries.checkExist(rule.pullRegistryIds, 'pullRegistryIds');
+  }
 
   async create(namespace: string, imageRepository: string, input: BuildRuleInput): Promise<BuildRuleView> {
     validateImageRepository(namespace, imageRepository);
@@ -33,6 +41,7 @@ export class RulesService {
     const rule = validateRule(input, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${sourceId}` }]);
     if (source.provider === 'git') await checkUrlField(this.sources.hosts, 'repository', rule.repository);
+    await this.checkRegistries(rule);
     const entity = this.rules.create({ id: randomUUID(), namespace, imageRepository, name: `${namespace}/${imageRepository}: ${describeTrigger(rule.trigger)}`, buildSecretsSealed: null });
     const sealed = this.sealArgs(rule, null);
     // With registerWebhook, the rule exists only if the host took the webhook (or one was already there).
@@ -62,12 +71,15 @@ export class RulesService {
       cancelSuperseded: current.cancelSuperseded,
       submodules: current.submodules,
       retention: current.retention,
+      pushRegistryId: current.pushRegistryId,
+      pullRegistryIds: current.pullRegistryIds,
       ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
     };
     const source = await this.sources.entity(String(merged.sourceId)).catch(() => null);
     const rule = validateRule(merged, source?.provider ?? null);
     if (!source) throw new ValidationError([{ field: 'sourceId', message: `no source ${merged.sourceId}` }]);
     if (source.provider === 'git') await checkUrlField(this.sources.hosts, 'repository', rule.repository);
+    await this.checkRegistries(rule);
     await this.rules.save(applyRule(current, rule, this.sealArgs(rule, current.buildSecretsSealed)));
     return toView(await this.entity(id));
   }
@@ -198,6 +210,8 @@ function applyRule(entity: BuildRuleEntity, rule: ValidRule, args: { args: Build
     cancelSuperseded: rule.cancelSuperseded,
     submodules: rule.submodules,
     retention: rule.retention,
+    pushRegistryId: rule.pushRegistryId,
+    pullRegistryIds: rule.pullRegistryIds,
   });
 }
 
@@ -219,6 +233,8 @@ export function toView(r: BuildRuleEntity): BuildRuleView {
     cancelSuperseded: r.cancelSuperseded,
     submodules: r.submodules,
     retention: r.retention,
+    pushRegistryId: r.pushRegistryId,
+    pullRegistryIds: r.pullRegistryIds ?? [],
     source: { status: r.source?.status ?? 'ok', statusReason: r.source?.statusReason ?? null, statusAt: r.source?.statusAt?.toISOString() ?? null },
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),

@@ -25,6 +25,10 @@ export interface BuildInput {
   tagRule: NormalizedTagRule;
   /** `host:port` of the registry the image is pushed to. */
   registry: string;
+  /** The registry speaks plain HTTP (a rule's own target registry may; Kiln's is in the worker's settings). */
+  registryInsecure?: boolean;
+  /** Registries (ids) whose credentials the worker fetches for this build: the target's and the private bases'. */
+  registryIds?: string[];
   /** Build, tag and push must be done this many seconds after the clone, or the build fails as `Timeout`. */
   timeoutSeconds: number;
   /** Plain build arguments; secret ones are named here and fetched by the worker (never in workflow history). */

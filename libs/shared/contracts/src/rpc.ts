@@ -126,6 +126,10 @@ export interface BuildRuleInput {
   registerWebhook?: boolean;
   /** Keep only the last N builds and/or builds younger than D days (null: the global policy). */
   retention?: RetentionPolicy | null;
+  /** Push to this registry (an id from `/api/v1/registries`) instead of Kiln's own; null: Kiln's registry. */
+  pushRegistryId?: string | null;
+  /** Registries whose credentials the build may use to pull private base images (ids from `/api/v1/registries`). */
+  pullRegistryIds?: string[];
 }
 
 export interface BuildArgInput {
@@ -161,6 +165,8 @@ export interface BuildRuleView {
   cancelSuperseded: boolean;
   submodules: boolean;
   retention: RetentionPolicy | null;
+  pushRegistryId: string | null;
+  pullRegistryIds: string[];
   /** The state of the rule's source: `unauthorized` until its credentials are renewed. */
   source: { status: 'ok' | 'unauthorized'; statusReason: string | null; statusAt: string | null };
   createdAt: string;
@@ -368,3 +374,38 @@ export interface HealthReport {
   status: HealthState;
   checks: Record<string, { status: HealthState; detail?: string }>;
 }
+
+/** A registry builds push to or pull from, with its credentials (the password is write-only). */
+export interface RegistryInput {
+  name?: string;
+  /** `host` or `host:port`, as in image names (`ghcr.io`, `registry.example.com:5000`). */
+  host: string;
+  username: string;
+  password: string;
+  /** Plain HTTP (a registry on a private address); default false. */
+  insecure?: boolean;
+}
+export interface RegistryView {
+  id: string;
+  name: string;
+  host: string;
+  username: string;
+  insecure: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+/** What the worker gets for a build: never shown by the API. */
+export interface RegistryCredentials {
+  id: string;
+  host: string;
+  username: string;
+  password: string;
+  insecure: boolean;
+}
+export const registriesCreate = defineRpc<RegistryInput, RegistryView>('rules.registries.create');
+export const registriesList = defineRpc<Record<string, never>, Page<RegistryView>>('rules.registries.list');
+export const registriesGet = defineRpc<{ id: string }, RegistryView>('rules.registries.get');
+export const registriesUpdate = defineRpc<{ id: string; patch: Partial<RegistryInput> }, RegistryView>('rules.registries.update');
+export const registriesDelete = defineRpc<{ id: string }, { deleted: true }>('rules.registries.delete');
+/** The credentials of the registries a build may use, for the worker running it (never for the API). */
+export const registriesCredentials = defineRpc<{ ids: string[] }, RegistryCredentials[]>('rules.registries.credentials');

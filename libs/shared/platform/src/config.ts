@@ -78,14 +78,13 @@ export const temporalConfigFields = {
   /** Temporal Cloud's API keys (sent as a bearer token, over TLS). */
   KILN_TEMPORAL_API_KEY: z.string().optional(),
 };
-const temporalConfigSchema = z.object(temporalConfigFields);
+export type TemporalConfig = z.infer<z.ZodObject<typeof temporalConfigFields>>;
 
 /** mTLS takes a certificate and its key together: for the `.superRefine` of each app's schema. */
-export function checkTemporalTls(c: Pick<z.infer<typeof temporalConfigSchema>, 'KILN_TEMPORAL_TLS_CERT_FILE' | 'KILN_TEMPORAL_TLS_KEY_FILE'>, ctx: z.RefinementCtx): void {
+export function checkTemporalTls(c: Pick<TemporalConfig, 'KILN_TEMPORAL_TLS_CERT_FILE' | 'KILN_TEMPORAL_TLS_KEY_FILE'>, ctx: z.RefinementCtx): void {
   if ((c.KILN_TEMPORAL_TLS_CERT_FILE === undefined) !== (c.KILN_TEMPORAL_TLS_KEY_FILE === undefined))
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['KILN_TEMPORAL_TLS_CERT_FILE'], message: 'mTLS needs both KILN_TEMPORAL_TLS_CERT_FILE and KILN_TEMPORAL_TLS_KEY_FILE' });
 }
-export type TemporalConfig = z.infer<typeof temporalConfigSchema>;
 
 /** Options for `Connection.connect` (client) and `NativeConnection.connect` (worker): both take this shape. */
 export function temporalConnectionOptions(c: TemporalConfig): {
