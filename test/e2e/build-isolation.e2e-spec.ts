@@ -72,7 +72,7 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
       .map((a) => a?.address as string);
     const canaryPort = (canary.address() as AddressInfo).port;
     const ports = [
-      4222, 14222, // NATS: Kiln's, the suite's
+      4222, 4223, 14222, // NATS: the machine's, Kiln's, the suite's
       5432, // PostgreSQL
       7233, 8233, // Temporal frontend and UI
       8080, 8081, 8082, 8083, 8084, // Kiln's services (scripts/kiln up)
