@@ -84,7 +84,8 @@ export class GitRepo {
   ) {}
 
   /** Write files and commit them on the current branch. */
-  commit(files: Record<string, string>, message: string): CommitInfo {
+  /** Writes the files (text, or bytes as a Buffer) and commits them. */
+  commit(files: Record<string, string | Buffer>, message: string): CommitInfo {
     for (const [path, content] of Object.entries(files)) {
       mkdirSync(dirname(join(this.work, path)), { recursive: true });
       writeFileSync(join(this.work, path), content);

@@ -74,12 +74,12 @@ export async function readBlob(repository: string, digest: string, registry = se
   return Buffer.from(await res.arrayBuffer());
 }
 
-/** The linux/amd64 image of a tag as the registry serves it: manifest, config JSON and every layer, uncompressed. */
-export async function readImage(repository: string, reference: string, registry = services.registry): Promise<{ manifest: ImageManifest; config: string; layers: Buffer[] }> {
+/** One platform's image of a tag as the registry serves it: manifest, config JSON and every layer, uncompressed. */
+export async function readImage(repository: string, reference: string, registry = services.registry, architecture = 'amd64'): Promise<{ manifest: ImageManifest; config: string; layers: Buffer[] }> {
   let manifest = await readManifest(repository, reference, registry);
   if ('manifests' in manifest) {
-    const image = manifest.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64');
-    if (!image) throw new Error(`no linux/amd64 image in ${repository}:${reference}`);
+    const image = manifest.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === architecture);
+    if (!image) throw new Error(`no linux/${architecture} image in ${repository}:${reference}`);
     manifest = (await readManifest(repository, image.digest, registry)) as ImageManifest;
   }
   const m = manifest as ImageManifest;

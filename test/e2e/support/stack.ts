@@ -43,6 +43,9 @@ export const services = {
   registryAuthFile: process.env.KILN_REGISTRY_AUTH_FILE ?? join(STATE, 'registry-auth', 'config.json'),
   buildkit: process.env.KILN_BUILDKIT_ADDR ?? `unix://${join(STATE, 'buildkitd.sock')}`,
   buildctl: process.env.KILN_BUILDCTL ?? join(STATE, 'bin', 'buildctl'),
+  /** The buildkitd binary of the same release, for tests that start a second, empty engine. */
+  buildkitd: process.env.KILN_BUILDKITD ?? join(STATE, 'bin', 'buildkitd-v0.26.2'),
+  state: STATE,
   /** The host's address on the build network: the only host address a build step can reach, on few ports. */
   buildHost: process.env.KILN_BUILD_HOST_ADDR ?? '10.231.0.1',
 };

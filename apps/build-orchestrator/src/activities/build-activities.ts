@@ -5,7 +5,7 @@ import { KilnError, Redactor, renderTag } from '@kiln/domain';
 import { BuildInput, BuildStatusV1, RegistryCredentials, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EventBus, HostPolicy, JsonLogger } from '@kiln/platform';
-import { BuildkitOptions, solve, SolveStatus, Vertex } from '../buildkit/buildkit-client';
+import { BuildkitOptions, missingPlatforms, solve, SolveStatus, Vertex, workerPlatforms } from '../buildkit/buildkit-client';
 import { credentialsFor, RegistryClient } from '../registry/registry-client';
 import { cloneCommit } from '../git/git-client';
 import { publishStatus, StepLog } from './reporter';
@@ -156,6 +156,18 @@ export function createBuildActivities(deps: BuildActivityDeps) {
         if (Object.keys(buildArgs).length > 0) log.line(`build arguments: ${Object.keys(buildArgs).join(', ')}`);
         if (Object.keys(secrets).length > 0) log.line(`secrets (RUN --mount=type=secret,id=NAME): ${Object.keys(secrets).join(', ')}`);
         await warnSecretsUsedAsArgs(log, workdir, input.dockerfilePath, Object.keys(secrets));
+        const platforms = input.platforms ?? [];
+        if (platforms.length > 0) {
+          const missing = missingPlatforms(platforms, await workerPlatforms(deps.buildkit));
+          if (missing.length > 0)
+            throw userFailure(
+              'PlatformUnsupported',
+              `this worker cannot build ${missing.join(', ')}: its BuildKit has no emulator for ${missing.length > 1 ? 'them' : 'it'} (QEMU user-mode emulation registered with binfmt_misc)`,
+              'install qemu-user-static and binfmt-support on the build workers (scripts/kiln does, with KILN_EMULATION=1), or remove the platform from the rule',
+            );
+          log.line(`platforms: ${platforms.join(', ')}`);
+        }
+        if (input.target) log.line(`target stage: ${input.target}`);
         const registry = input.registry;
         const progress = new ProgressLog(log);
         const { digest } = await solve(deps.buildkit, {
@@ -173,6 +185,11 @@ export function createBuildActivities(deps: BuildActivityDeps) {
             'org.opencontainers.image.source': input.source.cloneUrl,
             'org.opencontainers.image.created': new Date().toISOString(),
           },
+          target: input.target,
+          platforms,
+          cacheRef: input.cacheRef,
+          cacheNamespace: `kiln-rule-${d.ruleId}`,
+          provenance: true,
           signal,
           deadlineMs: (input.timeoutSeconds ?? 3600) * 1000,
           onStatus: (st) => progress.write(st),
@@ -235,7 +252,8 @@ class ProgressLog {
         this.log.line(`#${known.n} ${v.name}`);
       }
       if (v.cached && !before.cached) this.log.line(`#${known.n} CACHED`);
-      if (v.error && !before.error) this.log.line(`#${known.n} ERROR: ${v.error}`);
+      if (v.error && !before.error)
+        this.log.line(/^importing cache manifest/.test(v.name) && /not found/.test(v.error) ? `#${known.n} no layer cache in the registry yet: this build makes it` : `#${known.n} ERROR: ${v.error}`);
       else if (v.completed && !before.completed && !v.cached && v.started) {
         const secs = (Date.parse(v.completed) - Date.parse(v.started)) / 1000;
         this.log.line(`#${known.n} DONE ${secs.toFixed(1)}s`);

@@ -43,6 +43,16 @@ export interface SolveSpec {
   /** Delivered as BuildKit secrets (`RUN --mount=type=secret,id=NAME`): never in the image, its config or history. */
   secrets: Record<string, string>;
   labels: Record<string, string>;
+  /** `--target`: the stage to build. */
+  target?: string | null;
+  /** Platforms to build (one image index); empty: the worker's own. */
+  platforms?: string[];
+  /** Layer cache in a registry (`host/repository:tag`): imported before, exported (mode=max) after. */
+  cacheRef?: string;
+  /** Namespace of the build's `RUN --mount=type=cache` directories (the rule): kept across its builds, apart from others'. */
+  cacheNamespace?: string;
+  /** Push BuildKit's SLSA provenance attestation (mode=min) with the image. */
+  provenance?: boolean;
   signal: AbortSignal;
   deadlineMs: number;
   onStatus: (s: SolveStatus) => void;
@@ -91,6 +101,13 @@ export async function solve(bk: BuildkitOptions, s: SolveSpec): Promise<SolveRes
       '--metadata-file', join(session, 'metadata.json'),
       '--output', `type=image,name=${s.imageName},push=true,push-by-digest=true${s.insecureRegistry ? ',registry.insecure=true' : ''}`,
     ];
+    const insecure = s.insecureRegistry ? ',registry.insecure=true' : '';
+    if (s.target) args.push('--opt', `target=${s.target}`);
+    if (s.platforms && s.platforms.length > 0) args.push('--opt', `platform=${s.platforms.join(',')}`);
+    if (s.provenance) args.push('--opt', 'attest:provenance=mode=min');
+    if (s.cacheRef) args.push('--import-cache', `type=registry,ref=${s.cacheRef}${insecure}`, '--export-cache', `type=registry,ref=${s.cacheRef},mode=max,ignore-error=true${insecure}`);
+    // RUN --mount=type=cache directories are the rule's own: another repository's Dockerfile cannot read or poison them.
+    if (s.cacheNamespace) args.push('--opt', `build-arg:BUILDKIT_CACHE_MOUNT_NS=${s.cacheNamespace}`);
     for (const [k, v] of Object.entries(s.buildArgs)) args.push('--opt', `build-arg:${k}=${v}`);
     for (const [k, v] of Object.entries(s.labels)) args.push('--opt', `label:${k}=${v}`);
     let n = 0;
@@ -124,7 +141,7 @@ function runBuildctl(bin: string, args: string[], env: Record<string, string>, s
   return new Promise((resolvePromise, reject) => {
     const child = spawn(bin, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const vertexes = new Map<string, Vertex>();
-    let failedVertex: Vertex | null = null;
+    const failed: Vertex[] = [];
     const errorLines: string[] = [];
     let pending = '';
     let settled = false;
@@ -161,7 +178,7 @@ function runBuildctl(bin: string, args: string[], env: Record<string, string>, s
           }
           for (const v of status.vertexes ?? []) {
             vertexes.set(v.digest, { ...vertexes.get(v.digest), ...v });
-            if (v.error && !failedVertex && !/^(context )?canceled/.test(v.error)) failedVertex = vertexes.get(v.digest) ?? v;
+            if (v.error && !/^(context )?canceled/.test(v.error)) failed.push(vertexes.get(v.digest) ?? v);
           }
           try {
             s.onStatus(status);
@@ -183,7 +200,11 @@ function runBuildctl(bin: string, args: string[], env: Record<string, string>, s
       settled = true;
       clearTimeout(timer);
       if (pending.trim()) errorLines.push(pending.trim());
-      resolvePromise({ exitCode: code, message: errorLines.join('\n'), failedVertex });
+      const message = errorLines.join('\n');
+      // The step that failed the build: the one whose error buildctl ends with (a missing cache to import, say, errs
+      // without failing anything).
+      const failedVertex = failed.find((v) => message.includes(v.error ?? '\u0000')) ?? failed.find((v) => !/cache importer|importing cache/.test(`${v.name} ${v.error}`)) ?? null;
+      resolvePromise({ exitCode: code, message, failedVertex });
     });
   });
 }
@@ -226,4 +247,26 @@ function classify(o: BuildctlOutcome, imageName: string): Error {
 function lastLine(text: string): string {
   const lines = text.trim().split('\n').filter(Boolean);
   return lines[lines.length - 1] ?? text;
+}
+
+/** `os/arch[/variant]` of every platform the worker's BuildKit can build, natively or under QEMU emulation. */
+export async function workerPlatforms(bk: BuildkitOptions): Promise<string[]> {
+  const out = await new Promise<string>((resolvePromise, reject) => {
+    const child = spawn(bk.buildctl, ['--addr', bk.address, 'debug', 'workers', '--format', '{{json .}}'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0 ? resolvePromise(text) : reject(transientFailure('BuilderUnavailable', `the BuildKit daemon did not answer: ${lastLine(err)}`, 'Kiln retries; check buildkitd on this worker')),
+    );
+  });
+  const workers = JSON.parse(out) as Array<{ platforms?: Array<{ os: string; architecture: string; variant?: string }> }>;
+  return [...new Set(workers.flatMap((w) => w.platforms ?? []).map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')))];
+}
+
+/** Requested platforms this worker cannot build: `linux/arm64` is served by any arm64 variant, `linux/arm/v7` only by v7. */
+export function missingPlatforms(requested: string[], available: string[]): string[] {
+  return requested.filter((r) => !available.some((a) => a === r || (r.split('/').length === 2 && a.startsWith(`${r}/`))));
 }

@@ -13,5 +13,6 @@ export const USER_FAILURES = [
   'BaseImageUnavailable',
   'RegistryAuthFailed',
   'BuildArgMissing',
+  'PlatformUnsupported',
 ] as const;
 export type UserFailure = (typeof USER_FAILURES)[number];

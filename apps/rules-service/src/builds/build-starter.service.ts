@@ -83,6 +83,7 @@ export class BuildStarter {
   async start(b: StartBuild): Promise<{ buildId: string; workflowId: string }> {
     const parsed = parseRef(b.ref);
     const imageRepository = `${b.rule.namespace}/${b.rule.imageRepository}`;
+    const target = await this.target(b.rule);
     const descriptor: BuildDescriptor = {
       buildId: b.buildId,
       workflowId: b.workflowId,
@@ -106,11 +107,15 @@ export class BuildStarter {
       dockerfilePath: b.rule.dockerfilePath,
       contextDir: b.rule.contextDir,
       tagRule: b.rule.tagRule,
-      ...(await this.target(b.rule)),
+      ...target,
       timeoutSeconds: b.rule.timeoutSeconds,
       buildArgs: Object.fromEntries(b.rule.buildArgs.filter((a) => !a.secret).map((a) => [a.name, a.value ?? ''])),
       secretBuildArgs: b.rule.buildArgs.filter((a) => a.secret).map((a) => a.name),
       submodules: b.rule.submodules,
+      target: b.rule.target,
+      platforms: b.rule.platforms ?? [],
+      // One layer cache per rule, in a repository beside the image's, so every worker reuses what any one built.
+      cacheRef: `${target.registry}/${imageRepository}/kiln-cache:rule-${b.rule.id}`,
     };
     // The record exists (queued) from here on, before a worker picks the build up.
     await this.bus.publish(buildStatusV1, { buildId: b.buildId, at: new Date().toISOString(), status: 'queued', descriptor }, { msgId: `${b.buildId}:queued` });

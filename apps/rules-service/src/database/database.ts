@@ -7,6 +7,7 @@ import { RulesSourceSsh1764242000000 } from './migrations/1764242000000-rules-so
 import { RulesHostApis1764244000000 } from './migrations/1764244000000-rules-host-apis';
 import { RulesNoRulesFlag1764246000000 } from './migrations/1764246000000-rules-no-rules-flag';
 import { RulesRegistries1764248000000 } from './migrations/1764248000000-rules-registries';
+import { RulesTargetPlatforms1764250000000 } from './migrations/1764250000000-rules-target-platforms';
 import { RegistryEntity } from '../registries/registry.entity';
 import { CodeSourceEntity } from '../sources/code-source.entity';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
@@ -15,5 +16,5 @@ import { EventDecisionEntity, PushEventEntity } from '../pushes/push-event.entit
 export const rulesDatabase: AppDatabase = {
   schema: 'rules',
   entities: [CodeSourceEntity, BuildRuleEntity, PushEventEntity, EventDecisionEntity, RegistryEntity],
-  migrations: [RulesInitial1764230000000, RulesCursorPrecision1764236000000, RulesEventLedger1764238000000, RulesBuildOptions1764240000000, RulesSourceSsh1764242000000, RulesHostApis1764244000000, RulesNoRulesFlag1764246000000, RulesRegistries1764248000000],
+  migrations: [RulesInitial1764230000000, RulesCursorPrecision1764236000000, RulesEventLedger1764238000000, RulesBuildOptions1764240000000, RulesSourceSsh1764242000000, RulesHostApis1764244000000, RulesNoRulesFlag1764246000000, RulesRegistries1764248000000, RulesTargetPlatforms1764250000000],
 };

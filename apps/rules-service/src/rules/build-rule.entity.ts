@@ -32,6 +32,8 @@ export class BuildRuleEntity {
   @Column('boolean', { name: 'cancel_superseded' }) cancelSuperseded!: boolean;
   @Column('boolean') submodules!: boolean;
   @Column('jsonb', { nullable: true }) retention!: RetentionPolicy | null;
+  @Column('text', { nullable: true }) target!: string | null;
+  @Column('jsonb', { default: () => "'[]'" }) platforms!: string[];
   /** Push to this registry instead of Kiln's own. */
   @Column('uuid', { name: 'push_registry_id', nullable: true }) pushRegistryId!: string | null;
   /** Registries whose credentials builds may use to pull private base images. */

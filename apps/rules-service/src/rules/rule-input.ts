@@ -14,6 +14,9 @@ const relativePath = (what: string) =>
     .transform((p) => posix.normalize(p.replace(/\\/g, '/')).replace(/\/+$/, '') || '.')
     .refine((p) => p !== '..' && !p.startsWith('../'), `${what} must stay inside the repository`);
 
+/** Platforms BuildKit builds for (natively or under QEMU emulation). */
+export const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/arm/v6', 'linux/386', 'linux/ppc64le', 'linux/s390x', 'linux/riscv64'] as const;
+
 const triggerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('branch'), branch: z.string().min(1).refine(isSafeRefName, 'is not a valid branch name') }).strict(),
   z.object({ type: z.literal('tag') }).strict(),
@@ -56,6 +59,16 @@ const ruleSchema = z
       .refine((r) => r.keepLast !== undefined || r.maxAgeDays !== undefined, 'give keepLast, maxAgeDays or both (or null for the global policy)')
       .nullable()
       .default(null),
+    target: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a stage name of the Dockerfile (FROM … AS name)')
+      .nullable()
+      .default(null),
+    platforms: z
+      .array(z.enum(PLATFORMS, { errorMap: () => ({ message: `must be one of ${PLATFORMS.join(', ')}` }) }))
+      .max(PLATFORMS.length)
+      .default([])
+      .refine((p) => new Set(p).size === p.length, 'platforms must be unique'),
     pushRegistryId: z.string().uuid('must be a registry id').nullable().default(null),
     pullRegistryIds: z
       .array(z.string().uuid('must be a registry id'))

@@ -36,6 +36,12 @@ export interface BuildInput {
   secretBuildArgs: string[];
   /** Check out the repository's submodules too. */
   submodules?: boolean;
+  /** The Dockerfile stage to build (`--target`). */
+  target?: string | null;
+  /** Platforms to build; several make one image index. Empty or absent: the worker's own. */
+  platforms?: string[];
+  /** Import and export BuildKit's layer cache here (`registry/repository:tag`), shared by every worker. */
+  cacheRef?: string;
 }
 
 /** Signal: a newer push to the same branch started `byBuildId`; the build cancels itself unless it is pushing. */

@@ -126,6 +126,10 @@ export interface BuildRuleInput {
   registerWebhook?: boolean;
   /** Keep only the last N builds and/or builds younger than D days (null: the global policy). */
   retention?: RetentionPolicy | null;
+  /** Build only up to this stage of a multi-stage Dockerfile (`docker build --target`); null: the last stage. */
+  target?: string | null;
+  /** Platforms to build (`linux/amd64`, `linux/arm64`, ...): several make one image index; empty: the worker's own. */
+  platforms?: string[];
   /** Push to this registry (an id from `/api/v1/registries`) instead of Kiln's own; null: Kiln's registry. */
   pushRegistryId?: string | null;
   /** Registries whose credentials the build may use to pull private base images (ids from `/api/v1/registries`). */
@@ -165,6 +169,8 @@ export interface BuildRuleView {
   cancelSuperseded: boolean;
   submodules: boolean;
   retention: RetentionPolicy | null;
+  target: string | null;
+  platforms: string[];
   pushRegistryId: string | null;
   pullRegistryIds: string[];
   /** The state of the rule's source: `unauthorized` until its credentials are renewed. */

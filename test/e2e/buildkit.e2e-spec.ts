@@ -1,0 +1,250 @@
+import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Api } from './support/api';
+import { expectEventually } from './support/expect-eventually';
+import { GitFixture } from './support/git-fixture';
+import { ImageIndex, pullAndRun, readBlob, readImage, readManifest } from './support/registry';
+import { BuildItem, Scenario } from './support/scenario';
+import { services, Stack, startStack } from './support/stack';
+
+jest.setTimeout(300_000);
+const execFileAsync = promisify(execFile);
+
+interface BuildDetail extends BuildItem {
+  steps: Array<{ name: string; status: string; attempt: number }>;
+}
+interface Line {
+  text: string;
+  attempt: number;
+}
+
+/** A Dockerfile that only BuildKit builds: parallel stages, a cache mount, a heredoc, a stage chosen by --target. */
+const DOCKERFILE = `FROM kiln/busybox:local AS base
+
+FROM base AS slow-a
+RUN sleep 2 && date +%s > /a
+
+FROM base AS slow-b
+RUN sleep 2 && date +%s > /b
+
+FROM base AS deps
+COPY stamp /stamp
+RUN --mount=type=cache,target=/cache <<EOF
+if [ -f /cache/seen ]; then echo "cache mount kept $(cat /cache/seen)"; else echo "cache mount empty"; fi
+cat /stamp > /cache/seen
+EOF
+
+FROM base AS final
+COPY --from=slow-a /a /a
+COPY --from=slow-b /b /b
+COPY --from=deps /stamp /stamp
+RUN echo "a=$(cat /a) b=$(cat /b)"
+
+FROM base AS not-this-one
+RUN echo "the last stage, which --target skips" && exit 9
+`;
+
+describe('BuildKit: what docker buildx build builds, and caches that survive', () => {
+  let stack: Stack;
+  let git: GitFixture;
+  let api: Api;
+  const run = `${process.pid}-${Date.now()}`;
+
+  beforeAll(async () => {
+    stack = await startStack(19580);
+    git = await GitFixture.start();
+    api = new Api(stack.gatewayUrl, stack.adminToken);
+  });
+
+  afterAll(async () => {
+    await git?.stop();
+    await stack?.stop();
+  });
+
+  async function buildNow(ruleId: string): Promise<BuildDetail> {
+    const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
+    return expectEventually(async () => {
+      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+      expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
+      return b;
+    }, 180_000, 250);
+  }
+  const logs = async (id: string) => (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${id}/logs?step=build&limit=5000`)).items.map((l) => l.text);
+
+  it('builds parallel stages, a cache mount and a heredoc up to the --target stage; a rebuild is CACHED; the cache mount persists', async () => {
+    const s = await Scenario.create(api, git, `acme/bk-${run}`);
+    s.repo.commit({ Dockerfile: DOCKERFILE, stamp: `first-${run}\n` }, 'buildkit features');
+    s.repo.push('refs/heads/main');
+    const rule = await api.ok<{ id: string; target: string }>('POST', '/api/v1/namespaces/bk/repositories/features/build-rules', {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+      target: 'final',
+    });
+    expect(rule.target).toBe('final');
+    const first = await buildNow(rule.id);
+    expect(first.failure).toBeNull();
+    const text = await logs(first.id);
+    expect(text).toContain('target stage: final');
+    expect(text).toContain('cache mount empty');
+    expect(text.some((t) => t.includes('the last stage, which --target skips'))).toBe(false);
+    // The two slow stages ran side by side: they finished within a second of each other, not two apart.
+    const ab = text.find((t) => t.startsWith('a='));
+    const [a, b] = /a=(\d+) b=(\d+)/.exec(ab ?? '')?.slice(1).map(Number) ?? [0, 99];
+    expect(Math.abs(a - b)).toBeLessThanOrEqual(1);
+
+    // The same commit again: every step is CACHED and nothing runs.
+    const again = await buildNow(rule.id);
+    const againText = await logs(again.id);
+    expect(again.status).toBe('succeeded');
+    expect(againText.filter((t) => /^#\d+ CACHED$/.test(t)).length).toBeGreaterThanOrEqual(4);
+    expect(againText.some((t) => t.startsWith('a='))).toBe(false);
+
+    // A new commit runs the cache-mount step again, and finds what the previous build left in the mount.
+    s.repo.commit({ stamp: `second-${run}\n` }, 'new stamp');
+    s.repo.push('refs/heads/main');
+    const third = await buildNow(rule.id);
+    expect(await logs(third.id)).toContain(`cache mount kept first-${run}`);
+    expect(await pullAndRun(third.tags[0], ['cat', '/stamp'])).toBe(`second-${run}\n`);
+  });
+
+  it('refuses a stage or platform outside the grammar, and changes nothing', async () => {
+    const s = await Scenario.create(api, git, `acme/bk-bad-${run}`);
+    for (const [extra, field] of [
+      [{ target: 'has space' }, 'target'],
+      [{ platforms: ['windows/amd64'] }, 'platforms'],
+      [{ platforms: ['linux/arm64', 'linux/arm64'] }, 'platforms'],
+    ] as const) {
+      const res = await api.call('POST', '/api/v1/namespaces/bk/repositories/bad/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' }, ...extra });
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(res.body)).toContain(field);
+    }
+    expect((await api.ok<{ items: unknown[] }>('GET', '/api/v1/namespaces/bk/repositories/bad/build-rules')).items).toEqual([]);
+  });
+
+  it('builds two platforms into one index, running the arm64 steps under emulation; pushes provenance with it', async () => {
+    // A static program per architecture (Go cross-compiles): the RUN step executes it, natively or under QEMU.
+    const bin = mkdtempSync(join(tmpdir(), 'kiln-uname-'));
+    writeFileSync(join(bin, 'go.mod'), 'module uname\n\ngo 1.21\n');
+    writeFileSync(
+      join(bin, 'main.go'),
+      'package main\n\nimport (\n\t"os"\n\t"runtime"\n\t"syscall"\n)\n\nfunc main() {\n\tvar u syscall.Utsname\n\t_ = syscall.Uname(&u)\n\tm := ""\n\tfor _, c := range u.Machine {\n\t\tif c == 0 {\n\t\t\tbreak\n\t\t}\n\t\tm += string(rune(c))\n\t}\n\t_ = os.WriteFile("/out.txt", []byte(runtime.GOARCH+" on "+m+"\\n"), 0o644)\n}\n',
+    );
+    const s = await Scenario.create(api, git, `acme/bk-multi-${run}`);
+    const files: Record<string, string | Buffer> = { Dockerfile: 'FROM scratch\nARG TARGETARCH\nCOPY --chmod=755 uname-${TARGETARCH} /uname\nRUN ["/uname"]\n' };
+    for (const arch of ['amd64', 'arm64']) {
+      // Asynchronously: a blocked event loop would leave the API client a keep-alive socket the gateway has closed.
+      await execFileAsync('go', ['build', '-o', join(bin, `uname-${arch}`), '.'], { cwd: bin, env: { ...process.env, GOOS: 'linux', GOARCH: arch, CGO_ENABLED: '0' } });
+      files[`uname-${arch}`] = readFileSync(join(bin, `uname-${arch}`));
+    }
+    s.repo.commit(files, 'two platforms');
+    s.repo.push('refs/heads/main');
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/multi/build-rules', {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+      platforms: ['linux/amd64', 'linux/arm64'],
+    });
+    const b = await buildNow(rule.id);
+    expect(b.failure).toBeNull();
+    const tag = b.tags[0].split(':').pop() as string;
+    const index = (await readManifest('bk/multi', tag)) as ImageIndex;
+    const platforms = index.manifests.filter((m) => m.platform?.os === 'linux').map((m) => m.platform?.architecture);
+    expect(platforms.sort()).toEqual(['amd64', 'arm64']);
+    for (const [arch, machine] of [['amd64', 'x86_64'], ['arm64', 'aarch64']]) {
+      const image = await readImage('bk/multi', tag, services.registry, arch);
+      expect(JSON.parse(image.config).architecture).toBe(arch);
+      expect(image.layers.some((l) => l.includes(`${arch} on ${machine}\n`))).toBe(true);
+    }
+    // BuildKit's SLSA provenance is pushed in the same index, as an attestation manifest.
+    const attestation = index.manifests.find((m) => m.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest');
+    expect(attestation).toBeDefined();
+    const statement = (await readManifest('bk/multi', attestation?.digest as string)) as { layers: Array<{ digest: string; annotations?: Record<string, string> }> };
+    const provenance = statement.layers.find((l) => l.annotations?.['in-toto.io/predicate-type']?.includes('slsa.dev/provenance'));
+    expect(provenance).toBeDefined();
+    expect(JSON.parse((await readBlob('bk/multi', provenance?.digest as string)).toString('utf8')).predicateType).toContain('slsa.dev/provenance');
+  });
+
+  /** Restart the stack's worker on an engine, as another worker (its own id and task queue). */
+  const workerOn = async (address: string, id: string) => {
+    await stack.stopApp('build-orchestrator');
+    stack.env.KILN_BUILDKIT_ADDR = address;
+    stack.env.KILN_WORKER_ID = id;
+    await stack.startApp('build-orchestrator');
+  };
+
+  /** Another BuildKit daemon with the first's configuration (mirror, namespace), an empty root and a socket of its own. */
+  async function startDaemon(): Promise<{ address: string; process: ChildProcess }> {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-buildkitd-'));
+    const config = readFileSync(join(services.state, 'buildkitd.toml'), 'utf8')
+      .replace(/^root = .*$/m, `root = "${dir}/root"`)
+      .replace(/address = \[.*\]/, `address = ["unix://${dir}/buildkitd.sock"]`);
+    writeFileSync(join(dir, 'buildkitd.toml'), config);
+    const child = spawn('nsenter', ['--net=/var/run/netns/kiln-build', services.buildkitd, '--config', join(dir, 'buildkitd.toml'), '--oci-worker-net=host'], { stdio: 'ignore' });
+    const address = `unix://${dir}/buildkitd.sock`;
+    await expectEventually(() => execFileSync(services.buildctl, ['--addr', address, 'debug', 'workers'], { stdio: 'ignore' }), 30_000, 200);
+    return { address, process: child };
+  }
+
+  describe('a worker whose machine cannot emulate a platform', () => {
+    let daemon: { address: string; process: ChildProcess };
+
+    beforeAll(async () => {
+      // This worker's machine has no riscv64 emulator when its BuildKit starts (BuildKit reads them at start-up).
+      execFileSync('update-binfmts', ['--disable', 'qemu-riscv64'], { stdio: 'ignore' });
+      daemon = await startDaemon();
+      await workerOn(daemon.address, `noemu-${process.pid}`);
+    });
+
+    afterAll(async () => {
+      execFileSync('update-binfmts', ['--enable', 'qemu-riscv64'], { stdio: 'ignore' });
+      await workerOn(services.buildkit, `e2e-${process.pid}`);
+      daemon?.process.kill('SIGTERM');
+    });
+
+    it('fails a build for that platform as PlatformUnsupported, once, saying how to fix it', async () => {
+      const s = await Scenario.create(api, git, `acme/bk-noemu-${run}`);
+      s.repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nRUN uname -m\n' }, 'riscv');
+      s.repo.push('refs/heads/main');
+      const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/noemu/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' }, platforms: ['linux/amd64', 'linux/riscv64'] });
+      const b = await buildNow(rule.id);
+      expect(b.failure).toMatchObject({ type: 'PlatformUnsupported', message: expect.stringContaining('linux/riscv64'), hint: expect.stringContaining('qemu-user-static') });
+      expect(b.steps.filter((x) => x.name === 'build')).toHaveLength(1);
+    });
+  });
+
+  describe('a second worker with an empty BuildKit', () => {
+    let daemon: { address: string; process: ChildProcess };
+
+    beforeAll(async () => {
+      daemon = await startDaemon();
+    });
+
+    afterAll(async () => {
+      await workerOn(services.buildkit, `e2e-${process.pid}`);
+      daemon?.process.kill('SIGTERM');
+    });
+
+    it("reuses the first worker's layers through the registry cache: the slow step is CACHED", async () => {
+      const s = await Scenario.create(api, git, `acme/bk-cache-${run}`);
+      s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nCOPY stamp /stamp\nRUN echo "slow step ran ${run}" && sleep 2\n`, stamp: `x-${run}\n` }, 'cached');
+      s.repo.push('refs/heads/main');
+      const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/cache/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+      // Built first by the first worker, which exports the layer cache to the registry.
+      const first = await buildNow(rule.id);
+      expect(first.status).toBe('succeeded');
+      expect(await logs(first.id)).toContain(`slow step ran ${run}`);
+      // Then by a second worker whose engine has never seen the repository.
+      await workerOn(daemon.address, `second-${process.pid}`);
+      const b = await buildNow(rule.id);
+      expect(b.status).toBe('succeeded');
+      const text = await logs(b.id);
+      expect(text.some((t) => t.includes('importing cache manifest from'))).toBe(true);
+      expect(text).not.toContain(`slow step ran ${run}`);
+      expect(text.filter((t) => /^#\d+ CACHED$/.test(t)).length).toBeGreaterThanOrEqual(2);
+    });
+  });
+});
