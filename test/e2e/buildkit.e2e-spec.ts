@@ -1,6 +1,7 @@
 import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Api } from './support/api';
@@ -166,6 +167,46 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     const provenance = statement.layers.find((l) => l.annotations?.['in-toto.io/predicate-type']?.includes('slsa.dev/provenance'));
     expect(provenance).toBeDefined();
     expect(JSON.parse((await readBlob('bk/multi', provenance?.digest as string)).toString('utf8')).predicateType).toContain('slsa.dev/provenance');
+  });
+
+  it('keeps a git mirror per repository: a new commit fetches only its objects; a damaged mirror is rebuilt', async () => {
+    const s = await Scenario.create(api, git, `acme/bk-mirror-${run}`);
+    for (let i = 0; i < 20; i++) s.repo.commit({ [`src/file-${i}.txt`]: `content ${i} ${run}\n`, Dockerfile: 'FROM kiln/busybox:local\nCOPY . /src\n' }, `history ${i}`);
+    s.repo.push('refs/heads/main');
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/mirror/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    const cloneLog = async (id: string) => (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${id}/logs?step=clone&limit=1000`)).items.map((l) => l.text);
+    const fetched = (lines: string[]) => Number(/mirror: fetched (\d+) new objects/.exec(lines.join('\n'))?.[1] ?? -1);
+
+    const first = await buildNow(rule.id);
+    expect(first.status).toBe('succeeded');
+    expect(fetched(await cloneLog(first.id))).toBeGreaterThanOrEqual(20 * 3);
+
+    // One changed file at the top: the commit, its tree and the blob, and nothing else.
+    s.repo.commit({ 'top.txt': `one change ${run}\n` }, 'one change');
+    s.repo.push('refs/heads/main');
+    const second = await buildNow(rule.id);
+    expect(second.status).toBe('succeeded');
+    expect(fetched(await cloneLog(second.id))).toBe(3);
+    expect(await pullAndRun(second.tags[0], ['cat', '/src/top.txt'])).toBe(`one change ${run}\n`);
+    // The build context is the tree alone.
+    expect(await pullAndRun(second.tags[0], ['sh', '-c', 'ls -a /src | grep -c "^.git$" || true'])).toBe('0\n');
+
+    // The same commit again fetches nothing.
+    expect((await cloneLog((await buildNow(rule.id)).id)).some((t) => t.includes('is already in the mirror'))).toBe(true);
+
+    // A damaged mirror (its HEAD overwritten, its packs gone) is rebuilt, and the build succeeds.
+    const mirror = join(stack.env.KILN_MIRROR_DIR as string, `${createHash('sha256').update(`${git.baseUrl}/${s.repo.fullName}.git`).digest('hex').slice(0, 32)}.git`);
+    writeFileSync(join(mirror, 'HEAD'), 'garbage\n');
+    rmSync(join(mirror, 'objects'), { recursive: true, force: true });
+    s.repo.commit({ 'top.txt': `after damage ${run}\n` }, 'after damage');
+    s.repo.push('refs/heads/main');
+    const recovered = await buildNow(rule.id);
+    expect(recovered.status).toBe('succeeded');
+    const lines = await cloneLog(recovered.id);
+    expect(lines.some((t) => t.includes('is damaged') && t.includes('rebuilding it'))).toBe(true);
+    expect(fetched(lines)).toBeGreaterThanOrEqual(20 * 3);
+    expect(recovered.steps.filter((x) => x.name === 'clone')).toHaveLength(1);
+    expect(await pullAndRun(recovered.tags[0], ['cat', '/src/top.txt'])).toBe(`after damage ${run}\n`);
   });
 
   /** Restart the stack's worker on an engine, as another worker (its own id and task queue). */

@@ -18,6 +18,10 @@ export const orchestratorConfigSchema = baseConfigSchema.extend({
     .string()
     .default('')
     .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean)),
+  /** One bare git mirror per repository, kept across builds: a new commit fetches only its delta. */
+  KILN_MIRROR_DIR: z.string().default(join(homedir(), '.kiln', 'mirrors')),
+  /** Mirrors beyond this size in all are evicted, least recently used first. */
+  KILN_MIRROR_BUDGET_MB: z.coerce.number().int().min(1).default(10_240),
   /** Where clones live while a build runs. */
   KILN_WORK_DIR: z.string().default(join(homedir(), '.kiln', 'work')),
   /**

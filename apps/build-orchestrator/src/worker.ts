@@ -46,6 +46,8 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
       slots: this.slots,
       hosts: new HostPolicy(this.config.KILN_GIT_ALLOW_HOSTS),
       workDir: this.config.KILN_WORK_DIR,
+      mirrorDir: this.config.KILN_MIRROR_DIR,
+      mirrorBudgetBytes: this.config.KILN_MIRROR_BUDGET_MB * 1024 * 1024,
       workerQueue: this.workerQueue,
     });
     const shared = await Worker.create({

@@ -94,6 +94,7 @@ export async function startStack(basePort = 18080, opts: { registry?: string; en
     KILN_REGISTRY_AUTH_FILE: services.registryAuthFile,
     KILN_INSECURE_REGISTRIES: services.buildHost,
     KILN_WORK_DIR: mkdtempSync(join(tmpdir(), 'kiln-e2e-work-')),
+    KILN_MIRROR_DIR: mkdtempSync(join(tmpdir(), 'kiln-e2e-mirrors-')),
     KILN_REGISTRY: opts.registry ?? services.registry,
     KILN_WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${ports['webhook-ingest']}`,
     KILN_GATEWAY_PORT: String(ports.gateway),

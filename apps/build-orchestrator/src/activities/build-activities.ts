@@ -8,6 +8,7 @@ import type { EventBus, HostPolicy, JsonLogger } from '@kiln/platform';
 import { BuildkitOptions, missingPlatforms, solve, SolveStatus, Vertex, workerPlatforms } from '../buildkit/buildkit-client';
 import { credentialsFor, RegistryClient } from '../registry/registry-client';
 import { cloneCommit } from '../git/git-client';
+import { checkoutFromMirror } from '../git/git-mirror';
 import { publishStatus, StepLog } from './reporter';
 import { userFailure } from './failures';
 
@@ -29,6 +30,9 @@ export interface BuildActivityDeps {
   /** This worker's build capacity: a cloned build holds a slot until cleanup. */
   slots: { hold(buildId: string): void; release(buildId: string): void };
   workDir: string;
+  /** One bare mirror per repository, kept across builds, within a budget. */
+  mirrorDir: string;
+  mirrorBudgetBytes: number;
   /** This worker's own task queue: the steps after clone are routed here, where the clone lives. */
   workerQueue: string;
 }
@@ -123,7 +127,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
         await fs.mkdir(workdir, { recursive: true });
         const creds = await deps.credentials(input.source.id);
         log.line(`fetching ${commit} (${ref}) from ${input.source.cloneUrl}`);
-        await reportAuthFailure(input.source.id, () => cloneCommit({
+        const spec = {
           url: input.source.cloneUrl,
           commit,
           ref: ref.startsWith('refs/') ? ref : null,
@@ -133,8 +137,15 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           submodules: input.submodules ?? false,
           timeoutMs: 10 * 60_000,
           signal,
-          onOutput: (text, stream) => log.write(text, stream),
-        }));
+          onOutput: (text: string, stream: 'stdout' | 'stderr') => log.write(text, stream),
+        };
+        if (spec.submodules) {
+          // Submodules need a repository of their own: a fresh shallow clone, as before the mirrors.
+          await reportAuthFailure(input.source.id, () => cloneCommit(spec));
+        } else {
+          // The worker's mirror of the repository: a new commit fetches only its delta.
+          await reportAuthFailure(input.source.id, () => checkoutFromMirror({ ...spec, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }));
+        }
         // Like BuildKit's own git contexts, the build sees the tree without its .git directory.
         await fs.rm(join(workdir, '.git'), { recursive: true, force: true });
         log.line(`checked out ${commit}`);

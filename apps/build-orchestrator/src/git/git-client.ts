@@ -16,9 +16,8 @@ export interface CloneSpec {
   onOutput: (text: string, stream: 'stdout' | 'stderr') => void;
 }
 
-/** Shallow fetch of exactly one commit, with `--` before positional arguments. */
-export async function cloneCommit(spec: CloneSpec): Promise<void> {
-  // Checked again here, right before use: DNS answers change, and webhook-announced clone URLs land here too.
+/** The URL and commit, checked right before git may contact the host: DNS answers change, and webhook-announced clone URLs land here too. */
+export async function checkCloneSpec(spec: Pick<CloneSpec, 'url' | 'commit' | 'hosts'>): Promise<void> {
   try {
     await spec.hosts.check(spec.url);
   } catch (err) {
@@ -27,6 +26,11 @@ export async function cloneCommit(spec: CloneSpec): Promise<void> {
   }
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(spec.commit))
     throw userFailure('RefNotFound', `${spec.commit} is not a full commit id`, 'build a full 40-character commit id');
+}
+
+/** Shallow fetch of exactly one commit, with `--` before positional arguments (rules with submodules). */
+export async function cloneCommit(spec: CloneSpec): Promise<void> {
+  await checkCloneSpec(spec);
   await withGitEnv(spec.url, spec.credentials, (env) => fetchAndCheckout(spec, env));
 }
 

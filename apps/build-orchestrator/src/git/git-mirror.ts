@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { classifyGitError, GitRun, lastLine, runGit, withGitEnv } from '@kiln/platform';
+import { transientFailure, userFailure } from '../activities/failures';
+import { checkCloneSpec, CloneSpec } from './git-client';
+
+export interface MirrorSpec extends CloneSpec {
+  /** Where this worker keeps one bare mirror per repository URL. */
+  mirrorDir: string;
+  /** Mirrors beyond this many bytes in all are evicted, least recently used first. */
+  budgetBytes: number;
+  onNote: (text: string) => void;
+}
+
+export interface MirrorResult {
+  /** Objects this build fetched into the mirror (0 when the commit was already there). */
+  fetchedObjects: number;
+  /** The mirror was damaged and was rebuilt from scratch. */
+  rebuilt: boolean;
+}
+
+/** One operation at a time per mirror in this process (concurrent builds of a repository share it). */
+const locks = new Map<string, Promise<unknown>>();
+
+export const mirrorPath = (mirrorDir: string, url: string): string => join(mirrorDir, `${createHash('sha256').update(url).digest('hex').slice(0, 32)}.git`);
+
+/**
+ * The commit's tree, checked out into `spec.dir` from a bare mirror of the repository that this worker keeps: a new
+ * commit fetches only what the mirror lacks. A damaged mirror is rebuilt once without failing the build. Same rules as
+ * a fresh clone: the URL is checked right before use, credentials reach git as a header or key file only.
+ */
+export async function checkoutFromMirror(spec: MirrorSpec): Promise<MirrorResult> {
+  await checkCloneSpec(spec);
+  const path = mirrorPath(spec.mirrorDir, spec.url);
+  const previous = locks.get(path) ?? Promise.resolve();
+  const mine = previous.catch(() => undefined).then(() => withGitEnv(spec.url, spec.credentials, (env) => withRecovery(spec, path, env)));
+  locks.set(path, mine);
+  try {
+    const result = await mine;
+    await evictOverBudget(spec.mirrorDir, spec.budgetBytes, path, spec.onNote).catch(() => undefined);
+    return result;
+  } finally {
+    if (locks.get(path) === mine) locks.delete(path);
+  }
+}
+
+/** Errors of the git server or the network (the user's or transient): never a reason to throw the mirror away. */
+class RemoteProblem extends Error {
+  constructor(readonly failure: Error) {
+    super(failure.message);
+  }
+}
+
+async function withRecovery(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): Promise<MirrorResult> {
+  const existed = await fs.stat(path).then(() => true, () => false);
+  try {
+    return { ...(await update(spec, path, env)), rebuilt: false };
+  } catch (err) {
+    if (err instanceof RemoteProblem) throw err.failure;
+    if (spec.signal.aborted || !existed) throw err;
+    spec.onNote(`the mirror of ${spec.url} is damaged (${(err as Error).message}); rebuilding it`);
+    await fs.rm(path, { recursive: true, force: true });
+    try {
+      return { ...(await update(spec, path, env)), rebuilt: true };
+    } catch (again) {
+      if (again instanceof RemoteProblem) throw again.failure;
+      throw again;
+    }
+  }
+}
+
+async function update(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): Promise<{ fetchedObjects: number }> {
+  const git = (args: string[], cwd?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<GitRun> =>
+    runGit(args, { cwd, env: { ...env, ...extraEnv }, timeoutMs: spec.timeoutMs, signal: spec.signal, onOutput: (text, stream) => (stream === 'stderr' ? spec.onOutput(text, stream) : undefined) });
+  const local = async (args: string[], what: string, extraEnv: NodeJS.ProcessEnv = {}) => {
+    const r = await git(['--git-dir', path, ...args], undefined, extraEnv);
+    if (r.code !== 0) throw new Error(`${what}: ${lastLine(r.stderr)}`);
+    return r;
+  };
+  await fs.mkdir(spec.mirrorDir, { recursive: true });
+  if (!(await fs.stat(path).then(() => true, () => false))) {
+    const init = await git(['init', '--bare', '--quiet', path]);
+    if (init.code !== 0) throw transientFailure('GitCheckoutFailed', `cannot create the mirror: ${lastLine(init.stderr)}`, 'check the worker disk');
+  }
+  // A mirror whose repository git cannot open is damaged (a truncated HEAD or config, a removed objects folder).
+  await local(['rev-parse', '--git-dir'], 'the mirror does not open');
+  const has = async () => (await git(['--git-dir', path, 'cat-file', '-e', `${spec.commit}^{commit}`])).code === 0;
+  let fetchedObjects = 0;
+  if (!(await has())) {
+    const before = await objectCount(path, env);
+    const fetch = (what: string[]) => git(['--git-dir', path, 'fetch', '--no-tags', '--quiet', '--', spec.url, ...what]);
+    let fetched: GitRun | null = null;
+    if (spec.ref) fetched = await fetch([`+${spec.ref}:${spec.ref}`]);
+    if (!(await has())) {
+      // Build now by commit, or a branch that moved on: servers that allow it serve the commit itself.
+      const byCommit = await fetch([spec.commit]);
+      if (byCommit.code !== 0 && (fetched === null || fetched.code !== 0)) throw remote(fetched && fetched.code !== 0 ? fetched : byCommit, spec.url);
+    }
+    if (!(await has())) throw new RemoteProblem(userFailure('RefNotFound', `commit ${spec.commit} is not on ${spec.url}${spec.ref ? ` (${spec.ref})` : ''}`, 'the branch moved on, or the commit was force-pushed away; build the new commit or push again'));
+    fetchedObjects = Math.max(0, (await objectCount(path, env)) - before);
+    spec.onNote(`mirror: fetched ${fetchedObjects} new objects from ${spec.url}`);
+  } else spec.onNote(`mirror: ${spec.commit.slice(0, 12)} is already in the mirror; nothing fetched`);
+  // The tree alone, into the build's folder: no .git there (the build context is the tree, as BuildKit's git contexts).
+  const index = `${spec.dir}.index`;
+  try {
+    await local(['--work-tree', spec.dir, '-c', 'core.bare=false', 'read-tree', '-u', '--reset', spec.commit], 'checking out the commit from the mirror', { GIT_INDEX_FILE: index });
+  } finally {
+    await fs.rm(index, { force: true });
+  }
+  const now = new Date();
+  await fs.utimes(path, now, now); // most recently used, for eviction
+  return { fetchedObjects };
+}
+
+function remote(run: GitRun, url: string): RemoteProblem {
+  const p = classifyGitError(run.stderr, url);
+  return new RemoteProblem(p.type === 'GitUnavailable' ? transientFailure(p.type, p.message, 'Kiln retries with backoff') : userFailure(p.type, p.message, p.hint));
+}
+
+async function objectCount(path: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const r = await runGit(['--git-dir', path, 'count-objects', '-v'], { env, timeoutMs: 60_000 });
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? 0);
+  return field('count') + field('in-pack');
+}
+
+/** Keep the mirrors within the budget: the least recently used go first, never the one just used. */
+async function evictOverBudget(dir: string, budgetBytes: number, keep: string, onNote: (t: string) => void): Promise<void> {
+  const entries = (await fs.readdir(dir)).filter((n) => n.endsWith('.git')).map((n) => join(dir, n));
+  const mirrors = await Promise.all(entries.map(async (p) => ({ path: p, size: await sizeOf(p), used: (await fs.stat(p)).mtimeMs })));
+  let total = mirrors.reduce((s, m) => s + m.size, 0);
+  for (const m of mirrors.sort((a, b) => a.used - b.used)) {
+    if (total <= budgetBytes) break;
+    if (m.path === keep) continue;
+    await fs.rm(m.path, { recursive: true, force: true });
+    total -= m.size;
+    onNote(`mirror budget: evicted ${m.path} (${Math.round(m.size / 1024)} KiB, least recently used)`);
+  }
+}
+
+export async function sizeOf(path: string): Promise<number> {
+  const st = await fs.lstat(path);
+  if (!st.isDirectory()) return st.size;
+  let total = 0;
+  for (const name of await fs.readdir(path)) total += await sizeOf(join(path, name));
+  return total;
+}
