@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
-import { ImageIndex, pullAndRun, readBlob, readImage, readManifest } from './support/registry';
+import { ImageIndex, manifestDigest, pullAndRun, readBlob, readImage, readManifest } from './support/registry';
 import { BuildItem, Scenario } from './support/scenario';
 import { services, Stack, startStack } from './support/stack';
 
@@ -155,6 +155,10 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     const index = (await readManifest('bk/multi', tag)) as ImageIndex;
     const platforms = index.manifests.filter((m) => m.platform?.os === 'linux').map((m) => m.platform?.architecture);
     expect(platforms.sort()).toEqual(['amd64', 'arm64']);
+    // The build record keeps the index digest and each platform's.
+    expect(b.digest).toBe((await manifestDigest('bk/multi', tag)) as string);
+    const images = index.manifests.filter((m) => m.platform?.os === 'linux').map((m) => ({ platform: `linux/${m.platform?.architecture}`, digest: m.digest }));
+    await expectEventually(async () => expect((await api.ok<{ images: unknown[] }>('GET', `/api/v1/builds/${b.id}`)).images).toEqual(images));
     for (const [arch, machine] of [['amd64', 'x86_64'], ['arm64', 'aarch64']]) {
       const image = await readImage('bk/multi', tag, services.registry, arch);
       expect(JSON.parse(image.config).architecture).toBe(arch);

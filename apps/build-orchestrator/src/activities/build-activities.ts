@@ -226,8 +226,11 @@ export function createBuildActivities(deps: BuildActivityDeps) {
       return step(input, 'push', async (log, signal) => {
         const registry = input.registry;
         const client = new RegistryClient(registry, insecure(input), credentialsFor(await registryAuth(input), registry));
-        const digest = await client.tag(input.descriptor.imageRepository, imageId, tag, signal);
+        const { digest, images } = await client.tag(input.descriptor.imageRepository, imageId, tag, signal);
+        for (const image of images) log.line(`  ${image.platform}: ${repository}@${image.digest}`);
         log.line(`pushed ${repository}:${tag} ${digest}`);
+        // The record keeps each platform's digest too (the workflow reports the index digest when it succeeds).
+        if (images.length > 0) await publishStatus(deps.bus, { buildId: input.descriptor.buildId, images });
         return { digest };
       });
     },

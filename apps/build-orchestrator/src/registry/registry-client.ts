@@ -36,8 +36,11 @@ export class RegistryClient {
     private readonly timeoutMs = 60_000,
   ) {}
 
-  /** PUT the manifest `digest` of `repository` under `tag`; resolves with the digest the registry answers. */
-  async tag(repository: string, digest: string, tag: string, signal?: AbortSignal): Promise<string> {
+  /**
+   * PUT the manifest `digest` of `repository` under `tag`; resolves with the digest the registry answers and, for an
+   * index, each platform's image (attestations left out).
+   */
+  async tag(repository: string, digest: string, tag: string, signal?: AbortSignal): Promise<{ digest: string; images: Array<{ platform: string; digest: string }> }> {
     const scope = `repository:${repository}:pull,push`;
     const got = await this.request('GET', `/v2/${repository}/manifests/${digest}`, scope, { headers: { Accept: MANIFEST_TYPES.join(', ') }, signal });
     if (got.status === 404) throw transientFailure('RegistryUnavailable', `the registry ${this.host} no longer has ${repository}@${digest}`, 'Kiln builds and pushes again');
@@ -49,7 +52,7 @@ export class RegistryClient {
       signal,
     });
     await this.check(put, `tag ${repository}:${tag}`);
-    return put.headers.get('docker-content-digest') ?? digest;
+    return { digest: put.headers.get('docker-content-digest') ?? digest, images: platformImages(body) };
   }
 
   private async check(res: Response, what: string): Promise<void> {
@@ -112,4 +115,12 @@ export class RegistryClient {
     if (!token) throw transientFailure('RegistryUnavailable', `the token service of ${this.host} gave no token`, 'Kiln retries with backoff');
     return token;
   }
+}
+
+/** The platform images of an index (`os/arch[/variant]` → digest), leaving out attestations (`unknown/unknown`). */
+export function platformImages(manifest: Buffer): Array<{ platform: string; digest: string }> {
+  const m = JSON.parse(manifest.toString('utf8')) as { manifests?: Array<{ digest: string; platform?: { os: string; architecture: string; variant?: string } }> };
+  return (m.manifests ?? [])
+    .filter((d) => d.platform && d.platform.os !== 'unknown')
+    .map((d) => ({ platform: [d.platform?.os, d.platform?.architecture, d.platform?.variant].filter(Boolean).join('/'), digest: d.digest }));
 }

@@ -54,6 +54,7 @@ export class BuildsService {
       if (!isTerminal(build.status)) {
         if (report.tags?.length) patch.tags = report.tags;
         if (report.digest) patch.digest = report.digest;
+        if (report.images?.length) patch.images = report.images;
         if (report.failure) patch.failure = report.failure;
       }
       if (Object.keys(patch).length > 0) await tx.update(BuildEntity, { id: build.id }, patch);
@@ -160,6 +161,7 @@ function toView(b: BuildEntity, steps?: BuildStepEntity[]): BuildView {
     commit: b.commit,
     tags: b.tags,
     digest: b.digest,
+    images: b.images ?? [],
     workflowId: b.workflowId,
     failure: b.failure,
     ...(steps

@@ -43,7 +43,14 @@ export interface BuildStatusV1 {
   step?: { name: StepName; status: StepStatus; attempt: number; message?: string };
   tags?: string[];
   digest?: string;
+  /** Each platform's image in the pushed index (`linux/arm64` → its manifest digest). */
+  images?: PlatformImage[];
   failure?: BuildFailure;
+}
+
+export interface PlatformImage {
+  platform: string;
+  digest: string;
 }
 
 export const buildStatusV1 = defineEvent<BuildStatusV1>('build.status.v1', 'KILN_BUILDS');

@@ -1,5 +1,5 @@
 import type { BuildStatus, Provider, Trigger, TagRule, NormalizedTagRule } from '@kiln/domain';
-import type { BuildFailure, BuildTriggerInfo, LogStream, StepName, StepStatus } from './builds.v1';
+import type { BuildFailure, BuildTriggerInfo, LogStream, PlatformImage, StepName, StepStatus } from './builds.v1';
 import { defineBytesRpc, defineRpc } from './define';
 import type { PushReceivedV1 } from './push-received.v1';
 
@@ -287,7 +287,10 @@ export interface BuildView {
   ref: string;
   commit: string;
   tags: string[];
+  /** The pushed manifest, or the image index when there are several platforms or attestations. */
   digest: string | null;
+  /** Each platform's image in the index. */
+  images: PlatformImage[];
   workflowId: string;
   failure: BuildFailure | null;
   steps?: BuildStepView[];
