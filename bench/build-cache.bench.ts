@@ -1,7 +1,7 @@
-import { ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,7 @@ import { githubPush } from '@kiln/testing';
 import { Api } from '../test/e2e/support/api';
 import { GitFixture, GitRepo } from '../test/e2e/support/git-fixture';
 import { services, startStack } from '../test/e2e/support/stack';
+import { startBuildkitd } from '../test/e2e/support/builds';
 
 /**
  * Builds of a realistic repository: a service with a multi-stage Dockerfile (dependencies installed from a package
@@ -119,21 +120,6 @@ function pruneBuildKit(address: string): void {
   sh(services.buildctl, ['--addr', address, 'prune', '--all']);
 }
 
-async function startDaemon(): Promise<{ address: string; child: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-buildkitd-'));
-  const config = readFileSync(join(services.state, 'buildkitd.toml'), 'utf8')
-    .replace(/^root = .*$/m, `root = "${dir}/root"`)
-    .replace(/address = \[.*\]/, `address = ["unix://${dir}/buildkitd.sock"]`);
-  writeFileSync(join(dir, 'buildkitd.toml'), config);
-  const child = spawn('nsenter', ['--net=/var/run/netns/kiln-build', services.buildkitd, '--config', join(dir, 'buildkitd.toml'), '--oci-worker-net=host'], { stdio: 'ignore' });
-  const address = `unix://${dir}/buildkitd.sock`;
-  for (let i = 0; i < 150; i++) {
-    if (spawnSync(services.buildctl, ['--addr', address, 'debug', 'workers']).status === 0) return { address, child, dir };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('second buildkitd did not start');
-}
-
 async function main(): Promise<void> {
   console.log(`Builds of a generated repository (${COMMITS} commits, ~50 MB; ${PACKAGES} packages of ${PACKAGE_BYTES >> 20} MB from a mirror at ${MIRROR_BYTES_PER_S >> 20} MB/s), Kiln versus clone + buildctl by script, same BuildKit; ${RUNS} runs each\n`);
   const stack = await startStack(18880);
@@ -204,7 +190,7 @@ async function main(): Promise<void> {
     // The same warm build on a second worker: an engine and a mirror folder that have never seen the repository.
     const second: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const daemon = await startDaemon();
+      const daemon = await startBuildkitd();
       await stack.stopApp('build-orchestrator');
       stack.env.KILN_BUILDKIT_ADDR = daemon.address;
       stack.env.KILN_WORKER_ID = `bench-second-${i}`;
@@ -212,7 +198,7 @@ async function main(): Promise<void> {
       await stack.startApp('build-orchestrator');
       change(100 + i);
       second.push(await kiln(rule.id));
-      daemon.child.kill('SIGTERM');
+      daemon.process.kill('SIGTERM');
       rmSync(daemon.dir, { recursive: true, force: true });
     }
     await stack.stopApp('build-orchestrator');

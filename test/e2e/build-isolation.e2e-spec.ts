@@ -5,10 +5,10 @@ import { connect } from 'nats';
 import { Client as PgClient } from 'pg';
 import { natsOptions } from '@kiln/platform';
 import { Api } from './support/api';
-import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { pullAndRun, registryFetch } from './support/registry';
 import { BuildItem, Scenario } from './support/scenario';
+import { buildNow } from './support/builds';
 import { natsPassword, postgresPassword, services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
@@ -50,19 +50,14 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
     await stack?.stop();
   });
 
-  async function buildNow(s: Scenario, name: string, extra: Record<string, unknown> = {}): Promise<BuildItem> {
+  async function buildRule(s: Scenario, name: string, extra: Record<string, unknown> = {}): Promise<BuildItem> {
     const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/iso/repositories/${name}/build-rules`, {
       sourceId: s.source.id,
       repository: s.repo.fullName,
       trigger: { type: 'branch', branch: 'main' },
       ...extra,
     });
-    const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
-    return expectEventually(async () => {
-      const b = await api.ok<BuildItem>('GET', `/api/v1/builds/${started.buildId}`);
-      expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
-      return b;
-    }, 180_000, 250);
+    return buildNow(api, rule.id);
   }
 
   it('reaches no Kiln service, no other host port and no registry write, on every address it can find; the mirror works', async () => {
@@ -100,7 +95,7 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
     const s = await Scenario.create(api, git, `acme/hostile-${run}`);
     s.repo.commit({ 'probe.sh': probe + '\n', Dockerfile: 'FROM kiln/busybox:local\nCOPY probe.sh /probe.sh\nRUN sh /probe.sh\n' }, 'hostile');
     s.repo.push('refs/heads/main');
-    const b = await buildNow(s, 'hostile');
+    const b = await buildRule(s, 'hostile');
     const logs = (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${b.id}/logs?step=build&limit=5000`)).items.map((l) => l.text);
     expect(b.status).toBe('succeeded');
 
@@ -146,13 +141,13 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
     );
     s.repo.push('refs/heads/main');
 
-    const root = await buildNow(s, 'ignore-root');
+    const root = await buildRule(s, 'ignore-root');
     expect(root.status).toBe('succeeded');
     expect((await pullAndRun(root.tags[0], ['cat', '/ctx.list'])).trim().split('\n')).toEqual(
       ['./.dockerignore', './Dockerfile', './app/main.txt', './copy-ignored/Dockerfile', './docker/app.Dockerfile', './docker/app.Dockerfile.dockerignore', './secrets/public.txt'],
     );
 
-    const custom = await buildNow(s, 'ignore-custom', { dockerfilePath: 'docker/app.Dockerfile' });
+    const custom = await buildRule(s, 'ignore-custom', { dockerfilePath: 'docker/app.Dockerfile' });
     expect(custom.status).toBe('succeeded');
     const listed = (await pullAndRun(custom.tags[0], ['cat', '/ctx.list'])).trim().split('\n');
     expect(listed).toContain('./.env');
@@ -160,7 +155,7 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
     expect(listed.filter((f) => f.startsWith('./app/'))).toEqual([]);
 
     // A COPY of an ignored file fails as it would with docker build.
-    const copy = await buildNow(s, 'ignore-copy', { dockerfilePath: 'copy-ignored/Dockerfile' });
+    const copy = await buildRule(s, 'ignore-copy', { dockerfilePath: 'copy-ignored/Dockerfile' });
     expect(copy.status).toBe('failed');
     expect(copy.failure).toMatchObject({ type: 'BuildStepFailed', message: expect.stringMatching(/COPY \.env \/env.*not found/s) });
   });

@@ -1,4 +1,4 @@
-import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,15 +8,13 @@ import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { ImageIndex, manifestDigest, pullAndRun, readBlob, readImage, readManifest } from './support/registry';
-import { BuildItem, Scenario } from './support/scenario';
+import { Scenario } from './support/scenario';
+import { buildNow, startBuildkitd } from './support/builds';
 import { services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
 const execFileAsync = promisify(execFile);
 
-interface BuildDetail extends BuildItem {
-  steps: Array<{ name: string; status: string; attempt: number }>;
-}
 interface Line {
   text: string;
   attempt: number;
@@ -65,14 +63,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     await stack?.stop();
   });
 
-  async function buildNow(ruleId: string): Promise<BuildDetail> {
-    const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
-    return expectEventually(async () => {
-      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-      expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
-      return b;
-    }, 180_000, 250);
-  }
+  const build = (ruleId: string) => buildNow(api, ruleId);
   const logs = async (id: string) => (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${id}/logs?step=build&limit=5000`)).items.map((l) => l.text);
 
   it('builds parallel stages, a cache mount and a heredoc up to the --target stage; a rebuild is CACHED; the cache mount persists', async () => {
@@ -86,7 +77,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
       target: 'final',
     });
     expect(rule.target).toBe('final');
-    const first = await buildNow(rule.id);
+    const first = await build(rule.id);
     expect(first.failure).toBeNull();
     const text = await logs(first.id);
     expect(text).toContain('target stage: final');
@@ -98,7 +89,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     expect(Math.abs(a - b)).toBeLessThanOrEqual(1);
 
     // The same commit again: every step is CACHED and nothing runs.
-    const again = await buildNow(rule.id);
+    const again = await build(rule.id);
     const againText = await logs(again.id);
     expect(again.status).toBe('succeeded');
     expect(againText.filter((t) => /^#\d+ CACHED$/.test(t)).length).toBeGreaterThanOrEqual(4);
@@ -107,7 +98,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     // A new commit runs the cache-mount step again, and finds what the previous build left in the mount.
     s.repo.commit({ stamp: `second-${run}\n` }, 'new stamp');
     s.repo.push('refs/heads/main');
-    const third = await buildNow(rule.id);
+    const third = await build(rule.id);
     expect(await logs(third.id)).toContain(`cache mount kept first-${run}`);
     expect(await pullAndRun(third.tags[0], ['cat', '/stamp'])).toBe(`second-${run}\n`);
   });
@@ -149,7 +140,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
       trigger: { type: 'branch', branch: 'main' },
       platforms: ['linux/amd64', 'linux/arm64'],
     });
-    const b = await buildNow(rule.id);
+    const b = await build(rule.id);
     expect(b.failure).toBeNull();
     const tag = b.tags[0].split(':').pop() as string;
     const index = (await readManifest('bk/multi', tag)) as ImageIndex;
@@ -181,14 +172,14 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     const cloneLog = async (id: string) => (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${id}/logs?step=clone&limit=1000`)).items.map((l) => l.text);
     const fetched = (lines: string[]) => Number(/mirror: fetched (\d+) new objects/.exec(lines.join('\n'))?.[1] ?? -1);
 
-    const first = await buildNow(rule.id);
+    const first = await build(rule.id);
     expect(first.status).toBe('succeeded');
     expect(fetched(await cloneLog(first.id))).toBeGreaterThanOrEqual(20 * 3);
 
     // One changed file at the top: the commit, its tree and the blob, and nothing else.
     s.repo.commit({ 'top.txt': `one change ${run}\n` }, 'one change');
     s.repo.push('refs/heads/main');
-    const second = await buildNow(rule.id);
+    const second = await build(rule.id);
     expect(second.status).toBe('succeeded');
     expect(fetched(await cloneLog(second.id))).toBe(3);
     expect(await pullAndRun(second.tags[0], ['cat', '/src/top.txt'])).toBe(`one change ${run}\n`);
@@ -196,7 +187,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     expect(await pullAndRun(second.tags[0], ['sh', '-c', 'ls -a /src | grep -c "^.git$" || true'])).toBe('0\n');
 
     // The same commit again fetches nothing.
-    expect((await cloneLog((await buildNow(rule.id)).id)).some((t) => t.includes('is already in the mirror'))).toBe(true);
+    expect((await cloneLog((await build(rule.id)).id)).some((t) => t.includes('is already in the mirror'))).toBe(true);
 
     // A damaged mirror (its HEAD overwritten, its packs gone) is rebuilt, and the build succeeds.
     const mirror = join(stack.env.KILN_MIRROR_DIR as string, `${createHash('sha256').update(`${git.baseUrl}/${s.repo.fullName}.git`).digest('hex').slice(0, 32)}.git`);
@@ -204,7 +195,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     rmSync(join(mirror, 'objects'), { recursive: true, force: true });
     s.repo.commit({ 'top.txt': `after damage ${run}\n` }, 'after damage');
     s.repo.push('refs/heads/main');
-    const recovered = await buildNow(rule.id);
+    const recovered = await build(rule.id);
     expect(recovered.status).toBe('succeeded');
     const lines = await cloneLog(recovered.id);
     expect(lines.some((t) => t.includes('is damaged') && t.includes('rebuilding it'))).toBe(true);
@@ -221,26 +212,13 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     await stack.startApp('build-orchestrator');
   };
 
-  /** Another BuildKit daemon with the first's configuration (mirror, namespace), an empty root and a socket of its own. */
-  async function startDaemon(): Promise<{ address: string; process: ChildProcess }> {
-    const dir = mkdtempSync(join(tmpdir(), 'kiln-buildkitd-'));
-    const config = readFileSync(join(services.state, 'buildkitd.toml'), 'utf8')
-      .replace(/^root = .*$/m, `root = "${dir}/root"`)
-      .replace(/address = \[.*\]/, `address = ["unix://${dir}/buildkitd.sock"]`);
-    writeFileSync(join(dir, 'buildkitd.toml'), config);
-    const child = spawn('nsenter', ['--net=/var/run/netns/kiln-build', services.buildkitd, '--config', join(dir, 'buildkitd.toml'), '--oci-worker-net=host'], { stdio: 'ignore' });
-    const address = `unix://${dir}/buildkitd.sock`;
-    await expectEventually(() => execFileSync(services.buildctl, ['--addr', address, 'debug', 'workers'], { stdio: 'ignore' }), 30_000, 200);
-    return { address, process: child };
-  }
-
   describe('a worker whose machine cannot emulate a platform', () => {
-    let daemon: { address: string; process: ChildProcess };
+    let daemon: Awaited<ReturnType<typeof startBuildkitd>>;
 
     beforeAll(async () => {
       // This worker's machine has no riscv64 emulator when its BuildKit starts (BuildKit reads them at start-up).
       execFileSync('update-binfmts', ['--disable', 'qemu-riscv64'], { stdio: 'ignore' });
-      daemon = await startDaemon();
+      daemon = await startBuildkitd();
       await workerOn(daemon.address, `noemu-${process.pid}`);
     });
 
@@ -255,17 +233,17 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
       s.repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nRUN uname -m\n' }, 'riscv');
       s.repo.push('refs/heads/main');
       const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/noemu/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' }, platforms: ['linux/amd64', 'linux/riscv64'] });
-      const b = await buildNow(rule.id);
+      const b = await build(rule.id);
       expect(b.failure).toMatchObject({ type: 'PlatformUnsupported', message: expect.stringContaining('linux/riscv64'), hint: expect.stringContaining('qemu-user-static') });
       expect(b.steps.filter((x) => x.name === 'build')).toHaveLength(1);
     });
   });
 
   describe('a second worker with an empty BuildKit', () => {
-    let daemon: { address: string; process: ChildProcess };
+    let daemon: Awaited<ReturnType<typeof startBuildkitd>>;
 
     beforeAll(async () => {
-      daemon = await startDaemon();
+      daemon = await startBuildkitd();
     });
 
     afterAll(async () => {
@@ -279,12 +257,12 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
       s.repo.push('refs/heads/main');
       const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/cache/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
       // Built first by the first worker, which exports the layer cache to the registry.
-      const first = await buildNow(rule.id);
+      const first = await build(rule.id);
       expect(first.status).toBe('succeeded');
       expect(await logs(first.id)).toContain(`slow step ran ${run}`);
       // Then by a second worker whose engine has never seen the repository.
       await workerOn(daemon.address, `second-${process.pid}`);
-      const b = await buildNow(rule.id);
+      const b = await build(rule.id);
       expect(b.status).toBe('succeeded');
       const text = await logs(b.id);
       expect(text.some((t) => t.includes('importing cache manifest from'))).toBe(true);

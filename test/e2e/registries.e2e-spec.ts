@@ -3,17 +3,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Api } from './support/api';
-import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { OwnRegistry, registryTags } from './support/registry';
-import { BuildItem, Scenario } from './support/scenario';
+import { Scenario } from './support/scenario';
+import { buildNow } from './support/builds';
 import { services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
-
-interface BuildDetail extends BuildItem {
-  steps: Array<{ name: string; status: string; attempt: number }>;
-}
 
 /** The test registry's API with its own credentials. */
 async function tagsIn(registry: OwnRegistry, repository: string): Promise<string[]> {
@@ -58,14 +54,7 @@ describe('registries with credentials: push to them, pull private base images fr
     await registry.stop();
   });
 
-  async function buildNow(ruleId: string): Promise<BuildDetail> {
-    const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
-    return expectEventually(async () => {
-      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-      expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
-      return b;
-    }, 120_000, 250);
-  }
+  const build = (ruleId: string) => buildNow(api, ruleId);
 
   it('keeps the password write-only and refuses bad input, changing nothing', async () => {
     const created = await api.ok<Record<string, unknown>>('POST', '/api/v1/registries', { host: 'Registry.Example.com:5000', username: 'u', password: 'never-shown-1' });
@@ -107,7 +96,7 @@ describe('registries with credentials: push to them, pull private base images fr
     });
     expect(rule).toMatchObject({ pushRegistryId: target.id, pullRegistryIds: [target.id] });
 
-    const b = await buildNow(rule.id);
+    const b = await build(rule.id);
     expect(b.failure).toBeNull();
     expect(b.status).toBe('succeeded');
     expect(b.tags[0].startsWith(`${registry.address}/reg/target:`)).toBe(true);
@@ -124,7 +113,7 @@ describe('registries with credentials: push to them, pull private base images fr
 
     // A wrong password fails the build once, as RegistryAuthFailed with a hint: no retries.
     await api.ok('PATCH', `/api/v1/registries/${target.id}`, { password: 'wrong-password-2' });
-    const failed = await buildNow(rule.id);
+    const failed = await build(rule.id);
     expect(failed.status).toBe('failed');
     expect(failed.failure).toMatchObject({ type: 'RegistryAuthFailed', message: expect.stringContaining(registry.address), hint: expect.stringContaining('/api/v1/registries') });
     expect(failed.steps.filter((x) => x.name === 'build').map((x) => `${x.attempt}:${x.status}`)).toEqual(['1:failed']);
@@ -135,7 +124,7 @@ describe('registries with credentials: push to them, pull private base images fr
     s.repo.commit({ Dockerfile: `FROM ${registry.address}/private/base:1\n` }, 'no credentials');
     s.repo.push('refs/heads/main');
     const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/reg/repositories/nocreds/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
-    const b = await buildNow(rule.id);
+    const b = await build(rule.id);
     expect(b.failure).toMatchObject({ type: 'RegistryAuthFailed', message: expect.stringContaining(registry.address) });
     expect(b.steps.filter((x) => x.name === 'build')).toHaveLength(1);
   });

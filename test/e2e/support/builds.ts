@@ -1,0 +1,39 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Api } from './api';
+import { expectEventually } from './expect-eventually';
+import { BuildItem } from './scenario';
+import { services } from './stack';
+
+export interface BuildDetail extends BuildItem {
+  steps: Array<{ name: string; status: string; attempt: number }>;
+  images: Array<{ platform: string; digest: string }>;
+}
+
+/** "Build now" of a rule's branch, then wait until the build has finished, however it ended. */
+export async function buildNow(api: Api, ruleId: string, timeoutMs = 180_000): Promise<BuildDetail> {
+  const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
+  return expectEventually(async () => {
+    const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+    if (!['succeeded', 'failed', 'cancelled'].includes(b.status)) throw new Error(`build ${b.id} is still ${b.status}`);
+    return b;
+  }, timeoutMs, 200);
+}
+
+/**
+ * Another BuildKit daemon with the configuration `scripts/kiln` gave the first (its registry mirror, in the build
+ * namespace), but an empty root and a socket of its own: a second worker's engine.
+ */
+export async function startBuildkitd(): Promise<{ address: string; process: ChildProcess; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-buildkitd-'));
+  const config = readFileSync(join(services.state, 'buildkitd.toml'), 'utf8')
+    .replace(/^root = .*$/m, `root = "${dir}/root"`)
+    .replace(/address = \[.*\]/, `address = ["unix://${dir}/buildkitd.sock"]`);
+  writeFileSync(join(dir, 'buildkitd.toml'), config);
+  const child = spawn('nsenter', ['--net=/var/run/netns/kiln-build', services.buildkitd, '--config', join(dir, 'buildkitd.toml'), '--oci-worker-net=host'], { stdio: 'ignore' });
+  const address = `unix://${dir}/buildkitd.sock`;
+  await expectEventually(() => execFileSync(services.buildctl, ['--addr', address, 'debug', 'workers'], { stdio: 'ignore' }), 30_000, 200);
+  return { address, process: child, dir };
+}
