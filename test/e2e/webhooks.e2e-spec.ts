@@ -172,6 +172,23 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     expect(await post(source.webhookUrl, replay)).toMatchObject({ status: 401, body: { message: expect.stringContaining('replayed') } });
   });
 
+  it("matches a Gitee push to the rule by the repository's path, whatever its display name", async () => {
+    // Gitee's own sample sends full_name "OSCHINA/Gitee"; Chinese repositories send Chinese display names.
+    const secret = `gitee-path-${run}`;
+    const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'gitee', name: 'gitee path', baseUrl: git.baseUrl, webhookSecret: secret });
+    const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/gitee/repositories/path-${process.pid}/build-rules`, { sourceId: source.id, repository: `oschina/gitee-${run}`, trigger: { type: 'branch', branch: 'main' }, autoTrigger: false });
+    const facts: PushFacts = { repo: `oschina/gitee-${run}`, ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), commit: null, cloneUrl: 'x' };
+    const sent = await post(source.webhookUrl, giteePush(facts, secret, { signed: true, displayName: `OSCHINA/码云-${run}` }));
+    expect(sent.status).toBe(202);
+    const ledger = await expectEventually(async () => {
+      const e = await api.ok<EventView>('GET', `/api/v1/events/${(sent.body as { eventId: string }).eventId}`);
+      expect(e.decisions).toHaveLength(1);
+      return e;
+    });
+    // The rule was found (auto-trigger is off, so it records why nothing was built) rather than "no rules".
+    expect(ledger.decisions[0]).toMatchObject({ ruleId: rule.id, decision: 'auto-trigger-off' });
+  });
+
   it('answers 404 for an unknown source, 400 for an unreadable body, 413 above the size limit', async () => {
     const unknown = await post(`${stack.webhookUrl}/webhooks/00000000-0000-4000-8000-000000000000`, pushFor.github({ repo: 'a/b', ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), commit: null, cloneUrl: 'x' }, 's'));
     expect(unknown.status).toBe(404);

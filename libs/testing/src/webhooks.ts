@@ -104,7 +104,7 @@ export function gitlabPush(p: PushFacts, secret: string, o: { deliveryId?: strin
 export const gitlabTest = gitlabPush;
 
 /** Gitee: X-Gitee-Token is the password, or Base64(HMAC-SHA256(secret, "<ts>\n<secret>")) URL-encoded. */
-export function giteePush(p: PushFacts, secret: string, o: { signed?: boolean; timestamp?: number; urlEncode?: boolean; shortZero?: boolean } = {}): HostDelivery {
+export function giteePush(p: PushFacts, secret: string, o: { signed?: boolean; timestamp?: number; urlEncode?: boolean; shortZero?: boolean; displayName?: string } = {}): HostDelivery {
   const ts = String(o.timestamp ?? Date.now());
   const sign = createHmac('sha256', secret).update(`${ts}\n${secret}`).digest('base64');
   const short = (sha: string) => (o.shortZero && zero(sha) ? '00000000' : sha);
@@ -114,7 +114,7 @@ export function giteePush(p: PushFacts, secret: string, o: { signed?: boolean; t
     password: o.signed ? '' : secret,
     timestamp: ts,
     sign: o.signed ? sign : '',
-    ...githubStylePayload({ ...p, before: short(p.before), after: short(p.after) }, { repository: { id: 1, name: p.repo.split('/').pop(), path: p.repo.split('/').pop(), full_name: p.repo, path_with_namespace: p.repo, clone_url: p.cloneUrl, git_http_url: p.cloneUrl, ssh_url: `git@gitee.com:${p.repo}.git`, default_branch: 'main' } }),
+    ...githubStylePayload({ ...p, before: short(p.before), after: short(p.after) }, { repository: { id: 1, name: (o.displayName ?? p.repo).split('/').pop(), path: p.repo.split('/').pop(), namespace: p.repo.split('/')[0], full_name: o.displayName ?? p.repo, path_with_namespace: p.repo, clone_url: p.cloneUrl, git_http_url: p.cloneUrl, ssh_url: `git@gitee.com:${p.repo}.git`, default_branch: 'main' } }),
     pusher: { id: 1, name: 'Ada', login: 'ada', username: 'ada', email: 'ada@example.com' },
   };
   const token = o.signed ? (o.urlEncode ? encodeURIComponent(sign) : sign) : secret;

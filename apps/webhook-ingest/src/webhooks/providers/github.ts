@@ -12,6 +12,9 @@ interface GithubPush {
   repository?: {
     full_name?: string;
     path_with_namespace?: string;
+    /** Gitee: the repository's path and its namespace's path (full_name is the display name there). */
+    path?: string;
+    namespace?: string | { path?: string };
     clone_url?: string;
     git_http_url?: string;
     ssh_url?: string;
@@ -65,7 +68,7 @@ export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', de
     } catch (err) {
       return { kind: 'refused', status: 400, reason: `body is not a ${provider} push payload: ${(err as Error).message}` };
     }
-    const fullName = body?.repository?.full_name ?? body?.repository?.path_with_namespace;
+    const fullName = provider === 'gitee' ? giteePathName(body?.repository) : (body?.repository?.full_name ?? body?.repository?.path_with_namespace);
     if (typeof body?.ref !== 'string' || !fullName)
       return { kind: 'refused', status: 400, reason: 'push payload lacks ref or repository.full_name' };
     const before = normalizeSha(body.before);
@@ -97,4 +100,15 @@ export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', de
         pusher: body.pusher?.login ?? body.pusher?.username ?? body.pusher?.name ?? body.sender?.login ?? null,
       },
     };
+}
+
+/**
+ * Gitee's `full_name` is the display form (`OSCHINA/Gitee`, Chinese names for Chinese repositories); rules and clone
+ * URLs use the path form: `path_with_namespace`, else the namespace's path and the repository's, else `full_name`.
+ */
+function giteePathName(repo: GithubPush['repository']): string | undefined {
+  if (repo?.path_with_namespace) return repo.path_with_namespace;
+  const namespace = typeof repo?.namespace === 'string' ? repo.namespace : repo?.namespace?.path;
+  if (namespace && repo?.path) return `${namespace}/${repo.path}`;
+  return repo?.full_name;
 }

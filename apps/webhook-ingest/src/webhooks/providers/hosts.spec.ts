@@ -117,6 +117,17 @@ describe('host differences', () => {
     expect(e).toMatchObject({ before: sha('0'), created: true });
   });
 
+  it.each([
+    ['path_with_namespace', (b: Record<string, unknown>) => b],
+    ['the namespace and repository paths', (b: Record<string, unknown>) => ({ ...b, repository: { ...(b.repository as object), path_with_namespace: undefined } })],
+    ['the namespace object and repository path', (b: Record<string, unknown>) => ({ ...b, repository: { ...(b.repository as object), path_with_namespace: undefined, namespace: { path: 'oschina', name: 'OSCHINA' } } })],
+  ])("names a Gitee repository by its path, not its display name, from %s", (_from, edit) => {
+    const gitee = createGiteeAdapter(() => NOW);
+    const d = giteePush({ ...base, repo: 'oschina/gitee' }, SECRET, { signed: true, timestamp: NOW, displayName: 'OSCHINA/码云' });
+    const body = JSON.stringify(edit(JSON.parse(d.body) as Record<string, unknown>));
+    expect(event(gitee.read({ ...toDelivery(d), rawBody: Buffer.from(body, 'utf8') }, SECRET)).repoFullName).toBe('oschina/gitee');
+  });
+
   it('computes the Gitee signature as its documentation does', () => {
     // Computed with Python's hmac from the recipe in Gitee's help (its Python example): base64(hmac(secret, ts + "\\n" + secret)).
     expect(giteeSignature('this is secret', '1576754827988')).toBe('2D978FIy4DMMTbiN80zQkNH1Eq/kMBt3gL6OnWfGzzY=');
