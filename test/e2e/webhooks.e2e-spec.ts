@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { pushReceivedV1 } from '@kiln/contracts';
 import { EventBus, JsonLogger } from '@kiln/platform';
-import { forge, giteePush, Host, HostDelivery, HOSTS, pingFor, PushFacts, pushFor } from '@kiln/testing';
+import { forge, giteePush, githubPush, Host, HostDelivery, HOSTS, pingFor, PushFacts, pushFor } from '@kiln/testing';
 import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture, GitRepo } from './support/git-fixture';
@@ -170,6 +170,29 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     expect((await post(source.webhookUrl, first)).status).toBe(202);
     const replay = giteePush({ ...facts, ref: 'refs/heads/evil' }, secret, { signed: true, timestamp: ts });
     expect(await post(source.webhookUrl, replay)).toMatchObject({ status: 401, body: { message: expect.stringContaining('replayed') } });
+    // Another source with the same secret judges its own deliveries: the same token and timestamp are no replay there.
+    const other = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'gitee', name: 'gitee replay 2', baseUrl: git.baseUrl, webhookSecret: secret });
+    expect((await post(other.webhookUrl, replay)).status).toBe(202);
+  });
+
+  it('stores the same delivery id sent to two sources as two events: deduplication is per source', async () => {
+    const secret = `two-sources-${run}`;
+    const a = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'first', baseUrl: git.baseUrl, webhookSecret: secret });
+    const b = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'second', baseUrl: git.baseUrl, webhookSecret: secret });
+    const facts: PushFacts = { repo: `acme/two-${run}`, ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), commit: null, cloneUrl: 'x' };
+    const deliveryId = `same-delivery-${run}`;
+    const before = await storedPushes();
+    const first = await post(a.webhookUrl, githubPush(facts, secret, { deliveryId }));
+    const second = await post(b.webhookUrl, githubPush(facts, secret, { deliveryId }));
+    expect([first.status, second.status]).toEqual([202, 202]);
+    expect(first.body.eventId).not.toBe(second.body.eventId);
+    expect(await storedPushes()).toBe(before + 2);
+    // A 202 means stored: each event is in the ledger, with its own source.
+    for (const [sent, source] of [[first, a], [second, b]] as const)
+      await expectEventually(async () => expect(await api.ok<{ sourceId: string }>('GET', `/api/v1/events/${String(sent.body.eventId)}`)).toMatchObject({ sourceId: source.id }));
+    // The same delivery to the same source again is still one event.
+    expect((await post(a.webhookUrl, githubPush(facts, secret, { deliveryId }))).body.eventId).toBe(first.body.eventId);
+    expect(await storedPushes()).toBe(before + 2);
   });
 
   it("matches a Gitee push to the rule by the repository's path, whatever its display name", async () => {

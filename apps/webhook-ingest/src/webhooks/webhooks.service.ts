@@ -72,7 +72,8 @@ export class WebhooksService implements OnModuleInit {
     const adapter = ADAPTERS[config.provider];
     if (!adapter) return { status: 400, body: { code: 'UnsupportedProvider', message: `${config.provider} sources receive no webhooks; use build now` } };
     let outcome: Outcome = adapter.read(delivery, config.webhookSecret);
-    if (outcome.kind !== 'refused' && outcome.replayKey) outcome = await this.checkReplay(outcome, outcome.replayKey);
+    // Replays are judged per source: two sources sharing a secret may see the same token and timestamp.
+    if (outcome.kind !== 'refused' && outcome.replayKey) outcome = await this.checkReplay(outcome, `${config.id}.${outcome.replayKey}`);
 
     const record = (o: Omit<DeliveryRecordedV1, 'provider' | 'sourceId' | 'receivedAt' | 'eventType'>) =>
       this.record({ ...o, provider: config.provider, sourceId: config.id, receivedAt, eventType });
@@ -95,7 +96,8 @@ export class WebhooksService implements OnModuleInit {
         const eventId = deterministicId(`${config.provider}:${config.id}:${outcome.deliveryId}`);
         const event = stampPush(outcome.event, eventId, config.id, receivedAt);
         try {
-          const ack = await this.bus.publish(pushReceivedV1, event, { msgId: `${config.provider}:${outcome.deliveryId}` });
+          // Deduplicated per source: a host's delivery id is unique per hook, not across Kiln's sources.
+          const ack = await this.bus.publish(pushReceivedV1, event, { msgId: `${config.id}:${outcome.deliveryId}` });
           this.logger.debug({ msg: ack.duplicate ? 'duplicate delivery' : 'push stored', eventId, deliveryId: outcome.deliveryId, ref: event.ref, seq: ack.seq }, 'Webhooks');
         } catch (err) {
           this.logger.error({ msg: 'could not store event; answering 503 so the host redelivers', eventId, err: String(err) }, 'Webhooks');
@@ -130,7 +132,7 @@ export class WebhooksService implements OnModuleInit {
   /** The ledger keeps every delivery; a ledger outage never changes the answer the host gets. */
   private async record(r: DeliveryRecordedV1): Promise<void> {
     try {
-      await this.bus.publish(deliveryRecordedV1, r, { msgId: r.deliveryId ? `record:${r.provider}:${r.deliveryId}` : undefined });
+      await this.bus.publish(deliveryRecordedV1, r, { msgId: r.deliveryId ? `record:${r.sourceId}:${r.deliveryId}` : undefined });
     } catch (err) {
       this.logger.error({ msg: 'could not record the delivery in the ledger', sourceId: r.sourceId, outcome: r.outcome, err: String(err) }, 'Webhooks');
     }
