@@ -131,6 +131,29 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
     });
   });
 
+  it("never serves a commit from another source's git mirror: each build's own credentials must reach it", async () => {
+    const good = await api.ok<{ id: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'mirror good', baseUrl: authGit.baseUrl, token: 'good-token' });
+    const revoked = await api.ok<{ id: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'mirror revoked', baseUrl: authGit.baseUrl, token: 'revoked-token' });
+    const repo = authGit.createRepo(`acme/shared-mirror-${run}`);
+    repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY . /src\n' }, 'shared');
+    const { git: runGit } = await import('./support/git-fixture');
+    runGit(['-C', repo.work, '-c', `http.extraHeader=Authorization: Basic ${Buffer.from('x-access-token:good-token').toString('base64')}`, 'push', '--quiet', repo.url, 'main:refs/heads/main']);
+    const sha = runGit(['-C', repo.work, 'rev-parse', 'HEAD']).trim();
+    const build = async (sourceId: string, name: string) => {
+      const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/fail/repositories/${name}/build-rules`, { sourceId, repository: repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+      const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { commit: sha, branch: 'main' });
+      return expectEventually(async () => {
+        const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+        expect(['succeeded', 'failed']).toContain(b.status);
+        return b;
+      }, 120_000, 200);
+    };
+    // The worker's mirror now holds the commit, fetched with the good source's token...
+    expect((await build(good.id, 'mirror-good')).status).toBe('succeeded');
+    // ...and a source whose token the server refuses still cannot build it.
+    expect((await build(revoked.id, 'mirror-revoked')).failure).toMatchObject({ type: 'SourceAuthFailed' });
+  });
+
   it('cancels a running build: the BuildKit step stops, the build is cancelled', async () => {
     const s = await Scenario.create(api, git, `acme/cancel-${run}`);
     // The command after sleep keeps the shell (and the marker in its command line) alive: busybox execs a last command.

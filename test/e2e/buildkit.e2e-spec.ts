@@ -190,7 +190,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     expect((await cloneLog((await build(rule.id)).id)).some((t) => t.includes('is already in the mirror'))).toBe(true);
 
     // A damaged mirror (its HEAD overwritten, its packs gone) is rebuilt, and the build succeeds.
-    const mirror = join(stack.env.KILN_MIRROR_DIR as string, `${createHash('sha256').update(`${git.baseUrl}/${s.repo.fullName}.git`).digest('hex').slice(0, 32)}.git`);
+    const mirror = join(stack.env.KILN_MIRROR_DIR as string, `${createHash('sha256').update(`${s.source.id}\n${git.baseUrl}/${s.repo.fullName}.git`).digest('hex').slice(0, 32)}.git`);
     writeFileSync(join(mirror, 'HEAD'), 'garbage\n');
     rmSync(join(mirror, 'objects'), { recursive: true, force: true });
     s.repo.commit({ 'top.txt': `after damage ${run}\n` }, 'after damage');

@@ -144,7 +144,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           await reportAuthFailure(input.source.id, () => cloneCommit(spec));
         } else {
           // The worker's mirror of the repository: a new commit fetches only its delta.
-          await reportAuthFailure(input.source.id, () => checkoutFromMirror({ ...spec, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }));
+          await reportAuthFailure(input.source.id, () => checkoutFromMirror({ ...spec, sourceId: input.source.id, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }));
         }
         // Like BuildKit's own git contexts, the build sees the tree without its .git directory.
         await fs.rm(join(workdir, '.git'), { recursive: true, force: true });

@@ -6,6 +6,11 @@ import { transientFailure, userFailure } from '../activities/failures';
 import { checkCloneSpec, CloneSpec } from './git-client';
 
 export interface MirrorSpec extends CloneSpec {
+  /**
+   * The source whose credentials fetch into the mirror. Mirrors are per source and URL: a commit fetched with one
+   * source's credentials is never served to a build of another source, whose credentials might not reach it.
+   */
+  sourceId: string;
   /** Where this worker keeps one bare mirror per repository URL. */
   mirrorDir: string;
   /** Mirrors beyond this many bytes in all are evicted, least recently used first. */
@@ -23,7 +28,8 @@ export interface MirrorResult {
 /** One operation at a time per mirror in this process (concurrent builds of a repository share it). */
 const locks = new Map<string, Promise<unknown>>();
 
-export const mirrorPath = (mirrorDir: string, url: string): string => join(mirrorDir, `${createHash('sha256').update(url).digest('hex').slice(0, 32)}.git`);
+export const mirrorPath = (mirrorDir: string, sourceId: string, url: string): string =>
+  join(mirrorDir, `${createHash('sha256').update(`${sourceId}\n${url}`).digest('hex').slice(0, 32)}.git`);
 
 /**
  * The commit's tree, checked out into `spec.dir` from a bare mirror of the repository that this worker keeps: a new
@@ -32,7 +38,7 @@ export const mirrorPath = (mirrorDir: string, url: string): string => join(mirro
  */
 export async function checkoutFromMirror(spec: MirrorSpec): Promise<MirrorResult> {
   await checkCloneSpec(spec);
-  const path = mirrorPath(spec.mirrorDir, spec.url);
+  const path = mirrorPath(spec.mirrorDir, spec.sourceId, spec.url);
   const previous = locks.get(path) ?? Promise.resolve();
   const mine = previous.catch(() => undefined).then(() => withGitEnv(spec.url, spec.credentials, (env) => withRecovery(spec, path, env)));
   locks.set(path, mine);
