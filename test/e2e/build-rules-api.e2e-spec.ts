@@ -125,7 +125,8 @@ describe('build rules and builds through the REST API', () => {
       });
       const commit = 'abcdef0123456789abcdef0123456789abcdef01';
       const slash = await api.ok<{ wouldFire: boolean; tag: string; reason: string | null }>('POST', `/api/v1/build-rules/${rule.id}/preview`, { ref: 'refs/heads/feature/login-v2', commit });
-      expect(slash).toMatchObject({ wouldFire: true, reason: null, tag: 'web-feature-login-v2-abcdef0' });
+      // A slash is lossy (feature/x and feature-x must not share a tag): the ref's hash comes with it.
+      expect(slash).toMatchObject({ wouldFire: true, reason: null, tag: 'web-feature-login-v2-4ae81922-abcdef0' });
       const unicode = await api.ok<{ wouldFire: boolean; tag: string }>('POST', `/api/v1/build-rules/${rule.id}/preview`, { ref: 'refs/heads/功能/登录', commit });
       expect(unicode.wouldFire).toBe(true);
       expect(unicode.tag).toMatch(OCI_TAG);
@@ -139,6 +140,30 @@ describe('build rules and builds through the REST API', () => {
   });
 
   describe('triggers on real pushes', () => {
+    it('gives feature/x and feature-x two tags: a lossy rendering never lets one build replace the other', async () => {
+      const s = await Scenario.create(api, git, `acme/twotags-${run}`);
+      const rule = await api.ok<{ id: string }>('POST', rulesPath('trig', 'twotags'), { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'anyBranch' }, tagRule: { prefix: 'web', parts: ['ref'] } });
+      s.repo.commit({ Dockerfile: dockerfile(), 'hello.txt': `main ${run}\n` }, 'main');
+      s.repo.push('refs/heads/main');
+      const built: BuildItem[] = [];
+      for (const branch of ['feature/x', 'feature-x']) {
+        s.repo.checkout('main');
+        s.repo.checkout(branch, true);
+        s.repo.commit({ 'hello.txt': `${branch} ${run}\n` }, branch);
+        const pushed = await s.pushAndDeliver(`refs/heads/${branch}`);
+        built.push(await s.finished(rule.id, (b) => b.commit === pushed.commit));
+      }
+      expect(built.map((b) => b.status)).toEqual(['succeeded', 'succeeded']);
+      const [slashed, dashed] = built.map((b) => b.tags[0].split(':').pop() as string);
+      expect(dashed).toBe('web-feature-x');
+      expect(slashed).toMatch(/^web-feature-x-[0-9a-f]{8}$/);
+      // Both images stay in the registry under their own tags, and the preview names the exact tag.
+      expect(await manifestDigest('trig/twotags', slashed)).toBe(built[0].digest);
+      expect(await manifestDigest('trig/twotags', dashed)).toBe(built[1].digest);
+      const preview = await api.ok<{ tag: string }>('POST', `/api/v1/build-rules/${rule.id}/preview`, { ref: 'refs/heads/feature/x', commit: built[0].commit });
+      expect(preview.tag).toBe(slashed);
+    });
+
     it('fires each trigger type on what it should and on nothing else', async () => {
       const s = await Scenario.create(api, git, `acme/triggers-${run}`);
       const mk = (repo: string, trigger: unknown) => api.ok<{ id: string }>('POST', rulesPath('trig', repo), { sourceId: s.source.id, repository: s.repo.fullName, trigger });
@@ -178,7 +203,7 @@ describe('build rules and builds through the REST API', () => {
       );
       // Slash and unicode branch names become tag-safe tags the registry serves.
       const release = await s.finished(any.id, (b) => b.ref === 'refs/heads/release/1.x');
-      expect(release.tags[0]).toMatch(new RegExp(`:release-1.x-\\d{14}-${onRelease.commit.slice(0, 7)}$`));
+      expect(release.tags[0]).toMatch(new RegExp(`:release-1.x-ce83ef10-\\d{14}-${onRelease.commit.slice(0, 7)}$`));
       const unicode = await s.finished(any.id, (b) => b.ref === 'refs/heads/功能/登录');
       const unicodeTag = unicode.tags[0].split(':').pop() as string;
       expect(unicodeTag).toMatch(OCI_TAG);

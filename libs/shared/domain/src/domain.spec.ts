@@ -80,7 +80,8 @@ describe('tag rules', () => {
 
   it.each([
     ['prefix + ref + time + commit', { prefix: 'web', parts: ['ref', 'time', 'commit'] }, 'main', 'web-main-20261127083015-3f2a9c1'],
-    ['a slash becomes a dash', { parts: ['ref'] }, 'feature/login-v2', 'feature-login-v2'],
+    ['a slash becomes a dash, with the hash of the ref', { parts: ['ref'] }, 'feature/login-v2', 'feature-login-v2-4ae81922'],
+    ['a ref that is already a tag, unchanged', { parts: ['ref'] }, 'release-1.x', 'release-1.x'],
     ['commit only, longer', { parts: ['commit'], commitLength: 12 }, 'main', '3f2a9c1d0e5b'],
     ['time in another zone and format', { parts: ['time'], timeFormat: 'YYYY.MM.DD-HH', timeZone: 'Asia/Shanghai' }, 'main', '2026.11.27-16'],
     ['prefix alone', { prefix: 'latest', parts: [] }, 'main', 'latest'],
@@ -95,6 +96,17 @@ describe('tag rules', () => {
     expect(b).toMatch(OCI_TAG_RE);
     expect(a).not.toBe(b);
     expect(sanitizeRefName('feat/登录-v2')).toMatch(/^feat-v2-[0-9a-f]{8}$/);
+  });
+
+  it.each([
+    ['feature/x', 'feature-x'],
+    ['a/b', 'a-b'],
+    ['fix//x', 'fix-x'],
+    ['v1.0/rc', 'v1.0-rc'],
+  ])('never renders %s and %s as one tag', (lossy, plain) => {
+    const rule = normalizeTagRule({ prefix: 'web', parts: ['ref'] });
+    expect(renderTag(rule, { refName: lossy, commit, time: at })).not.toBe(renderTag(rule, { refName: plain, commit, time: at }));
+    expect(renderTag(rule, { refName: plain, commit, time: at })).toBe(`web-${plain}`);
   });
 
   it('keeps very long refs within 128 characters and distinct', () => {

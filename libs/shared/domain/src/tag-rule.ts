@@ -83,13 +83,14 @@ export function renderTag(rule: NormalizedTagRule, input: TagInput): string {
 }
 
 /**
- * Make a ref name tag-safe. `/` becomes `-` (`feature/login-v2` → `feature-login-v2`). Any other change is lossy,
- * so the result then carries a short hash of the original name: two different refs never silently share a tag.
+ * Make a ref name tag-safe. A name that is already a valid tag is kept as it is; any change loses information (a
+ * `/` made `-` included: `feature/x` and `feature-x` would otherwise share `feature-x`), so the result then carries a
+ * short hash of the original name (`feature/login-v2` → `feature-login-v2-<8 hex>`): two different refs never
+ * silently share a tag.
  */
 export function sanitizeRefName(name: string, maxLength = MAX_TAG_LENGTH): string {
-  const slashed = name.replace(/\//g, '-');
-  let safe = slashed.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[.-]+/, '').replace(/[.-]+$/, '');
-  const lossy = safe !== slashed;
+  let safe = name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[.-]+/, '').replace(/[.-]+$/, '');
+  const lossy = safe !== name;
   if (!lossy && safe.length <= maxLength) return safe;
   const hash = fnv1a32(name);
   safe = safe.slice(0, Math.max(0, maxLength - HASH_LENGTH - 1)).replace(/[.-]+$/, '');
