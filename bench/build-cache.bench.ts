@@ -122,7 +122,7 @@ function pruneBuildKit(address: string): void {
 
 async function main(): Promise<void> {
   console.log(`Builds of a generated repository (${COMMITS} commits, ~50 MB; ${PACKAGES} packages of ${PACKAGE_BYTES >> 20} MB from a mirror at ${MIRROR_BYTES_PER_S >> 20} MB/s), Kiln versus clone + buildctl by script, same BuildKit; ${RUNS} runs each\n`);
-  const stack = await startStack(18880);
+  const stack = await startStack(20080);
   const mirror = await packageMirror();
   let git: GitFixture | null = null;
   try {

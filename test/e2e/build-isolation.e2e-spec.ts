@@ -34,7 +34,7 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
   const run = `${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    stack = await startStack(19280);
+    stack = await startStack(19780);
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
     // The stand-in package mirror, on the path the design gives builds: the host's build-network address.
@@ -167,7 +167,7 @@ describe('every control-plane connection is authenticated and least-privilege', 
   let api: Api;
 
   beforeAll(async () => {
-    stack = await startStack(19380);
+    stack = await startStack(19880);
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });

@@ -53,7 +53,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
   const run = `${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    stack = await startStack(19580);
+    stack = await startStack(19980);
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });
