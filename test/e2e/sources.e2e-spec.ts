@@ -249,7 +249,7 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
     fullName: `acme/app-${i}`,
     private: i % 2 === 0,
     branches: Object.fromEntries(Array.from({ length: i === 0 ? 5 : 1 }, (_, b) => [b === 0 ? 'main' : `feature/${b}`, sha(b + 1)])),
-    tags: i === 0 ? { 'v1.0.0': sha(10), 'v1.1.0': sha(11), 'v2.0.0': sha(12) } : {},
+    tags: i === 0 ? { 'v1.0.0': sha(10), 'v1.1.0': sha(11), 'v2.0.0': sha(12) } : ({} as Record<string, string>),
   }));
   const apps = { 'gh-client': 'gh-secret', 'gl-client': 'gl-secret', 'ge-client': 'ge-secret', 'cd-client': 'cd-secret' };
 

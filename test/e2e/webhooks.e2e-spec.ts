@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import { pushReceivedV1 } from '@kiln/contracts';
 import { EventBus, JsonLogger } from '@kiln/platform';
 import { forge, giteePush, githubPush, Host, HostDelivery, HOSTS, pingFor, PushFacts, pushFor } from '@kiln/testing';
@@ -24,6 +25,25 @@ async function post(url: string, d: HostDelivery): Promise<{ status: number; bod
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
+
+/** The latest run of a workflow id, as Temporal's own record of it says (not its eventually consistent list). */
+async function latestRun(workflowId: string): Promise<{ runId: string; status: string }> {
+  const connection = await Connection.connect({ address: services.temporal });
+  try {
+    const d = await new Client({ connection }).workflow.getHandle(workflowId).describe();
+    return { runId: d.runId, status: d.status.name };
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Once its workflow has ended (as `status` says): the run a build has. */
+const endedRun = (workflowId: string, status: 'COMPLETED' | 'FAILED') =>
+  expectEventually(async () => {
+    const run = await latestRun(workflowId);
+    expect(run.status).toBe(status);
+    return run;
+  });
 
 describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
   let stack: Stack;
@@ -306,8 +326,75 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
       const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items;
       expect(items.map((b) => [b.commit, b.status])).toEqual([[c.sha, 'succeeded']]);
     }, 120_000, 250);
-    // Redelivering once more starts nothing new: the workflow id is deterministic.
-    await api.ok('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
+    // Redelivering once more runs nothing again: the finished build keeps its decision, and its workflow one run.
+    const built = again.decisions[0].buildId;
+    const once = await api.ok<EventView>('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
+    expect(once.decisions).toEqual([expect.objectContaining({ ruleId: rule.id, decision: 'build-started', buildId: built })]);
     expect((await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items).toHaveLength(1);
+    const { workflowId } = await api.ok<BuildItem>('GET', `/api/v1/builds/${built}`);
+    const first = await endedRun(workflowId, 'COMPLETED');
+    await api.ok('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
+    expect(await latestRun(workflowId)).toEqual(first);
+  });
+
+  it('runs a finished build again only when asked: a rebuild is a new build, linked, with the rule as it is now', async () => {
+    const secret = `rebuild-${run}`;
+    const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'rebuild', baseUrl: git.baseUrl, webhookSecret: secret });
+    const r = git.createRepo(`acme/rebuild-${run}`);
+    const rules = '/api/v1/namespaces/hooks/repositories/rebuild/build-rules';
+    const rule = await api.ok<{ id: string }>('POST', rules, { sourceId: source.id, repository: r.fullName, trigger: { type: 'branch', branch: 'main' }, dockerfilePath: 'docker/Dockerfile', tagRule: { prefix: 'rb', parts: ['ref', 'commit'] } });
+    const c = r.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY hello.txt /h\n', 'hello.txt': `rebuild ${run}\n` }, 'rebuild');
+    const push = r.push('refs/heads/main');
+    const d = pushFor.github({ repo: r.fullName, ref: 'refs/heads/main', before: push.before, after: push.after, commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail }, cloneUrl: r.url }, secret);
+    const answer = await post(source.webhookUrl, d);
+    expect(answer.status).toBe(202);
+    // The rule names a Dockerfile the repository does not have: the build fails, saying so.
+    const failed = await expectEventually(async () => {
+      const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items;
+      expect(items.map((b) => b.status)).toEqual(['failed']);
+      return items[0];
+    }, 120_000, 250);
+    expect(failed.failure?.type).toBe('DockerfileNotFound');
+
+    // Redelivery does not retry it behind the user's back.
+    const failedRun = await endedRun(failed.workflowId, 'FAILED');
+    const redelivered = await api.ok<EventView>('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
+    expect(redelivered.decisions).toEqual([expect.objectContaining({ decision: 'build-started', buildId: failed.id })]);
+    expect(await latestRun(failed.workflowId)).toEqual(failedRun);
+
+    // Fix the cause, then rebuild: the same commit, the rule as it is now, a build of its own.
+    await api.ok('PATCH', `/api/v1/build-rules/${rule.id}`, { dockerfilePath: 'Dockerfile' });
+    const started = await api.call('POST', `/api/v1/builds/${failed.id}/rebuild`);
+    expect(started.status).toBe(202);
+    const again = started.body as { buildId: string; workflowId: string; ref: string; commit: string; rebuildOf: string };
+    expect(again).toMatchObject({ ref: 'refs/heads/main', commit: c.sha, rebuildOf: failed.id });
+    expect(again.buildId).not.toBe(failed.id);
+    expect(again.workflowId).not.toBe(failed.workflowId);
+    const rebuilt = await expectEventually(async () => {
+      const b = await api.ok<BuildItem & { rebuildOf: string | null }>('GET', `/api/v1/builds/${again.buildId}`);
+      expect(b.status).toBe('succeeded');
+      return b;
+    }, 120_000, 250);
+    expect(rebuilt).toMatchObject({ commit: c.sha, ref: 'refs/heads/main', rebuildOf: failed.id, trigger: { kind: 'rebuild', rebuildOf: failed.id, by: expect.any(String) } });
+    expect(rebuilt.tags).toEqual([expect.stringMatching(new RegExp(`/hooks/rebuild:rb-main-${c.sha.slice(0, 7)}$`))]);
+
+    // Linked both ways, and found by the list's filters; the failed build stays as it was.
+    const original = await api.ok<BuildItem & { rebuilds: string[] }>('GET', `/api/v1/builds/${failed.id}`);
+    expect(original).toMatchObject({ status: 'failed', rebuilds: [again.buildId], tags: [] });
+    expect((await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?rebuildOf=${failed.id}`)).items.map((b) => b.id)).toEqual([again.buildId]);
+    expect((await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}&triggerKind=rebuild`)).items.map((b) => b.id)).toEqual([again.buildId]);
+    expect((await api.call('GET', '/api/v1/builds?rebuildOf=nope')).status).toBe(400);
+    expect(await latestRun(failed.workflowId)).toEqual(failedRun);
+    await endedRun(again.workflowId, 'COMPLETED');
+
+    // What cannot be rebuilt says why, and starts nothing.
+    expect((await api.call('POST', '/api/v1/builds/00000000-0000-4000-8000-000000000000/rebuild')).status).toBe(404);
+    await api.ok('DELETE', `/api/v1/build-rules/${rule.id}`);
+    await expectEventually(async () => {
+      const refused = await api.call('POST', `/api/v1/builds/${failed.id}/rebuild`);
+      expect(refused.status).toBe(409);
+      expect(JSON.stringify(refused.body)).toContain('rule was deleted');
+    });
+    expect((await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items).toHaveLength(2);
   });
 });

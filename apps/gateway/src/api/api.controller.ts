@@ -4,6 +4,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import {
   BuildRuleInput,
   buildsCancel,
+  buildsRebuild,
   buildsDelete,
   buildsGet,
   buildsList,
@@ -215,6 +216,7 @@ export class BuildsApiController {
       status: q.status as BuildsQuery['status'],
       ref: q.ref,
       triggerKind: q.triggerKind as BuildsQuery['triggerKind'],
+      rebuildOf: q.rebuildOf,
       since: q.since,
       until: q.until,
       cursor: q.cursor,
@@ -286,6 +288,19 @@ export class BuildsApiController {
     const build = await this.buildFor(req, id, 'write');
     if (['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new KilnError(409, 'Conflict', `build ${id} already ${build.status}`);
     return this.rpc.call(buildsCancel, { workflowId: build.workflowId });
+  }
+
+  /**
+   * Runs a finished build again (a failed one after fixing its cause, say): a new build with the rule as it is now and
+   * the same ref and commit, linked to this one (`rebuildOf`), with its own record, tags and workflow.
+   */
+  @Post(':id/rebuild')
+  @HttpCode(202)
+  async rebuild(@Req() req: AuthedRequest, @Param('id') id: string) {
+    const build = await this.buildFor(req, id, 'write');
+    if (!['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new KilnError(409, 'Conflict', `build ${id} is ${build.status}; wait for it to finish (or cancel it) before rebuilding it`);
+    if (build.ruleDeleted) throw new KilnError(409, 'Conflict', `build ${id} cannot be rebuilt: its rule was deleted; create a rule and use build now`);
+    return this.rpc.call(buildsRebuild, { of: build.id, ruleId: build.ruleId, ref: build.ref, commit: build.commit, by: req.token?.name ?? 'unknown' });
   }
 
   private async buildFor(req: AuthedRequest, id: string, role: 'read' | 'write') {

@@ -3,8 +3,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { BUILD_STATUSES, BuildStatus, ConflictError, isTerminal, NotFoundError, ValidationError } from '@kiln/domain';
-import type { BuildStatusV1, BuildsQuery, BuildView, Page } from '@kiln/contracts';
+import type { BuildStatusV1, BuildsQuery, BuildTriggerInfo, BuildView, Page } from '@kiln/contracts';
 import { BuildEntity, BuildStepEntity } from './build.entity';
+
+const TRIGGER_KINDS: string[] = ['push', 'manual', 'rebuild'] satisfies BuildTriggerInfo['kind'][];
 
 const RANK: Record<BuildStatus, number> = { queued: 0, running: 1, succeeded: 2, failed: 2, cancelled: 2 };
 
@@ -96,8 +98,12 @@ export class BuildsService {
     }
     if (q.ref) qb.andWhere('b.ref = :ref', { ref: q.ref });
     if (q.triggerKind) {
-      if (!['push', 'manual'].includes(q.triggerKind)) throw new ValidationError([{ field: 'triggerKind', message: 'must be push or manual' }]);
+      if (!TRIGGER_KINDS.includes(q.triggerKind)) throw new ValidationError([{ field: 'triggerKind', message: `must be one of ${TRIGGER_KINDS.join(', ')}` }]);
       qb.andWhere(`b.trigger->>'kind' = :kind`, { kind: q.triggerKind });
+    }
+    if (q.rebuildOf !== undefined) {
+      if (!z.string().uuid().safeParse(q.rebuildOf).success) throw new ValidationError([{ field: 'rebuildOf', message: 'must be a build id' }]);
+      qb.andWhere(`b.trigger->>'kind' = 'rebuild' AND b.trigger->>'rebuildOf' = :of`, { of: q.rebuildOf });
     }
     for (const [field, op] of [['since', '>='], ['until', '<']] as const) {
       const value = q[field];
@@ -143,7 +149,11 @@ export class BuildsService {
     const build = z.string().uuid().safeParse(id).success ? await this.db.getRepository(BuildEntity).findOneBy({ id }) : null;
     if (!build) throw new NotFoundError('build', id);
     const steps = await this.db.getRepository(BuildStepEntity).find({ where: { buildId: id }, order: { startedAt: 'ASC', attempt: 'ASC' } });
-    return toView(build, steps);
+    const rebuilds: Array<{ id: string }> = await this.db.query(
+      `SELECT id FROM logs.builds WHERE trigger->>'kind' = 'rebuild' AND trigger->>'rebuildOf' = $1 ORDER BY created_at, id`,
+      [id],
+    );
+    return { ...toView(build, steps), rebuilds: rebuilds.map((r) => r.id) };
   }
 }
 
@@ -164,6 +174,7 @@ function toView(b: BuildEntity, steps?: BuildStepEntity[]): BuildView {
     images: b.images ?? [],
     workflowId: b.workflowId,
     failure: b.failure,
+    rebuildOf: b.trigger.kind === 'rebuild' ? b.trigger.rebuildOf : null,
     ...(steps
       ? {
           steps: steps.map((s) => ({

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Client, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { cloneUrlFor, NotFoundError, parseRef, ValidationError } from '@kiln/domain';
 import { BUILD_WORKFLOW, BuildDescriptor, BuildInput, buildStatusV1, BuildTriggerInfo, SEARCH_ATTRIBUTES, SUPERSEDE_SIGNAL, SupersedeRequest } from '@kiln/contracts';
@@ -30,7 +30,19 @@ export interface StartBuild {
   cloneUrl?: string | null;
 }
 
-/** Starts build workflows. Deterministic ids + USE_EXISTING: starting the same build twice is harmless. */
+export interface StartedWorkflow {
+  buildId: string;
+  workflowId: string;
+  /** The workflow had already run to its end: nothing was started (it is never run a second time under its id). */
+  alreadyFinished: boolean;
+}
+
+/**
+ * Starts build workflows. A build's workflow id is deterministic, and both id policies are pinned: starting a build
+ * whose workflow runs joins it (USE_EXISTING), and one whose workflow has finished is refused (REJECT_DUPLICATE), so no
+ * path (a redelivered push, a re-evaluated event) runs a finished build again under its id. Running again is a
+ * rebuild: a new build with an id of its own.
+ */
 @Injectable()
 export class BuildStarter {
   constructor(
@@ -80,7 +92,7 @@ export class BuildStarter {
     return { registry: target.host, registryInsecure: target.insecure, registryIds };
   }
 
-  async start(b: StartBuild): Promise<{ buildId: string; workflowId: string }> {
+  async start(b: StartBuild): Promise<StartedWorkflow> {
     const parsed = parseRef(b.ref);
     const imageRepository = `${b.rule.namespace}/${b.rule.imageRepository}`;
     const target = await this.target(b.rule);
@@ -117,24 +129,34 @@ export class BuildStarter {
       // One layer cache per rule, in a repository beside the image's, so every worker reuses what any one built.
       cacheRef: `${target.registry}/${imageRepository}/kiln-cache:rule-${b.rule.id}`,
     };
-    // The record exists (queued) from here on, before a worker picks the build up.
-    await this.bus.publish(buildStatusV1, { buildId: b.buildId, at: new Date().toISOString(), status: 'queued', descriptor }, { msgId: `${b.buildId}:queued` });
-    const handle = await this.temporal.workflow.start(BUILD_WORKFLOW, {
-      taskQueue: this.config.KILN_TASK_QUEUE,
-      workflowId: b.workflowId,
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      args: [input],
-      memo: { ruleName: b.rule.name, buildId: b.buildId },
-      typedSearchAttributes: [
-        { key: keys.ruleId, value: b.rule.id },
-        { key: keys.imageRepository, value: imageRepository },
-        { key: keys.ref, value: b.ref },
-        { key: keys.commit, value: b.commit },
-        { key: keys.triggerKind, value: b.trigger.kind },
-      ],
-    });
+    const queuedAt = new Date().toISOString();
+    let handle: Awaited<ReturnType<Client['workflow']['start']>>;
+    try {
+      handle = await this.temporal.workflow.start(BUILD_WORKFLOW, {
+        taskQueue: this.config.KILN_TASK_QUEUE,
+        workflowId: b.workflowId,
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        args: [input],
+        memo: { ruleName: b.rule.name, buildId: b.buildId },
+        typedSearchAttributes: [
+          { key: keys.ruleId, value: b.rule.id },
+          { key: keys.imageRepository, value: imageRepository },
+          { key: keys.ref, value: b.ref },
+          { key: keys.commit, value: b.commit },
+          { key: keys.triggerKind, value: b.trigger.kind },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      this.logger.log({ msg: 'build already ran; not started again', buildId: b.buildId, workflowId: b.workflowId }, 'BuildStarter');
+      return { buildId: b.buildId, workflowId: b.workflowId, alreadyFinished: true };
+    }
+    // The record exists (queued) from here on; published once the workflow exists, so that a build refused above
+    // leaves no record behind (its worker's first report carries the descriptor too, whichever arrives first).
+    await this.bus.publish(buildStatusV1, { buildId: b.buildId, at: queuedAt, status: 'queued', descriptor }, { msgId: `${b.buildId}:queued` });
     if (b.rule.cancelSuperseded && b.trigger.kind === 'push' && parsed.type === 'branch') await this.supersedeOlder(b, handle.workflowId);
     this.logger.log({ msg: 'build workflow started', buildId: b.buildId, workflowId: handle.workflowId, ruleId: b.rule.id, ...(b.trigger.kind === 'push' ? { eventId: b.trigger.eventId } : {}) }, 'BuildStarter');
-    return { buildId: b.buildId, workflowId: handle.workflowId };
+    return { buildId: b.buildId, workflowId: handle.workflowId, alreadyFinished: false };
   }
 }

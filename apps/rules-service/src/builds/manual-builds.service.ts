@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { branchRef, isSafeRefName, pushWorkflowId, tagRef, UnprocessableError, ValidationError, cloneUrlFor } from '@kiln/domain';
-import type { StartBuildRequest, StartedBuild } from '@kiln/contracts';
+import { branchRef, ConflictError, isSafeRefName, KilnError, pushWorkflowId, tagRef, UnprocessableError, UUID_RE, ValidationError, cloneUrlFor } from '@kiln/domain';
+import type { RebuildRequest, StartBuildRequest, StartedBuild } from '@kiln/contracts';
 import { resolveRemoteRef, UrlRefused } from '@kiln/platform';
 import { RulesService } from '../rules/rules.service';
 import { SourcesService } from '../sources/sources.service';
@@ -61,6 +61,37 @@ export class ManualBuilds {
       commit,
       trigger: { kind: 'manual', by: req.by },
     });
-    return { ...started, ref, commit };
+    return { buildId: started.buildId, workflowId: started.workflowId, ref, commit };
+  }
+
+  /**
+   * Run a build again: the same ref and commit, with the rule as it is now (a fixed secret, registry or Dockerfile
+   * path), as a new build of its own (id, record, tags, workflow) linked to the one it repeats.
+   */
+  async rebuild(req: RebuildRequest): Promise<StartedBuild & { rebuildOf: string }> {
+    const problems = [];
+    for (const k of ['of', 'ruleId'] as const) if (typeof req[k] !== 'string' || !UUID_RE.test(req[k])) problems.push({ field: k, message: 'must be an id' });
+    if (typeof req.commit !== 'string' || !/^[0-9a-f]{40}$/i.test(req.commit)) problems.push({ field: 'commit', message: 'must be a full 40-character commit id' });
+    if (typeof req.ref !== 'string' || req.ref.length === 0) problems.push({ field: 'ref', message: 'must be the ref the build was of' });
+    if (problems.length > 0) throw new ValidationError(problems);
+    let rule;
+    try {
+      rule = await this.rules.entity(req.ruleId);
+    } catch (err) {
+      if (err instanceof KilnError && err.status === 404) throw new ConflictError(`build ${req.of} cannot be rebuilt: its rule was deleted; create a rule and use build now`);
+      throw err;
+    }
+    const source = await this.sources.entity(rule.sourceId);
+    const buildId = randomUUID();
+    const started = await this.starter.start({
+      rule,
+      source,
+      buildId,
+      workflowId: pushWorkflowId(rule.id, buildId),
+      ref: req.ref,
+      commit: req.commit.toLowerCase(),
+      trigger: { kind: 'rebuild', rebuildOf: req.of, by: req.by },
+    });
+    return { buildId: started.buildId, workflowId: started.workflowId, ref: req.ref, commit: req.commit.toLowerCase(), rebuildOf: req.of };
   }
 }

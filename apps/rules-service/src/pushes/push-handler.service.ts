@@ -87,14 +87,18 @@ export class PushHandler implements OnApplicationBootstrap {
     if (failed) throw failed;
   }
 
-  /** Evaluate a stored push again (a rule was fixed): decisions are replaced; builds already started are kept. */
+  /**
+   * Evaluate a stored push again (a rule was fixed): decisions are replaced, except where this event started a build:
+   * that build ran (or runs) for this event and rule, and is not run again (running again is a rebuild, an explicit
+   * act with a build of its own).
+   */
   async reevaluate(event: PushReceivedV1): Promise<void> {
-    await this.db.query('DELETE FROM rules.event_decisions WHERE event_id = $1', [event.eventId]);
-    await this.handle(event);
-  }
-
-  async handle(event: PushReceivedV1): Promise<void> {
-    await this.handleBatch([{ event, json: JSON.stringify(event) }]);
+    const kept: Array<{ rule_id: string }> = await this.db.query(
+      `WITH gone AS (DELETE FROM rules.event_decisions WHERE event_id = $1 AND decision <> 'build-started' RETURNING 1)
+       SELECT rule_id FROM rules.event_decisions WHERE event_id = $1 AND decision = 'build-started'`,
+      [event.eventId],
+    );
+    await this.handleBatch([{ event, json: JSON.stringify(event) }], new Set(kept.map((k) => k.rule_id)));
   }
 
   /**
@@ -104,7 +108,7 @@ export class PushHandler implements OnApplicationBootstrap {
    * refreshes its flag. (Under a burst, one round trip per batch is what lets this keep up with webhook-ingest on
    * the same machine: per-push statements fell minutes behind.)
    */
-  async handleBatch(received: Array<{ event: PushReceivedV1; json: string }>): Promise<void> {
+  async handleBatch(received: Array<{ event: PushReceivedV1; json: string }>, decided: ReadonlySet<string> = NONE): Promise<void> {
     const batch = received.filter((r) => r.event.kind === 'push');
     if (batch.length === 0) return;
     const pushes = batch.map((r) => r.event);
@@ -134,7 +138,7 @@ export class PushHandler implements OnApplicationBootstrap {
     if (matched.length === 0) return;
     const rules = new Map((await this.rules.byIds([...new Set(matched.map((m) => m.rule_id))])).map((r) => [r.id, r]));
     for (const event of pushes) {
-      const own = matched.filter((m) => m.event_id === event.eventId).flatMap((m) => rules.get(m.rule_id) ?? []);
+      const own = matched.filter((m) => m.event_id === event.eventId && !decided.has(m.rule_id)).flatMap((m) => rules.get(m.rule_id) ?? []);
       if (own.length > 0) await this.decide(event, own);
     }
   }
@@ -174,7 +178,10 @@ export class PushHandler implements OnApplicationBootstrap {
         trigger: { kind: 'push', eventId: event.eventId, deliveryId: event.deliveryId, provider: event.provider },
         cloneUrl: event.cloneUrl,
       });
-      await this.record(event.eventId, rule.id, 'build-started', null, started.buildId, started.workflowId);
+      // A build that already ran to its end for this event and rule (its decision was lost, or the event came again) is
+      // not run again: the decision says so and how to run it again.
+      const reason = started.alreadyFinished ? `already built for this event (build ${started.buildId}); to run it again, rebuild it: POST /api/v1/builds/${started.buildId}/rebuild` : null;
+      await this.record(event.eventId, rule.id, 'build-started', reason, started.buildId, started.workflowId);
     }
     this.logger.log({ msg: 'push evaluated', eventId: event.eventId, rules: rules.length }, 'PushHandler');
   }
@@ -183,6 +190,8 @@ export class PushHandler implements OnApplicationBootstrap {
     await this.db.createQueryBuilder().insert().into(EventDecisionEntity).values({ eventId, ruleId, decision, reason, buildId, workflowId }).orIgnore().execute();
   }
 }
+
+const NONE: ReadonlySet<string> = new Set();
 
 const refusedData = (err: unknown): boolean => /^2[23]/.test(String((err as { code?: unknown })?.code ?? ''));
 

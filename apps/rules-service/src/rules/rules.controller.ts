@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { buildsCancel, buildsStart, RequestOf, rulesBuildSecrets, rulesCreate, rulesRetention, rulesDelete, rulesGet, rulesList, rulesPreview, rulesSetAutoTrigger, rulesUpdate } from '@kiln/contracts';
+import { buildsCancel, buildsRebuild, buildsStart, RequestOf, rulesBuildSecrets, rulesCreate, rulesRetention, rulesDelete, rulesGet, rulesList, rulesPreview, rulesSetAutoTrigger, rulesUpdate } from '@kiln/contracts';
 import { ManualBuilds } from '../builds/manual-builds.service';
 import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from './rules.service';
@@ -61,6 +61,11 @@ export class RulesController {
   @MessagePattern(buildsStart.pattern)
   buildNow(@Payload() req: RequestOf<typeof buildsStart>) {
     return this.manual.start(req);
+  }
+
+  @MessagePattern(buildsRebuild.pattern)
+  rebuild(@Payload() req: RequestOf<typeof buildsRebuild>) {
+    return this.manual.rebuild(req);
   }
 
   @MessagePattern(buildsCancel.pattern)

@@ -15,7 +15,9 @@ export interface BuildFailure {
 
 export type BuildTriggerInfo =
   | { kind: 'push'; eventId: string; deliveryId: string; provider: Provider }
-  | { kind: 'manual'; by: string };
+  | { kind: 'manual'; by: string }
+  /** Run again, by request, with the inputs of an earlier build (the rule as it is now, the same ref and commit). */
+  | { kind: 'rebuild'; rebuildOf: string; by: string };
 
 /** What is known of a build when it is started; carried by the first status report. */
 export interface BuildDescriptor {

@@ -221,6 +221,16 @@ export interface StartedBuild {
   commit: string;
 }
 export const buildsStart = defineRpc<StartBuildRequest, StartedBuild>('rules.builds.start');
+/** Run a finished build again: a new build (own id, record and tags) with its inputs, linked to it. */
+export interface RebuildRequest {
+  /** The build repeated; its rule, ref and commit (read from its record by the caller). */
+  of: string;
+  ruleId: string;
+  ref: string;
+  commit: string;
+  by: string;
+}
+export const buildsRebuild = defineRpc<RebuildRequest, StartedBuild & { rebuildOf: string }>('rules.builds.rebuild');
 /** Cancel a build's workflow: the running step is aborted, the workspace cleaned, the build `cancelled`. */
 export const buildsCancel = defineRpc<{ workflowId: string }, { cancelRequested: true }>('rules.builds.cancel');
 
@@ -293,6 +303,9 @@ export interface BuildView {
   images: PlatformImage[];
   workflowId: string;
   failure: BuildFailure | null;
+  /** The build this one repeats (a rebuild), and the builds that repeat this one (oldest first; with one build only). */
+  rebuildOf: string | null;
+  rebuilds?: string[];
   steps?: BuildStepView[];
   createdAt: string;
   startedAt: string | null;
@@ -306,7 +319,9 @@ export interface BuildsQuery {
   namespaces?: string[];
   status?: BuildStatus;
   ref?: string;
-  triggerKind?: 'push' | 'manual';
+  triggerKind?: BuildTriggerInfo['kind'];
+  /** Rebuilds of this build. */
+  rebuildOf?: string;
   /** ISO-8601 instants bounding createdAt. */
   since?: string;
   until?: string;
