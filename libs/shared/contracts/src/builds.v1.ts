@@ -1,7 +1,7 @@
 import type { BuildStatus, Provider, RefType } from '@kiln/domain';
 import { defineEvent } from './define';
 
-export const STEP_NAMES = ['resolve', 'clone', 'build', 'tag', 'push', 'cleanup'] as const;
+export const STEP_NAMES = ['clone', 'build', 'tag', 'push', 'cleanup'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 export type StepStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
 

@@ -2,7 +2,6 @@ import { FNV_OFFSET, fnv1a32Continue } from './tag-rule';
 
 /** Workflow ids operators can read: `build-<ruleId>-<eventId>` for pushes, the build id for manual builds. */
 export const pushWorkflowId = (ruleId: string, eventId: string): string => `build-${ruleId}-${eventId}`;
-export const manualWorkflowId = (buildId: string): string => `build-${buildId}`;
 
 const SALTED = [0, 1, 2, 3].map((i) => fnv1a32Continue(FNV_OFFSET, `${i}:`));
 

@@ -37,10 +37,6 @@ export class JsonLogger implements LoggerService {
     this.write('debug', message, rest);
   }
 
-  child(context: string): ContextLogger {
-    return new ContextLogger(this, context);
-  }
-
   private write(level: Level, message: unknown, rest: unknown[]): void {
     if (ORDER[level] < ORDER[this.minLevel]) return;
     // Nest passes (message, context) or (message, stack, context).
@@ -55,24 +51,5 @@ export class JsonLogger implements LoggerService {
     this.out(
       JSON.stringify({ time: new Date().toISOString(), level, service: this.service, ...(context ? { context } : {}), ...fields, ...(stack ? { stack } : {}) }),
     );
-  }
-}
-
-export class ContextLogger {
-  constructor(
-    private readonly root: JsonLogger,
-    private readonly context: string,
-  ) {}
-  log(fields: LogFields | string): void {
-    this.root.log(fields, this.context);
-  }
-  warn(fields: LogFields | string): void {
-    this.root.warn(fields, this.context);
-  }
-  error(fields: LogFields | string): void {
-    this.root.error(fields, this.context);
-  }
-  debug(fields: LogFields | string): void {
-    this.root.debug(fields, this.context);
   }
 }
