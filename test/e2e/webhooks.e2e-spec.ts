@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { pushReceivedV1 } from '@kiln/contracts';
+import { PARKED_HEADERS, parkedSubject, pushReceivedV1 } from '@kiln/contracts';
 import { EventBus, JsonLogger } from '@kiln/platform';
 import { forge, giteePush, githubPush, Host, HostDelivery, HOSTS, pingFor, PushFacts, pushFor } from '@kiln/testing';
 import { Api } from './support/api';
@@ -269,16 +269,30 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
       expect((await api.ok<EventView>('GET', `/api/v1/events/${plain.body.eventId}`)).decisions).toEqual([expect.objectContaining({ decision: 'no-rules' })]);
     });
 
-    // A message the database refuses (its time is no time), published in one go with a good one: the good one is stored.
+    // Published in one go with a good one: a message the database refuses though its schema takes it (year 0 is no
+    // year in PostgreSQL), and one its schema refuses. The good one is stored; the refused one is parked, with why.
     const bus = await EventBus.connect(services.natsAdmin, 'webhooks-e2e', new JsonLogger('e2e', 'error'));
     try {
       const base = { provider: 'github' as const, sourceId: source.id, kind: 'push' as const, ref: 'refs/heads/main', refType: 'branch' as const, name: 'main', before: sha(1), after: sha(2), commitSha: sha(2), created: false, deleted: false, repoFullName: `acme/nul-${run}`, cloneUrl: null, sshUrl: null, defaultBranch: null, headCommit: null, pusher: null };
-      const bad = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: 'not a time' };
+      const bad = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: '0000-01-01T00:00:00Z' };
+      const invalid = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: 'not a time' };
       const good = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: new Date().toISOString() };
-      await Promise.all([bus.publish(pushReceivedV1, bad, { msgId: `github:${bad.deliveryId}` }), bus.publish(pushReceivedV1, good, { msgId: `github:${good.deliveryId}` })]);
+      await Promise.all([
+        bus.publish(pushReceivedV1, bad, { msgId: `github:${bad.deliveryId}` }),
+        bus.publish(pushReceivedV1, invalid, { msgId: `github:${invalid.deliveryId}` }),
+        bus.publish(pushReceivedV1, good, { msgId: `github:${good.deliveryId}` }),
+      ]);
       await expectEventually(async () => expect((await api.ok<EventView>('GET', `/api/v1/events/${good.eventId}`)).decisions).toEqual([expect.objectContaining({ decision: 'no-rules' })]));
-      const res = await fetch(`${stack.gatewayUrl}/api/v1/events/${bad.eventId}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
-      expect(res.status).toBe(404);
+      for (const refused of [bad, invalid]) {
+        const res = await fetch(`${stack.gatewayUrl}/api/v1/events/${refused.eventId}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+        expect(res.status).toBe(404);
+      }
+      const parked = await bus.nc.jetstream().consumers.get('KILN_PARKED', { filterSubjects: [parkedSubject('rules-service')] });
+      const reasons = new Map<string, string | undefined>();
+      for (let m = await parked.next({ expires: 1000 }); m; m = await parked.next({ expires: 1000 }))
+        reasons.set((JSON.parse(new TextDecoder().decode(m.data)) as { eventId?: string }).eventId ?? '', m.headers?.get(PARKED_HEADERS.reason));
+      expect(reasons.get(invalid.eventId)).toBe('fails push.received.v1: receivedAt: Invalid datetime');
+      expect(reasons.has(bad.eventId)).toBe(false);
     } finally {
       await bus.close();
     }

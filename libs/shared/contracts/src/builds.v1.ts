@@ -1,95 +1,98 @@
-import type { BuildStatus, Provider, RefType } from '@kiln/domain';
+import { z } from 'zod';
+import { BUILD_STATUSES, PROVIDERS } from '@kiln/domain';
 import { defineEvent } from './define';
 
 export const STEP_NAMES = ['clone', 'build', 'tag', 'push', 'cleanup'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
-export type StepStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+export const STEP_STATUSES = ['running', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
 
-export interface BuildFailure {
+const instant = z.string().datetime({ offset: true });
+const uuid = z.string().uuid();
+
+export const buildFailureSchema = z.object({
   /** Stable class: SourceAuthFailed, RefNotFound, DockerfileNotFound, BuildStepFailed, RegistryAuthFailed, ... */
-  type: string;
-  message: string;
+  type: z.string().min(1),
+  message: z.string(),
   /** What the user can do about it. */
-  hint: string;
-}
+  hint: z.string(),
+});
+export type BuildFailure = z.infer<typeof buildFailureSchema>;
 
-export type BuildTriggerInfo =
-  | { kind: 'push'; eventId: string; deliveryId: string; provider: Provider }
-  | { kind: 'manual'; by: string }
+export const buildTriggerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('push'), eventId: z.string().min(1), deliveryId: z.string(), provider: z.enum(PROVIDERS) }),
+  z.object({ kind: z.literal('manual'), by: z.string() }),
   /** Run again, by request, with the inputs of an earlier build (the rule as it is now, the same ref and commit). */
-  | { kind: 'rebuild'; rebuildOf: string; by: string };
+  z.object({ kind: z.literal('rebuild'), rebuildOf: uuid, by: z.string() }),
+]);
+export type BuildTriggerInfo = z.infer<typeof buildTriggerSchema>;
 
 /** What is known of a build when it is started; carried by the first status report. */
-export interface BuildDescriptor {
-  buildId: string;
-  workflowId: string;
-  ruleId: string;
-  ruleName: string;
-  sourceId: string;
+export const buildDescriptorSchema = z.object({
+  buildId: uuid,
+  workflowId: z.string().min(1),
+  ruleId: uuid,
+  ruleName: z.string(),
+  sourceId: uuid,
   /** Image repository `namespace/name`. */
-  imageRepository: string;
-  trigger: BuildTriggerInfo;
-  ref: string;
-  refType: RefType;
-  refName: string;
-  commit: string;
-}
+  imageRepository: z.string().min(1),
+  trigger: buildTriggerSchema,
+  ref: z.string().min(1),
+  refType: z.enum(['branch', 'tag', 'other']),
+  refName: z.string(),
+  commit: z.string().min(1),
+});
+export type BuildDescriptor = z.infer<typeof buildDescriptorSchema>;
+
+export const platformImageSchema = z.object({ platform: z.string().min(1), digest: z.string().min(1) });
+export type PlatformImage = z.infer<typeof platformImageSchema>;
 
 /** A build or step transition. Consumers apply it idempotently: statuses only move forward. */
-export interface BuildStatusV1 {
-  buildId: string;
+export const buildStatusV1Schema = z.object({
+  buildId: uuid,
   /** ISO-8601 instant of the transition. */
-  at: string;
-  status?: BuildStatus;
-  descriptor?: BuildDescriptor;
-  step?: { name: StepName; status: StepStatus; attempt: number; message?: string };
-  tags?: string[];
-  digest?: string;
+  at: instant,
+  status: z.enum(BUILD_STATUSES).optional(),
+  descriptor: buildDescriptorSchema.optional(),
+  step: z.object({ name: z.enum(STEP_NAMES), status: z.enum(STEP_STATUSES), attempt: z.number().int().min(1), message: z.string().optional() }).optional(),
+  tags: z.array(z.string()).optional(),
+  digest: z.string().optional(),
   /** Each platform's image in the pushed index (`linux/arm64` → its manifest digest). */
-  images?: PlatformImage[];
-  failure?: BuildFailure;
-}
+  images: z.array(platformImageSchema).optional(),
+  failure: buildFailureSchema.optional(),
+});
+export type BuildStatusV1 = z.infer<typeof buildStatusV1Schema>;
+export const buildStatusV1 = defineEvent('build.status.v1', 'KILN_BUILDS', buildStatusV1Schema);
 
-export interface PlatformImage {
-  platform: string;
-  digest: string;
-}
+export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
+export type LogStream = (typeof LOG_STREAMS)[number];
 
-export const buildStatusV1 = defineEvent<BuildStatusV1>('build.status.v1', 'KILN_BUILDS');
-
-export type LogStream = 'stdout' | 'stderr' | 'system';
-
-export interface LogLine {
+export const logLineSchema = z.object({
   /** Position within (build, step, attempt), from 0. */
-  seq: number;
-  time: string;
-  stream: LogStream;
-  text: string;
-}
+  seq: z.number().int().min(0),
+  time: instant,
+  stream: z.enum(LOG_STREAMS),
+  text: z.string(),
+});
+export type LogLine = z.infer<typeof logLineSchema>;
 
 /** A chunk of log lines of one step attempt; `(buildId, step, attempt, seq)` makes redelivery harmless. */
-export interface BuildLogV1 {
-  buildId: string;
-  step: StepName;
-  attempt: number;
-  lines: LogLine[];
-}
-
-export const buildLogV1 = defineEvent<BuildLogV1>('build.log.v1', 'KILN_LOGS');
+export const buildLogV1Schema = z.object({
+  buildId: uuid,
+  step: z.enum(STEP_NAMES),
+  attempt: z.number().int().min(1),
+  lines: z.array(logLineSchema),
+});
+export type BuildLogV1 = z.infer<typeof buildLogV1Schema>;
+export const buildLogV1 = defineEvent('build.log.v1', 'KILN_LOGS', buildLogV1Schema);
 export const buildLogSubject = (buildId: string): string => `${buildLogV1.subject}.${buildId}`;
 
 /** A rule was deleted; its past builds stay readable, marked as from a deleted rule. */
-export interface RuleDeletedV1 {
-  ruleId: string;
-  at: string;
-}
-export const ruleDeletedV1 = defineEvent<RuleDeletedV1>('rule.deleted.v1', 'KILN_BUILDS');
+export const ruleDeletedV1Schema = z.object({ ruleId: uuid, at: instant });
+export type RuleDeletedV1 = z.infer<typeof ruleDeletedV1Schema>;
+export const ruleDeletedV1 = defineEvent('rule.deleted.v1', 'KILN_BUILDS', ruleDeletedV1Schema);
 
 /** The host refused Kiln's credentials for a source (a clone or API call got 401/403). */
-export interface SourceStatusV1 {
-  sourceId: string;
-  status: 'unauthorized';
-  reason: string;
-  at: string;
-}
-export const sourceStatusV1 = defineEvent<SourceStatusV1>('source.status.v1', 'KILN_BUILDS');
+export const sourceStatusV1Schema = z.object({ sourceId: uuid, status: z.literal('unauthorized'), reason: z.string(), at: instant });
+export type SourceStatusV1 = z.infer<typeof sourceStatusV1Schema>;
+export const sourceStatusV1 = defineEvent('source.status.v1', 'KILN_BUILDS', sourceStatusV1Schema);

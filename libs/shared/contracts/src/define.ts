@@ -1,19 +1,27 @@
+import { z } from 'zod';
 /**
- * A durable event: a JetStream subject in a stream, typed by its payload. `publish` and `consume` take the
- * definition, so a mismatched payload does not compile. Versioned in the subject: a breaking change is a new `v2`.
+ * A durable event: a JetStream subject in a stream, and the schema of its payload (the type is inferred from it).
+ * `publish` takes the definition, so a mismatched payload does not compile; every consumer parses what it receives
+ * through the schema, and parks what fails it. Versioned in the subject: a breaking change is a new `v2`; an added
+ * optional field keeps v1 (consumers ignore fields they do not know).
  */
 export interface EventDef<T> {
   readonly subject: string;
   readonly stream: StreamName;
-  /** Phantom field carrying the payload type; never set. */
-  readonly __payload?: T;
+  readonly schema: z.ZodType<T, z.ZodTypeDef, unknown>;
 }
 
-export type StreamName = 'KILN_EVENTS' | 'KILN_BUILDS' | 'KILN_LOGS';
+export type StreamName = 'KILN_EVENTS' | 'KILN_BUILDS' | 'KILN_LOGS' | 'KILN_PARKED';
 
-export function defineEvent<T>(subject: string, stream: StreamName): EventDef<T> {
-  return { subject, stream };
+export function defineEvent<T>(subject: string, stream: StreamName, schema: z.ZodType<T, z.ZodTypeDef, unknown>): EventDef<T> {
+  return { subject, stream, schema };
 }
+
+/** Where a consumer parks a message that fails its schema: never retried, kept for an operator to read. */
+export const PARKED_SUBJECT_PREFIX = 'kiln.parked.v1';
+export const parkedSubject = (durable: string): string => `${PARKED_SUBJECT_PREFIX}.${durable}`;
+/** Headers a parked message carries: what it was, who refused it, and why. */
+export const PARKED_HEADERS = { subject: 'Kiln-Parked-Subject', stream: 'Kiln-Parked-Stream', seq: 'Kiln-Parked-Seq', consumer: 'Kiln-Parked-Consumer', reason: 'Kiln-Parked-Reason' } as const;
 
 /** A request/reply call over core NATS (NestJS `@MessagePattern`), typed by request and response. */
 export interface RpcDef<Req, Res> {
@@ -49,4 +57,5 @@ export const STREAMS: Record<StreamName, { subjects: string[]; description: stri
   KILN_EVENTS: { subjects: ['push.received.v1', 'delivery.recorded.v1'], description: 'Normalized webhook deliveries, deduplicated by provider:delivery id' },
   KILN_BUILDS: { subjects: ['build.status.v1', 'rule.deleted.v1', 'source.status.v1'], description: 'Build and step status transitions, rule deletions, source authorization' },
   KILN_LOGS: { subjects: ['build.log.v1.>'], description: 'Build log lines, one subject per build' },
+  KILN_PARKED: { subjects: ['kiln.parked.v1.>'], description: 'Messages a consumer refused (they failed their schema), one subject per consumer, with the reason' },
 };

@@ -1,54 +1,58 @@
-import type { Provider, RefType } from '@kiln/domain';
+import { z } from 'zod';
+import { PROVIDERS } from '@kiln/domain';
 import { defineEvent } from './define';
 
-export interface HeadCommit {
-  id: string;
-  message: string;
-  authorName: string | null;
-  authorEmail: string | null;
+const instant = z.string().datetime({ offset: true });
+
+export const headCommitSchema = z.object({
+  id: z.string().min(1),
+  message: z.string(),
+  authorName: z.string().nullable(),
+  authorEmail: z.string().nullable(),
   /** ISO-8601 instant. */
-  timestamp: string | null;
-}
+  timestamp: z.string().nullable(),
+});
+export type HeadCommit = z.infer<typeof headCommitSchema>;
 
 /** One push (or ping) from any host, normalized. */
-export interface PushReceivedV1 {
-  eventId: string;
-  provider: Provider;
-  sourceId: string;
-  deliveryId: string;
-  kind: 'push' | 'ping';
-  ref: string;
-  refType: Exclude<RefType, 'other'> | null;
-  name: string;
-  before: string | null;
-  after: string | null;
+export const pushReceivedV1Schema = z.object({
+  eventId: z.string().min(1),
+  provider: z.enum(PROVIDERS),
+  sourceId: z.string().uuid(),
+  deliveryId: z.string(),
+  kind: z.enum(['push', 'ping']),
+  ref: z.string(),
+  refType: z.enum(['branch', 'tag']).nullable(),
+  name: z.string(),
+  before: z.string().nullable(),
+  after: z.string().nullable(),
   /** The commit to build; differs from `after` for annotated tags; null for deletions. */
-  commitSha: string | null;
-  created: boolean;
-  deleted: boolean;
-  repoFullName: string;
-  cloneUrl: string | null;
-  sshUrl: string | null;
-  defaultBranch: string | null;
-  headCommit: HeadCommit | null;
-  pusher: string | null;
-  receivedAt: string;
-}
-
-export const pushReceivedV1 = defineEvent<PushReceivedV1>('push.received.v1', 'KILN_EVENTS');
+  commitSha: z.string().nullable(),
+  created: z.boolean(),
+  deleted: z.boolean(),
+  repoFullName: z.string(),
+  cloneUrl: z.string().nullable(),
+  sshUrl: z.string().nullable(),
+  defaultBranch: z.string().nullable(),
+  headCommit: headCommitSchema.nullable(),
+  pusher: z.string().nullable(),
+  receivedAt: instant,
+});
+export type PushReceivedV1 = z.infer<typeof pushReceivedV1Schema>;
+export const pushReceivedV1 = defineEvent('push.received.v1', 'KILN_EVENTS', pushReceivedV1Schema);
 
 /** A delivery that started no evaluation (ping, ignored event type, refused): recorded in the event ledger. */
-export interface DeliveryRecordedV1 {
-  recordId: string;
-  provider: Provider | null;
-  sourceId: string | null;
-  deliveryId: string | null;
-  outcome: 'ping' | 'ignored' | 'refused';
+export const deliveryRecordedV1Schema = z.object({
+  recordId: z.string().min(1),
+  provider: z.enum(PROVIDERS).nullable(),
+  sourceId: z.string().nullable(),
+  deliveryId: z.string().nullable(),
+  outcome: z.enum(['ping', 'ignored', 'refused']),
   /** The HTTP status webhook-ingest answered. */
-  status: number;
-  reason: string | null;
-  eventType: string | null;
-  receivedAt: string;
-}
-
-export const deliveryRecordedV1 = defineEvent<DeliveryRecordedV1>('delivery.recorded.v1', 'KILN_EVENTS');
+  status: z.number().int(),
+  reason: z.string().nullable(),
+  eventType: z.string().nullable(),
+  receivedAt: instant,
+});
+export type DeliveryRecordedV1 = z.infer<typeof deliveryRecordedV1Schema>;
+export const deliveryRecordedV1 = defineEvent('delivery.recorded.v1', 'KILN_EVENTS', deliveryRecordedV1Schema);

@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { buildLogSubject, buildLogV1, BuildLogV1 } from '@kiln/contracts';
+import { buildLogSubject, buildLogV1, BuildLogV1, PARKED_HEADERS, parkedSubject } from '@kiln/contracts';
 import { EventBus } from './events';
 import { JsonLogger } from './logger';
 import { NatsAuth } from './config';
 
 /** The suite's NATS server, as its operators' user (scripts/kiln test exports the credentials). */
 const TEST_NATS: NatsAuth = { url: process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222', user: process.env.KILN_TEST_NATS_USER, password: process.env.KILN_TEST_NATS_PASSWORD };
+
+/** Polls until the condition holds (5 s at most). */
+async function expectSoon(condition: () => boolean | Promise<boolean>): Promise<void> {
+  const until = Date.now() + 5000;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error('condition not met within 5 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 // Batch consumers on the real JetStream the suite starts: what lingering changes about how batches form.
 describe('EventBus batch consumers', () => {
@@ -50,6 +59,41 @@ describe('EventBus batch consumers', () => {
     await all;
     return sizes;
   }
+
+  it('parks what fails its schema, with the reason, never hands it to the handler, and goes on with the next', async () => {
+    const buildId = randomUUID();
+    const durable = `spec-park-${buildId}`;
+    durables.push(durable);
+    const subject = buildLogSubject(buildId);
+    const seen: BuildLogV1[] = [];
+    await bus.consume(buildLogV1, durable, async (chunk) => void seen.push(chunk), { filterSubject: subject });
+    const js = bus.nc.jetstream();
+    // What a producer of another version, or a broken one, might send: a field out of range and one missing; not JSON.
+    const wrong = JSON.stringify({ buildId, step: 'build', attempt: 0 });
+    await js.publish(subject, wrong);
+    await js.publish(subject, 'not json {');
+    const good: BuildLogV1 = { buildId, step: 'build', attempt: 1, lines: [{ seq: 0, time: '2026-12-01T08:30:15.000Z', stream: 'stdout', text: 'fine' }] };
+    await bus.publish(buildLogV1, good, { subject });
+    await expectSoon(() => seen.length === 1);
+    expect(seen).toEqual([good]);
+
+    const parked = await js.consumers.get('KILN_PARKED', { filterSubjects: [parkedSubject(durable)] });
+    const messages = await parked.fetch({ max_messages: 2, expires: 3000 });
+    const got: Array<{ data: string; reason: string | undefined; subject: string | undefined }> = [];
+    for await (const m of messages) {
+      got.push({ data: new TextDecoder().decode(m.data), reason: m.headers?.get(PARKED_HEADERS.reason), subject: m.headers?.get(PARKED_HEADERS.subject) });
+      if (got.length === 2) break;
+    }
+    expect(got).toEqual([
+      { data: wrong, reason: expect.stringMatching(/^fails build\.log\.v1: attempt: .*; lines: Required$/), subject },
+      { data: 'not json {', reason: expect.stringMatching(/^not JSON/), subject },
+    ]);
+    // Refused for good: nothing of them waits for an ack or a redelivery.
+    await expectSoon(async () => {
+      const info = await (await bus.nc.jetstreamManager()).consumers.info('KILN_LOGS', durable);
+      return info.num_ack_pending === 0 && info.num_pending === 0 && info.num_redelivered === 0;
+    });
+  });
 
   it('hands over each message as it comes without lingering, and what arrives within the linger as one batch', async () => {
     const eager = await batchesOf(undefined);

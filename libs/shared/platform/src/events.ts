@@ -1,4 +1,4 @@
-import { EventDef, STREAMS, StreamName } from '@kiln/contracts';
+import { EventDef, PARKED_HEADERS, parkedSubject, STREAMS, StreamName } from '@kiln/contracts';
 import {
   AckPolicy,
   ConsumerMessages,
@@ -28,6 +28,8 @@ const STREAM_LIMITS: Record<StreamName, { maxAgeMs: number; duplicateWindowMs: n
   KILN_EVENTS: { maxAgeMs: 14 * DAY_MS, duplicateWindowMs: DAY_MS },
   KILN_BUILDS: { maxAgeMs: 7 * DAY_MS, duplicateWindowMs: 10 * 60 * 1000 },
   KILN_LOGS: { maxAgeMs: 3 * DAY_MS, duplicateWindowMs: 10 * 60 * 1000 },
+  // An operator reads these when a producer and a consumer disagree; a month is time enough to notice.
+  KILN_PARKED: { maxAgeMs: 30 * DAY_MS, duplicateWindowMs: 10 * 60 * 1000 },
 };
 
 export interface Delivered<T> {
@@ -168,14 +170,13 @@ export class EventBus {
     // Receiver: decode into a queue. Writer: drain it; whatever arrives during one write forms the next batch.
     void (async () => {
       for await (const msg of messages) {
-        try {
-          const json = this.decoder.decode(msg.data);
-          queue.push({ payload: JSON.parse(json) as T, json, msg });
-        } catch (err) {
-          this.logger.error({ msg: 'unreadable message terminated', durable, subject: msg.subject, seq: msg.seq, err: String(err) }, 'EventBus');
-          msg.term();
+        const json = this.decoder.decode(msg.data);
+        const refused = readPayload(def, json);
+        if ('reason' in refused) {
+          await this.park(durable, msg, refused.reason);
           continue;
         }
+        queue.push({ payload: refused.payload, json, msg });
         state.wake?.();
       }
     })()
@@ -214,6 +215,28 @@ export class EventBus {
     })();
   }
 
+  /**
+   * A message that fails its schema is never handed to the handler, nor retried: it is copied, with why, to the
+   * KILN_PARKED stream (`kiln.parked.v1.<consumer>`) and terminated. Should parking itself fail, the message is
+   * redelivered later instead, so nothing is lost.
+   */
+  private async park(durable: string, msg: JsMsg, reason: string): Promise<void> {
+    this.logger.error({ msg: 'message refused by its schema; parked', durable, subject: msg.subject, seq: msg.seq, reason }, 'EventBus');
+    const h = natsHeaders();
+    h.set(PARKED_HEADERS.subject, msg.subject);
+    h.set(PARKED_HEADERS.stream, msg.info.stream);
+    h.set(PARKED_HEADERS.seq, String(msg.seq));
+    h.set(PARKED_HEADERS.consumer, durable);
+    h.set(PARKED_HEADERS.reason, reason.replace(/[\r\n]+/g, ' ').slice(0, 2000));
+    try {
+      await this.js.publish(parkedSubject(durable), msg.data, { headers: h, msgID: `${msg.info.stream}:${msg.seq}:${durable}` });
+      msg.term(reason.slice(0, 200));
+    } catch (err) {
+      this.logger.error({ msg: 'could not park a refused message; it will be redelivered', durable, seq: msg.seq, err: String(err) }, 'EventBus');
+      msg.nak(30_000);
+    }
+  }
+
   private retryLater(durable: string, msg: JsMsg, err: unknown): void {
     const delayMs = Math.min(30_000, 500 * 2 ** Math.min(msg.info.redeliveryCount, 6));
     this.logger.warn({ msg: 'handler failed; message will be redelivered', durable, subject: msg.subject, seq: msg.seq, delayMs, err: String(err) }, 'EventBus');
@@ -249,6 +272,19 @@ export class EventBus {
     if (!this.nc.isClosed()) await this.nc.drain();
     this.publisher.close();
   }
+}
+
+/** The payload, parsed through its schema; or why it is refused (unreadable JSON, or the fields that failed). */
+export function readPayload<T>(def: EventDef<T>, json: string): { payload: T } | { reason: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch (err) {
+    return { reason: `not JSON: ${(err as Error).message}` };
+  }
+  const parsed = def.schema.safeParse(data);
+  if (parsed.success) return { payload: parsed.data };
+  return { reason: `fails ${def.subject}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ')}` };
 }
 
 function isNotFound(err: unknown): boolean {
