@@ -3,6 +3,7 @@ import { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { connect } from 'nats';
 import { Client as PgClient } from 'pg';
+import { sourcesCredentials } from '@kiln/contracts';
 import { natsOptions } from '@kiln/platform';
 import { Api } from './support/api';
 import { GitFixture } from './support/git-fixture';
@@ -186,11 +187,11 @@ describe('every control-plane connection is authenticated and least-privilege', 
 
   it("lets only the build worker ask for a source's credentials, and no service read another's replies", async () => {
     const source = await api.ok<{ id: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'creds-probe', baseUrl: git.baseUrl, token: 'probe-token-123' });
-    const request = JSON.stringify({ pattern: 'rules.sources.credentials', data: { id: source.id }, id: '1' });
+    const request = JSON.stringify({ pattern: sourcesCredentials.pattern, data: { id: source.id }, id: '1' });
     // The worker's own user gets the answer (so the refusals below are the permissions, not a broken subject).
     const worker = await asUser('build-orchestrator');
     try {
-      const answer = await worker.request('rules.sources.credentials', new TextEncoder().encode(request), { timeout: 5_000 });
+      const answer = await worker.request(sourcesCredentials.pattern, new TextEncoder().encode(request), { timeout: 5_000 });
       expect(new TextDecoder().decode(answer.data)).toContain('probe-token-123');
     } finally {
       await worker.close();
@@ -198,7 +199,7 @@ describe('every control-plane connection is authenticated and least-privilege', 
     for (const user of ['gateway', 'webhook-ingest', 'log-service']) {
       const nc = await asUser(user);
       try {
-        await expect(nc.request('rules.sources.credentials', new TextEncoder().encode(request), { timeout: 3_000 })).rejects.toThrow(/Permissions Violation|TIMEOUT|503/i);
+        await expect(nc.request(sourcesCredentials.pattern, new TextEncoder().encode(request), { timeout: 3_000 })).rejects.toThrow(/Permissions Violation|TIMEOUT|503/i);
         // Subscribing to the worker's reply inbox, or to every inbox, is refused.
         for (const subject of ['_INBOX_build-orchestrator.>', '_INBOX.>', '>']) {
           const sub = nc.subscribe(subject);

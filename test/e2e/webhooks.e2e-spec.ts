@@ -287,11 +287,14 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
         const res = await fetch(`${stack.gatewayUrl}/api/v1/events/${refused.eventId}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
         expect(res.status).toBe(404);
       }
-      const parked = await bus.nc.jetstream().consumers.get('KILN_PARKED', { filterSubjects: [parkedSubject('rules-service')] });
-      const reasons = new Map<string, string | undefined>();
-      for (let m = await parked.next({ expires: 1000 }); m; m = await parked.next({ expires: 1000 }))
-        reasons.set((JSON.parse(new TextDecoder().decode(m.data)) as { eventId?: string }).eventId ?? '', m.headers?.get(PARKED_HEADERS.reason));
-      expect(reasons.get(invalid.eventId)).toBe('fails push.received.v1: receivedAt: Invalid datetime');
+      const reasons = await expectEventually(async () => {
+        const parked = await bus.nc.jetstream().consumers.get('KILN_PARKED', { filterSubjects: [parkedSubject('rules-service')] });
+        const found = new Map<string, string | undefined>();
+        for (let m = await parked.next({ expires: 1000 }); m; m = await parked.next({ expires: 1000 }))
+          found.set((JSON.parse(new TextDecoder().decode(m.data)) as { eventId?: string }).eventId ?? '', m.headers?.get(PARKED_HEADERS.reason));
+        expect(found.get(invalid.eventId)).toBe('fails push.received.v1: receivedAt: Invalid datetime');
+        return found;
+      });
       expect(reasons.has(bad.eventId)).toBe(false);
     } finally {
       await bus.close();

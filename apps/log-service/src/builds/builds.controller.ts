@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import { buildsDelete, buildsGet, buildsList, logsList, logsRetentionRun, logsSearch, RequestOf } from '@kiln/contracts';
+import { Handles } from '@kiln/platform';
 import { RetentionService } from '../retention/retention.service';
 import { LogsService } from '../logs/logs.service';
 import { BuildsService } from './builds.service';
@@ -13,32 +14,32 @@ export class BuildsController {
     private readonly retention: RetentionService,
   ) {}
 
-  @MessagePattern(logsSearch.pattern)
+  @Handles(logsSearch)
   search(@Payload() q: RequestOf<typeof logsSearch>) {
     return this.logs.search(q ?? ({} as RequestOf<typeof logsSearch>));
   }
 
-  @MessagePattern(logsRetentionRun.pattern)
+  @Handles(logsRetentionRun)
   runRetention() {
     return this.retention.run();
   }
 
-  @MessagePattern(buildsList.pattern)
+  @Handles(buildsList)
   list(@Payload() q: RequestOf<typeof buildsList>) {
     return this.builds.list(q ?? {});
   }
 
-  @MessagePattern(buildsGet.pattern)
+  @Handles(buildsGet)
   get(@Payload() q: RequestOf<typeof buildsGet>) {
     return this.builds.get(q.id);
   }
 
-  @MessagePattern(logsList.pattern)
+  @Handles(logsList)
   lines(@Payload() q: RequestOf<typeof logsList>) {
     return this.logs.list(q);
   }
 
-  @MessagePattern(buildsDelete.pattern)
+  @Handles(buildsDelete)
   delete(@Payload() q: RequestOf<typeof buildsDelete>) {
     return this.builds.delete(q.id);
   }

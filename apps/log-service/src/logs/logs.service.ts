@@ -133,7 +133,7 @@ export class LogsService implements OnApplicationBootstrap {
     if (q.ruleId) builds += ` AND b.rule_id = $${params.push(q.ruleId)}`;
     if (q.imageRepository) builds += ` AND b.image_repository = $${params.push(q.imageRepository)}`;
     if (q.namespaces && !q.namespaces.includes('*')) builds += ` AND split_part(b.image_repository, '/', 1) = ANY($${params.push(q.namespaces)}::text[])`;
-    let lines = `l.time >= $1 AND l.time < $2 AND l.text ILIKE $${params.push(`%${q.contains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`;
+    let lines = `l.time >= $1 AND l.time < $2 AND l.text ILIKE $${params.push(`%${(q.contains ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`;
     if (q.cursor) lines += ` AND l.id < $${params.push(String(q.cursor))}`;
     type Row = { id: string; seq: number; step: LogLineView['step']; attempt: number; stream: LogLineView['stream']; time: Date; text: string; build_id: string; rule_id: string; image_repository: string; ref: string; commit: string };
     const rows: Row[] = await this.db.query(

@@ -129,7 +129,12 @@ export class BuildStarter {
       // One layer cache per rule, in a repository beside the image's, so every worker reuses what any one built.
       cacheRef: `${target.registry}/${imageRepository}/kiln-cache:rule-${b.rule.id}`,
     };
-    const queuedAt = new Date().toISOString();
+    // The record exists (queued) from here on. A build started by request has a new id, so its record is written
+    // before the workflow starts: the id the caller gets back can be read at once. A push's build has a deterministic
+    // id that may have run already; its record is written once the workflow is known to be new (or still running),
+    // so a refused start leaves no record behind (the worker's first report carries the descriptor too).
+    const queued = () => this.bus.publish(buildStatusV1, { buildId: b.buildId, at: new Date().toISOString(), status: 'queued', descriptor }, { msgId: `${b.buildId}:queued` });
+    if (b.trigger.kind !== 'push') await queued();
     let handle: Awaited<ReturnType<Client['workflow']['start']>>;
     try {
       handle = await this.temporal.workflow.start(BUILD_WORKFLOW, {
@@ -152,9 +157,7 @@ export class BuildStarter {
       this.logger.log({ msg: 'build already ran; not started again', buildId: b.buildId, workflowId: b.workflowId }, 'BuildStarter');
       return { buildId: b.buildId, workflowId: b.workflowId, alreadyFinished: true };
     }
-    // The record exists (queued) from here on; published once the workflow exists, so that a build refused above
-    // leaves no record behind (its worker's first report carries the descriptor too, whichever arrives first).
-    await this.bus.publish(buildStatusV1, { buildId: b.buildId, at: queuedAt, status: 'queued', descriptor }, { msgId: `${b.buildId}:queued` });
+    if (b.trigger.kind === 'push') await queued();
     if (b.rule.cancelSuperseded && b.trigger.kind === 'push' && parsed.type === 'branch') await this.supersedeOlder(b, handle.workflowId);
     this.logger.log({ msg: 'build workflow started', buildId: b.buildId, workflowId: handle.workflowId, ruleId: b.rule.id, ...(b.trigger.kind === 'push' ? { eventId: b.trigger.eventId } : {}) }, 'BuildStarter');
     return { buildId: b.buildId, workflowId: handle.workflowId, alreadyFinished: false };

@@ -1,23 +1,24 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import { eventsGet, eventsList, eventsRedeliver, RequestOf } from '@kiln/contracts';
+import { Handles } from '@kiln/platform';
 import { EventsService } from './events.service';
 
 @Controller()
 export class EventsController {
   constructor(private readonly events: EventsService) {}
 
-  @MessagePattern(eventsList.pattern)
+  @Handles(eventsList)
   list(@Payload() q: RequestOf<typeof eventsList>) {
     return this.events.list(q ?? {});
   }
 
-  @MessagePattern(eventsGet.pattern)
+  @Handles(eventsGet)
   get(@Payload() q: RequestOf<typeof eventsGet>) {
     return this.events.get(q.id);
   }
 
-  @MessagePattern(eventsRedeliver.pattern)
+  @Handles(eventsRedeliver)
   redeliver(@Payload() q: RequestOf<typeof eventsRedeliver>) {
     return this.events.redeliver(q.id);
   }

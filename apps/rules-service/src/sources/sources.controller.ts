@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import { oauthCallback, oauthStart, sourcesCreate, sourcesCredentials, sourcesDelete, sourcesGet, sourcesList, sourcesRefs, sourcesRepositories, sourcesUpdate, sourcesWebhookConfig, RequestOf } from '@kiln/contracts';
+import { Handles } from '@kiln/platform';
 import { HostsService } from '../hosts/hosts.service';
 import { SourcesService } from './sources.service';
 
@@ -11,57 +12,57 @@ export class SourcesController {
     private readonly hosts: HostsService,
   ) {}
 
-  @MessagePattern(sourcesRepositories.pattern)
+  @Handles(sourcesRepositories)
   repositories(@Payload() req: RequestOf<typeof sourcesRepositories>) {
     return this.hosts.repositories(req.id, req.cursor, req.limit);
   }
 
-  @MessagePattern(sourcesRefs.pattern)
+  @Handles(sourcesRefs)
   refs(@Payload() req: RequestOf<typeof sourcesRefs>) {
     return this.hosts.refs(req.id, String(req.repo ?? ''), req.kind === 'tags' ? 'tags' : 'branches', req.cursor, req.limit);
   }
 
-  @MessagePattern(oauthStart.pattern)
+  @Handles(oauthStart)
   oauthStart(@Payload() req: RequestOf<typeof oauthStart>) {
     return this.hosts.oauthStart(req ?? { provider: '' });
   }
 
-  @MessagePattern(oauthCallback.pattern)
+  @Handles(oauthCallback)
   oauthCallback(@Payload() req: RequestOf<typeof oauthCallback>) {
     return this.hosts.oauthCallback(req ?? {});
   }
 
-  @MessagePattern(sourcesCreate.pattern)
+  @Handles(sourcesCreate)
   create(@Payload() req: RequestOf<typeof sourcesCreate>) {
     return this.sources.create(req);
   }
 
-  @MessagePattern(sourcesList.pattern)
+  @Handles(sourcesList)
   list() {
     return this.sources.list();
   }
 
-  @MessagePattern(sourcesGet.pattern)
+  @Handles(sourcesGet)
   get(@Payload() req: RequestOf<typeof sourcesGet>) {
     return this.sources.get(req.id);
   }
 
-  @MessagePattern(sourcesWebhookConfig.pattern)
+  @Handles(sourcesWebhookConfig)
   webhookConfig(@Payload() req: RequestOf<typeof sourcesWebhookConfig>) {
     return this.sources.webhookConfig(req.id);
   }
 
-  @MessagePattern(sourcesCredentials.pattern)
+  @Handles(sourcesCredentials)
   credentials(@Payload() req: RequestOf<typeof sourcesCredentials>) {
     return this.sources.credentials(req.id);
   }
 
-  @MessagePattern(sourcesUpdate.pattern)
+  @Handles(sourcesUpdate)
   update(@Payload() req: RequestOf<typeof sourcesUpdate>) {
     return this.sources.update(req.id, req.patch);
   }
 
-  @MessagePattern(sourcesDelete.pattern)
+  @Handles(sourcesDelete)
   delete(@Payload() req: RequestOf<typeof sourcesDelete>) {
     return this.sources.delete(req.id);
   }

@@ -23,16 +23,39 @@ export const parkedSubject = (durable: string): string => `${PARKED_SUBJECT_PREF
 /** Headers a parked message carries: what it was, who refused it, and why. */
 export const PARKED_HEADERS = { subject: 'Kiln-Parked-Subject', stream: 'Kiln-Parked-Stream', seq: 'Kiln-Parked-Seq', consumer: 'Kiln-Parked-Consumer', reason: 'Kiln-Parked-Reason' } as const;
 
-/** A request/reply call over core NATS (NestJS `@MessagePattern`), typed by request and response. */
+/**
+ * A request/reply call over core NATS (NestJS `@MessagePattern`): a versioned pattern, the schema every handler parses
+ * its request through (the request type is inferred from it), and the answer's type.
+ */
 export interface RpcDef<Req, Res> {
   readonly pattern: string;
-  readonly __req?: Req;
+  readonly request: z.ZodType<Req, z.ZodTypeDef, unknown>;
   readonly __res?: Res;
 }
 
-export function defineRpc<Req, Res>(pattern: string): RpcDef<Req, Res> {
-  return { pattern };
+/** `defineRpc('rules.rules.get.v1', byId).returns<BuildRuleView>()` */
+export function defineRpc<S extends z.ZodTypeAny>(pattern: string, request: S): { returns<Res>(): RpcDef<z.output<S>, Res> } {
+  if (!/\.v\d+$/.test(pattern)) throw new Error(`RPC pattern ${pattern} carries no version (….v1, say)`);
+  return { returns: <Res>() => ({ pattern, request }) as RpcDef<z.output<S>, Res> };
 }
+
+/** A page of a list, and the cursor of the next one (null on the last). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Requests that name one thing. Any string: a service answers 404 for an id it does not know. */
+export const byId = z.object({ id: z.string() });
+/** Requests without arguments (NestJS sends an empty object, or nothing). */
+export const noArgs = z.object({}).passthrough().optional().transform(() => ({}) as Record<string, never>);
+/** Cursor paging. */
+export const pageQuery = { cursor: z.string().optional(), limit: z.number().int().optional() };
+/**
+ * A request body passed on from the API as it came: checked here to be a JSON object; its fields are checked by the
+ * owning service, which answers each wrong field by name.
+ */
+export const body = <T>() => z.custom<T>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { message: 'must be a JSON object' });
 
 /**
  * A request/reply call whose answer travels as its final JSON bytes, with the status in a header and no envelope:

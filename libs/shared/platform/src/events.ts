@@ -218,7 +218,8 @@ export class EventBus {
   /**
    * A message that fails its schema is never handed to the handler, nor retried: it is copied, with why, to the
    * KILN_PARKED stream (`kiln.parked.v1.<consumer>`) and terminated. Should parking itself fail, the message is
-   * redelivered later instead, so nothing is lost.
+   * redelivered later instead, so nothing is lost. (Parked once per message and consumer: a stream that was recreated
+   * numbers its messages anew, so the time the message was stored is part of its key.)
    */
   private async park(durable: string, msg: JsMsg, reason: string): Promise<void> {
     this.logger.error({ msg: 'message refused by its schema; parked', durable, subject: msg.subject, seq: msg.seq, reason }, 'EventBus');
@@ -229,7 +230,7 @@ export class EventBus {
     h.set(PARKED_HEADERS.consumer, durable);
     h.set(PARKED_HEADERS.reason, reason.replace(/[\r\n]+/g, ' ').slice(0, 2000));
     try {
-      await this.js.publish(parkedSubject(durable), msg.data, { headers: h, msgID: `${msg.info.stream}:${msg.seq}:${durable}` });
+      await this.js.publish(parkedSubject(durable), msg.data, { headers: h, msgID: `${msg.info.stream}:${msg.seq}:${msg.info.timestampNanos}:${durable}` });
       msg.term(reason.slice(0, 200));
     } catch (err) {
       this.logger.error({ msg: 'could not park a refused message; it will be redelivered', durable, seq: msg.seq, err: String(err) }, 'EventBus');

@@ -11,3 +11,4 @@ export * from './validation';
 export * from './http-fast-path';
 export * from './git';
 export * from './url-guard';
+export * from './contract-pipe';
