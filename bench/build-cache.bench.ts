@@ -121,7 +121,9 @@ function pruneBuildKit(address: string): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`Builds of a generated repository (${COMMITS} commits, ~50 MB; ${PACKAGES} packages of ${PACKAGE_BYTES >> 20} MB from a mirror at ${MIRROR_BYTES_PER_S >> 20} MB/s), Kiln versus clone + buildctl by script, same BuildKit; ${RUNS} runs each\n`);
+  console.log(
+    `Builds of a generated repository (${COMMITS} commits, ~50 MB; ${PACKAGES} packages of ${PACKAGE_BYTES >> 20} MB from a mirror at ${MIRROR_BYTES_PER_S >> 20} MB/s), Kiln versus clone + buildctl by script, same BuildKit; ${RUNS} runs each\n`,
+  );
   const stack = await startStack(20080);
   const mirror = await packageMirror();
   let git: GitFixture | null = null;
@@ -143,14 +145,35 @@ async function main(): Promise<void> {
       const dir = join(scratch, `c${n++}`);
       const t0 = performance.now();
       await run('git', ['clone', '--quiet', repo.url, dir]);
-      await run(services.buildctl, ['--addr', address, 'build', '--frontend', 'dockerfile.v0', '--local', `context=${dir}`, '--local', `dockerfile=${dir}`, '--output', `type=image,name=${services.registry}/bench/script:run${n},push=true,registry.insecure=true`], { ...process.env, DOCKER_CONFIG: dirname(services.registryAuthFile) });
+      await run(
+        services.buildctl,
+        [
+          '--addr',
+          address,
+          'build',
+          '--frontend',
+          'dockerfile.v0',
+          '--local',
+          `context=${dir}`,
+          '--local',
+          `dockerfile=${dir}`,
+          '--output',
+          `type=image,name=${services.registry}/bench/script:run${n},push=true,registry.insecure=true`,
+        ],
+        { ...process.env, DOCKER_CONFIG: dirname(services.registryAuthFile) },
+      );
       const ms = performance.now() - t0;
       rmSync(dir, { recursive: true, force: true });
       return ms;
     };
     let ruleN = 0;
     const newRule = () =>
-      api.ok<{ id: string }>('POST', `/api/v1/namespaces/bench/repositories/service-${process.pid}-${ruleN++}/build-rules`, { sourceId: source.id, repository: repo.fullName, trigger: { type: 'branch', branch: 'main' }, autoTrigger: false });
+      api.ok<{ id: string }>('POST', `/api/v1/namespaces/bench/repositories/service-${process.pid}-${ruleN++}/build-rules`, {
+        sourceId: source.id,
+        repository: repo.fullName,
+        trigger: { type: 'branch', branch: 'main' },
+        autoTrigger: false,
+      });
     const kiln = async (ruleId: string): Promise<number> => {
       const t0 = performance.now();
       const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
@@ -207,12 +230,26 @@ async function main(): Promise<void> {
     await stack.startApp('build-orchestrator');
 
     // Webhook → build started (the build record exists, queued or running), with auto-trigger on.
-    const hooked = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/bench/repositories/hooked-${process.pid}/build-rules`, { sourceId: source.id, repository: repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    const hooked = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/bench/repositories/hooked-${process.pid}/build-rules`, {
+      sourceId: source.id,
+      repository: repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
     const started: number[] = [];
     for (let i = 0; i < 10; i++) {
       change(200 + i);
       const head = repo.info('main');
-      const d = githubPush({ repo: repo.fullName, ref: 'refs/heads/main', before: '0'.repeat(40), after: head.sha, commit: { id: head.sha, message: head.message, timestamp: head.timestamp, authorName: head.authorName, authorEmail: head.authorEmail }, cloneUrl: repo.url }, secret);
+      const d = githubPush(
+        {
+          repo: repo.fullName,
+          ref: 'refs/heads/main',
+          before: '0'.repeat(40),
+          after: head.sha,
+          commit: { id: head.sha, message: head.message, timestamp: head.timestamp, authorName: head.authorName, authorEmail: head.authorEmail },
+          cloneUrl: repo.url,
+        },
+        secret,
+      );
       const t0 = performance.now();
       const res = await fetch(source.webhookUrl, { method: 'POST', headers: d.headers, body: d.body });
       if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
@@ -234,7 +271,9 @@ async function main(): Promise<void> {
     row('warm on a second worker, empty engine', s(coldScript) + ' (cold)', s(second), ratio(second, coldScript, 0.6));
     const p50 = median(started);
     row('webhook → build started, p50', '', `${p50.toFixed(0)} ms`, `< 200 ms: ${p50 < 200 ? 'met' : 'NOT met'}`);
-    console.log(`\nall runs (s): cold script ${coldScript.map((x) => (x / 1000).toFixed(2)).join(' ')} | cold kiln ${coldKiln.map((x) => (x / 1000).toFixed(2)).join(' ')} | warm script ${warmScript.map((x) => (x / 1000).toFixed(2)).join(' ')} | warm kiln ${warmKiln.map((x) => (x / 1000).toFixed(2)).join(' ')} | second worker ${second.map((x) => (x / 1000).toFixed(2)).join(' ')}`);
+    console.log(
+      `\nall runs (s): cold script ${coldScript.map((x) => (x / 1000).toFixed(2)).join(' ')} | cold kiln ${coldKiln.map((x) => (x / 1000).toFixed(2)).join(' ')} | warm script ${warmScript.map((x) => (x / 1000).toFixed(2)).join(' ')} | warm kiln ${warmKiln.map((x) => (x / 1000).toFixed(2)).join(' ')} | second worker ${second.map((x) => (x / 1000).toFixed(2)).join(' ')}`,
+    );
     console.log(`webhook → build started (ms): ${started.map((x) => x.toFixed(0)).join(' ')}`);
   } finally {
     await new Promise((r) => mirror.close(r));

@@ -39,7 +39,14 @@ async function main(): Promise<void> {
     });
     const c = repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY . /app\nRUN cat /app/hello.txt\nCMD ["cat", "/app/hello.txt"]\n', 'hello.txt': `bench ${Date.now()}\n` }, 'bench');
     const push = repo.push('refs/heads/main');
-    const facts = { repo: repo.fullName, ref: 'refs/heads/main', before: push.before, after: push.after, commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail }, cloneUrl: repo.url };
+    const facts = {
+      repo: repo.fullName,
+      ref: 'refs/heads/main',
+      before: push.before,
+      after: push.after,
+      commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail },
+      cloneUrl: repo.url,
+    };
 
     const kilnOnce = async (): Promise<number> => {
       const known = new Set(await registryTags(image));
@@ -154,7 +161,12 @@ async function crashRecovery(stack: Awaited<ReturnType<typeof startStack>>, api:
     const r = await once(u / 2);
     crashed.push(r.ms);
     pushes.push(r.newTags);
-    attempts.push(r.b.steps.filter((x) => x.name === 'build').map((x) => `${x.attempt}:${x.status}`).join(' '));
+    attempts.push(
+      r.b.steps
+        .filter((x) => x.name === 'build')
+        .map((x) => `${x.attempt}:${x.status}`)
+        .join(' '),
+    );
   }
   const c = median(crashed);
   const goal = u + HEARTBEAT_TIMEOUT_MS + 2000;

@@ -19,7 +19,16 @@ export function mergeLoads(runs: LoadResult[]): LoadResult {
   const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const seconds = runs.reduce((t, r) => t + r.seconds, 0);
   const sum = (f: (r: LoadResult) => number) => runs.reduce((t, r) => t + f(r), 0);
-  return { requests: latencies.length, ok2xx: sum((r) => r.ok2xx), errors: sum((r) => r.errors), seconds, rps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
+  return {
+    requests: latencies.length,
+    ok2xx: sum((r) => r.ok2xx),
+    errors: sum((r) => r.errors),
+    seconds,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    latencies,
+  };
 }
 
 export interface Request {

@@ -39,7 +39,9 @@ async function count(pg: Client): Promise<number> {
  * baseline inserts the same lines into the same table with multi-row INSERTs from one connection.
  */
 async function ingest(stack: Stack): Promise<void> {
-  console.log(`Log ingest: ${INGEST_LINES.toLocaleString()} lines from ${STREAMS} builds in chunks of ${CHUNK}, through log-service versus multi-row INSERTs (${BASELINE_ROWS_PER_INSERT} rows each)\n`);
+  console.log(
+    `Log ingest: ${INGEST_LINES.toLocaleString()} lines from ${STREAMS} builds in chunks of ${CHUNK}, through log-service versus multi-row INSERTs (${BASELINE_ROWS_PER_INSERT} rows each)\n`,
+  );
   const pg = await db();
   const bus = await EventBus.connect(services.natsAdmin, 'bench-logs', new JsonLogger('bench', 'warn'));
   try {
@@ -163,7 +165,9 @@ async function timePair(runs: number, a: (i: number) => Promise<void>, b: (i: nu
 
 /** Query: tail-200 and 500-line pages of one build, through the gateway versus the same SQL on an open connection. */
 async function query(stack: Stack): Promise<void> {
-  console.log(`Log queries: one build's log, ${QUERY_RUNS} sequential requests each after ${WARMUP_RUNS} to warm up, gateway (HTTP → NATS → log-service → SQL) and the same SQL on an open connection taking turns\n`);
+  console.log(
+    `Log queries: one build's log, ${QUERY_RUNS} sequential requests each after ${WARMUP_RUNS} to warm up, gateway (HTTP → NATS → log-service → SQL) and the same SQL on an open connection taking turns\n`,
+  );
   const pg = await db();
   const buildId = randomUUID();
   const ruleId = randomUUID();
@@ -181,7 +185,7 @@ async function query(stack: Stack): Promise<void> {
       const t0 = performance.now();
       await fill(pg, buildId, size);
       const { min, max } = (await pg.query('SELECT min(id)::bigint AS min, max(id)::bigint AS max FROM logs.build_log_lines WHERE build_id = $1', [buildId])).rows[0];
-      const cursorAt = (i: number) => String(Number(min) + Math.floor(((i * 7919) % 1000) / 1000 * (Number(max) - Number(min) - 1000)));
+      const cursorAt = (i: number) => String(Number(min) + Math.floor((((i * 7919) % 1000) / 1000) * (Number(max) - Number(min) - 1000)));
       console.log(`${size.toLocaleString()} lines stored for the build (filled in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       const [sqlTail, gwTail] = await timePair(
         QUERY_RUNS,
@@ -193,7 +197,8 @@ async function query(stack: Stack): Promise<void> {
       );
       const [sqlPage, gwPage] = await timePair(
         QUERY_RUNS,
-        async (i) => void (await pg.query('SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE build_id = $1 AND id > $2 ORDER BY id LIMIT $3', [buildId, cursorAt(i), 501])),
+        async (i) =>
+          void (await pg.query('SELECT id, seq, step, attempt, stream, time, text FROM logs.build_log_lines WHERE build_id = $1 AND id > $2 ORDER BY id LIMIT $3', [buildId, cursorAt(i), 501])),
         async (i) => {
           const res = await gw.get(`/api/v1/builds/${buildId}/logs?cursor=${cursorAt(i)}&limit=500`);
           if ((JSON.parse(res.body.toString('utf8')) as { items: unknown[] }).items.length !== 500) throw new Error(`page did not give 500 lines (${res.status})`);
@@ -208,9 +213,17 @@ async function query(stack: Stack): Promise<void> {
       const rpcPage = await timeIt(QUERY_RUNS, (i) => rpc({ buildId, cursor: cursorAt(i), limit: 500 }));
       console.log(`  (log-service over NATS alone, p50: tail ${pct(rpcTail, 50).toFixed(2)} ms, page ${pct(rpcPage, 50).toFixed(2)} ms)`);
       row('', 'direct SQL', 'gateway', 'goal');
-      for (const [label, sql, gw] of [['tail=200', sqlTail, gwTail], ['500-line page', sqlPage, gwPage]] as const) {
+      for (const [label, sql, gw] of [
+        ['tail=200', sqlTail, gwTail],
+        ['500-line page', sqlPage, gwPage],
+      ] as const) {
         const ratio = pct(gw, 50) / pct(sql, 50);
-        row(`${label} p50 / p99, ms`, `${pct(sql, 50).toFixed(2)} / ${pct(sql, 99).toFixed(2)}`, `${pct(gw, 50).toFixed(2)} / ${pct(gw, 99).toFixed(2)}`, `≤ 3× direct (p50): ${ratio.toFixed(1)}× ${ratio <= 3 ? 'met' : 'NOT met'}${size >= 10_000_000 ? `; p99 < 15 ms: ${pct(gw, 99) < 15 ? 'met' : 'NOT met'}` : ''}`);
+        row(
+          `${label} p50 / p99, ms`,
+          `${pct(sql, 50).toFixed(2)} / ${pct(sql, 99).toFixed(2)}`,
+          `${pct(gw, 50).toFixed(2)} / ${pct(gw, 99).toFixed(2)}`,
+          `≤ 3× direct (p50): ${ratio.toFixed(1)}× ${ratio <= 3 ? 'met' : 'NOT met'}${size >= 10_000_000 ? `; p99 < 15 ms: ${pct(gw, 99) < 15 ? 'met' : 'NOT met'}` : ''}`,
+        );
       }
       console.log('');
     }

@@ -98,7 +98,12 @@ async function main(): Promise<void> {
     const row = (label: string, a: string, b: string, extra = '') => console.log(`${label.padEnd(26)}${a.padStart(16)}${b.padStart(22)}${extra.padStart(34)}`);
     row('', 'bare node http', 'kiln webhook-ingest', 'goal');
     row('accepted webhooks/s', baseline.rps.toFixed(0), kiln.rps.toFixed(0), `≥ 0.40× bare: ${ratio.toFixed(2)}× ${ratio >= 0.4 ? 'met' : 'NOT met'}`);
-    row('  per round', bareRounds.map((r) => r.rps.toFixed(0)).join(' '), kilnRounds.map((r) => r.rps.toFixed(0)).join(' '), kilnRounds.map((r, i) => `${(r.rps / bareRounds[i].rps).toFixed(2)}×`).join(' '));
+    row(
+      '  per round',
+      bareRounds.map((r) => r.rps.toFixed(0)).join(' '),
+      kilnRounds.map((r) => r.rps.toFixed(0)).join(' '),
+      kilnRounds.map((r, i) => `${(r.rps / bareRounds[i].rps).toFixed(2)}×`).join(' '),
+    );
     row('saturated p50 / p99 (ms)', `${baseline.p50.toFixed(1)} / ${baseline.p99.toFixed(1)}`, `${kiln.p50.toFixed(1)} / ${kiln.p99.toFixed(1)}`, `p99 < 25 ms: ${kiln.p99 < 25 ? 'met' : 'NOT met'}`);
     // Information, not the goal (that is the saturated p99 at 50 connections above): an open loop at exactly the goal's
     // rate queues as soon as Kiln's capacity is within a few percent of it.
@@ -107,7 +112,11 @@ async function main(): Promise<void> {
     row('requests / non-2xx', `${baseline.requests} / ${baseline.errors}`, `${kiln.requests} / ${kiln.errors}`);
     row('2xx answers / stored', `${baseline.ok2xx} / n.a.`, `${kiln.ok2xx} / ${stored}`, `equal: ${stored === kiln.ok2xx ? 'met' : 'NOT met'}`);
     row('ledger caught up after', 'n.a.', `${catchUpMs.toFixed(0)} ms`);
-    const perPush = [...kilnCpu].filter(([, sec]) => sec > 0).sort((a, b) => b[1] - a[1]).map(([part, sec]) => [part, (sec * 1e6) / kiln.ok2xx] as const).filter(([, us]) => us >= 1);
+    const perPush = [...kilnCpu]
+      .filter(([, sec]) => sec > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([part, sec]) => [part, (sec * 1e6) / kiln.ok2xx] as const)
+      .filter(([, us]) => us >= 1);
     console.log(`\nKiln's CPU per accepted push (µs, all processes of each part, ledger catch-up included; the load generator is the bench itself):`);
     console.log(`  ${perPush.map(([part, us]) => `${part} ${us.toFixed(0)}`).join(' · ')} · total ${perPush.reduce((t, [, us]) => t + us, 0).toFixed(0)}`);
   } finally {

@@ -66,7 +66,10 @@ function parseBody(raw, type) {
 }
 
 const repoOf = (name) => state.repos.find((r) => r.fullName.toLowerCase() === name.toLowerCase());
-const refs = (map) => Object.entries(map ?? {}).map(([name, sha]) => ({ name, sha })).sort((a, b) => a.name.localeCompare(b.name));
+const refs = (map) =>
+  Object.entries(map ?? {})
+    .map(([name, sha]) => ({ name, sha }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, `http://${req.headers.host}`);
@@ -104,21 +107,39 @@ const server = http.createServer(async (req, res) => {
       if (host === 'github') return { access_token: token, token_type: 'bearer', scope: 'repo,admin:repo_hook' };
       const refresh = randomBytes(16).toString('hex');
       refreshTokens.set(refresh, { clientId: p.client_id, host });
-      return { access_token: token, token_type: host === 'gitlab' ? 'Bearer' : 'bearer', expires_in: state.tokenTtlSeconds ?? (host === 'gitlab' ? 7200 : 86400), refresh_token: refresh, scope: 'api', created_at: Math.floor(Date.now() / 1000) };
+      return {
+        access_token: token,
+        token_type: host === 'gitlab' ? 'Bearer' : 'bearer',
+        expires_in: state.tokenTtlSeconds ?? (host === 'gitlab' ? 7200 : 86400),
+        refresh_token: refresh,
+        scope: 'api',
+        created_at: Math.floor(Date.now() / 1000),
+      };
     };
     if (p.grant_type === 'refresh_token') {
       const known = refreshTokens.get(p.refresh_token);
       // A refresh token is single-use: the host hands out a new one with the new access token.
       if (!known || known.host !== host || known.clientId !== p.client_id || state.oauthApps?.[p.client_id] !== p.client_secret)
-        return send(res, 400, { error: 'invalid_grant', error_description: 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.' });
+        return send(res, 400, {
+          error: 'invalid_grant',
+          error_description: 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.',
+        });
       refreshTokens.delete(p.refresh_token);
       return send(res, 200, issue());
     }
     const grant = codes.get(p.code);
     const ok = grant && state.oauthApps?.[p.client_id] === p.client_secret && grant.clientId === p.client_id && grant.redirectUri === p.redirect_uri;
     if (!ok) {
-      if (host === 'github') return send(res, 200, { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.', error_uri: 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code' });
-      return send(res, 400, { error: 'invalid_grant', error_description: 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.' });
+      if (host === 'github')
+        return send(res, 200, {
+          error: 'bad_verification_code',
+          error_description: 'The code passed is incorrect or expired.',
+          error_uri: 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code',
+        });
+      return send(res, 400, {
+        error: 'invalid_grant',
+        error_description: 'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.',
+      });
     }
     codes.delete(p.code);
     return send(res, 200, issue());
@@ -141,7 +162,14 @@ const server = http.createServer(async (req, res) => {
     host === 'github'
       ? githubLink(`${origin}${req.url}`, pg.p, pg.total)
       : host === 'gitlab'
-        ? { 'x-page': String(pg.p), 'x-per-page': String(pg.per), 'x-total': String(pg.count), 'x-total-pages': String(pg.total), 'x-next-page': pg.p < pg.total ? String(pg.p + 1) : '', 'x-prev-page': pg.p > 1 ? String(pg.p - 1) : '' }
+        ? {
+            'x-page': String(pg.p),
+            'x-per-page': String(pg.per),
+            'x-total': String(pg.count),
+            'x-total-pages': String(pg.total),
+            'x-next-page': pg.p < pg.total ? String(pg.p + 1) : '',
+            'x-prev-page': pg.p > 1 ? String(pg.p - 1) : '',
+          }
         : { total_count: String(pg.count), total_page: String(pg.total) };
 
   // Repositories of the authenticated user.
@@ -149,32 +177,91 @@ const server = http.createServer(async (req, res) => {
     const pg = page(state.repos, url);
     const items = pg.slice.map((r, i) =>
       host === 'github'
-        ? { id: i + 1, name: r.fullName.split('/').pop(), full_name: r.fullName, private: !!r.private, clone_url: `https://github.com/${r.fullName}.git`, ssh_url: `git@github.com:${r.fullName}.git`, default_branch: r.defaultBranch ?? 'main' }
+        ? {
+            id: i + 1,
+            name: r.fullName.split('/').pop(),
+            full_name: r.fullName,
+            private: !!r.private,
+            clone_url: `https://github.com/${r.fullName}.git`,
+            ssh_url: `git@github.com:${r.fullName}.git`,
+            default_branch: r.defaultBranch ?? 'main',
+          }
         : host === 'gitlab'
-          ? { id: i + 1, name: r.fullName.split('/').pop(), path_with_namespace: r.fullName, http_url_to_repo: `https://gitlab.com/${r.fullName}.git`, ssh_url_to_repo: `git@gitlab.com:${r.fullName}.git`, default_branch: r.defaultBranch ?? 'main', visibility: r.private ? 'private' : 'public' }
-          : { id: i + 1, full_name: r.fullName, human_name: r.fullName, path: r.fullName.split('/').pop(), html_url: `https://gitee.com/${r.fullName}.git`, ssh_url: `git@gitee.com:${r.fullName}.git`, default_branch: r.defaultBranch ?? 'master', private: !!r.private, public: !r.private },
+          ? {
+              id: i + 1,
+              name: r.fullName.split('/').pop(),
+              path_with_namespace: r.fullName,
+              http_url_to_repo: `https://gitlab.com/${r.fullName}.git`,
+              ssh_url_to_repo: `git@gitlab.com:${r.fullName}.git`,
+              default_branch: r.defaultBranch ?? 'main',
+              visibility: r.private ? 'private' : 'public',
+            }
+          : {
+              id: i + 1,
+              full_name: r.fullName,
+              human_name: r.fullName,
+              path: r.fullName.split('/').pop(),
+              html_url: `https://gitee.com/${r.fullName}.git`,
+              ssh_url: `git@gitee.com:${r.fullName}.git`,
+              default_branch: r.defaultBranch ?? 'master',
+              private: !!r.private,
+              public: !r.private,
+            },
     );
     return send(res, 200, items, pageHeaders(pg));
   }
 
   // /repos/{owner}/{repo}/... (GitHub, Gitee) or /projects/{url-encoded path}/... (GitLab)
-  const m = host === 'gitlab' ? /^\/projects\/([^/]+)\/(repository\/branches|repository\/tags|hooks)(?:\/(\d+))?$/.exec(rest) : /^\/repos\/([^/]+\/[^/]+)\/(branches|tags|hooks)(?:\/(\d+))?$/.exec(rest);
+  const m =
+    host === 'gitlab' ? /^\/projects\/([^/]+)\/(repository\/branches|repository\/tags|hooks)(?:\/(\d+))?$/.exec(rest) : /^\/repos\/([^/]+\/[^/]+)\/(branches|tags|hooks)(?:\/(\d+))?$/.exec(rest);
   if (!m) return send(res, 404, { message: 'Not Found' });
   const repo = repoOf(decodeURIComponent(m[1]));
   if (!repo) return send(res, 404, { message: host === 'gitlab' ? '404 Project Not Found' : 'Not Found' });
   const what = m[2].replace('repository/', '');
   if (req.method === 'GET' && (what === 'branches' || what === 'tags')) {
     const pg = page(refs(what === 'branches' ? repo.branches : repo.tags), url);
-    const items = pg.slice.map((r) => (host === 'gitlab' ? { name: r.name, commit: { id: r.sha, short_id: r.sha.slice(0, 8) }, protected: false } : { name: r.name, commit: { sha: r.sha, url: `${origin}/commits/${r.sha}` }, protected: false }));
+    const items = pg.slice.map((r) =>
+      host === 'gitlab'
+        ? { name: r.name, commit: { id: r.sha, short_id: r.sha.slice(0, 8) }, protected: false }
+        : { name: r.name, commit: { sha: r.sha, url: `${origin}/commits/${r.sha}` }, protected: false },
+    );
     return send(res, 200, items, pageHeaders(pg));
   }
   if (what === 'hooks' && req.method === 'POST') {
     const b = parseBody(raw, req.headers['content-type']);
     const id = nextHookId++;
     hooks.push({ host, repo: repo.fullName, id, body: b });
-    if (host === 'github') return send(res, 201, { type: 'Repository', id, name: 'web', active: b.active ?? true, events: b.events ?? ['push'], config: { url: b.config?.url, content_type: b.config?.content_type, insecure_ssl: b.config?.insecure_ssl ?? '0', secret: '********' }, created_at: new Date().toISOString() });
-    if (host === 'gitlab') return send(res, 201, { id, url: b.url, project_id: 1, push_events: !!b.push_events, tag_push_events: !!b.tag_push_events, enable_ssl_verification: b.enable_ssl_verification ?? true, created_at: new Date().toISOString() });
-    return send(res, 201, { id, url: b.url, password: b.password, project_id: 1, result: null, result_code: null, push_events: !!b.push_events, tag_push_events: !!b.tag_push_events, created_at: new Date().toISOString() });
+    if (host === 'github')
+      return send(res, 201, {
+        type: 'Repository',
+        id,
+        name: 'web',
+        active: b.active ?? true,
+        events: b.events ?? ['push'],
+        config: { url: b.config?.url, content_type: b.config?.content_type, insecure_ssl: b.config?.insecure_ssl ?? '0', secret: '********' },
+        created_at: new Date().toISOString(),
+      });
+    if (host === 'gitlab')
+      return send(res, 201, {
+        id,
+        url: b.url,
+        project_id: 1,
+        push_events: !!b.push_events,
+        tag_push_events: !!b.tag_push_events,
+        enable_ssl_verification: b.enable_ssl_verification ?? true,
+        created_at: new Date().toISOString(),
+      });
+    return send(res, 201, {
+      id,
+      url: b.url,
+      password: b.password,
+      project_id: 1,
+      result: null,
+      result_code: null,
+      push_events: !!b.push_events,
+      tag_push_events: !!b.tag_push_events,
+      created_at: new Date().toISOString(),
+    });
   }
   if (what === 'hooks' && req.method === 'DELETE' && m[3]) {
     const i = hooks.findIndex((h) => h.host === host && h.repo === repo.fullName && h.id === Number(m[3]));

@@ -26,7 +26,9 @@ async function main() {
       if (!m) break;
       const h = (k) => m.headers?.get(k) ?? '';
       const body = decoder.decode(m.data);
-      console.log(`${new Date(m.info.timestampNanos / 1e6).toISOString()} consumer ${h('Kiln-Parked-Consumer')} refused ${h('Kiln-Parked-Subject')} (${h('Kiln-Parked-Stream')} #${h('Kiln-Parked-Seq')})`);
+      console.log(
+        `${new Date(m.info.timestampNanos / 1e6).toISOString()} consumer ${h('Kiln-Parked-Consumer')} refused ${h('Kiln-Parked-Subject')} (${h('Kiln-Parked-Stream')} #${h('Kiln-Parked-Seq')})`,
+      );
       console.log(`  why:  ${h('Kiln-Parked-Reason')}`);
       console.log(`  body: ${body.length > 500 ? `${body.slice(0, 500)}…` : body}`);
       shown++;

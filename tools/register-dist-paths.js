@@ -4,7 +4,5 @@ const { register } = require('tsconfig-paths');
 const { compilerOptions } = require('../tsconfig.base.json');
 
 const dist = path.resolve(__dirname, '..', 'dist');
-const paths = Object.fromEntries(
-  Object.entries(compilerOptions.paths).map(([alias, targets]) => [alias, targets.map((t) => t.replace(/\.ts$/, '.js'))]),
-);
+const paths = Object.fromEntries(Object.entries(compilerOptions.paths).map(([alias, targets]) => [alias, targets.map((t) => t.replace(/\.ts$/, '.js'))]));
 register({ baseUrl: dist, paths, addMatchAll: false });

@@ -35,16 +35,24 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
   });
 
   async function ruleFor(s: Scenario, name: string) {
-    return api.ok<{ id: string }>('POST', `/api/v1/namespaces/fail/repositories/${name}/build-rules`, { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    return api.ok<{ id: string }>('POST', `/api/v1/namespaces/fail/repositories/${name}/build-rules`, {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
   }
 
   async function buildNow(ruleId: string): Promise<BuildDetail> {
     const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
-    return expectEventually(async () => {
-      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-      expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
-      return b;
-    }, 120_000, 200);
+    return expectEventually(
+      async () => {
+        const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+        expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
+        return b;
+      },
+      120_000,
+      200,
+    );
   }
 
   it('fails a RUN that exits 7 after one attempt, as BuildStepFailed, with the output in the log', async () => {
@@ -80,21 +88,34 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
   });
 
   it('fails at once with SourceAuthFailed on wrong credentials, and builds again after re-authorization', async () => {
-    const source = await api.ok<{ id: string; webhookUrl: string; webhookSecret: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'private', baseUrl: authGit.baseUrl, token: 'wrong-token' });
+    const source = await api.ok<{ id: string; webhookUrl: string; webhookSecret: string }>('POST', '/api/v1/sources', {
+      provider: 'github',
+      name: 'private',
+      baseUrl: authGit.baseUrl,
+      token: 'wrong-token',
+    });
     const repo = authGit.createRepo(`acme/private-${run}`);
     repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY . /src\n' }, 'private');
     // The fixture's own pushes go through the same authenticated server.
     const { git: runGit } = await import('./support/git-fixture');
     runGit(['-C', repo.work, '-c', `http.extraHeader=Authorization: Basic ${Buffer.from('x-access-token:good-token').toString('base64')}`, 'push', '--quiet', repo.url, 'main:refs/heads/main']);
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/fail/repositories/private/build-rules', { sourceId: source.id, repository: repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/fail/repositories/private/build-rules', {
+      sourceId: source.id,
+      repository: repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
     // Build now by commit (resolving a branch would already be refused by the server).
     const sha = runGit(['-C', repo.work, 'rev-parse', 'HEAD']).trim();
     const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { commit: sha, branch: 'main' });
-    const failed = await expectEventually(async () => {
-      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-      expect(b.status).toBe('failed');
-      return b;
-    }, 60_000, 200);
+    const failed = await expectEventually(
+      async () => {
+        const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+        expect(b.status).toBe('failed');
+        return b;
+      },
+      60_000,
+      200,
+    );
     expect(failed.failure).toMatchObject({ type: 'SourceAuthFailed', hint: expect.stringContaining('re-authorize') });
     expect(failed.steps.filter((x) => x.name === 'clone').map((x) => x.attempt)).toEqual([1]);
     expect(JSON.stringify(failed)).not.toContain('wrong-token');
@@ -138,13 +159,21 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
     runGit(['-C', repo.work, '-c', `http.extraHeader=Authorization: Basic ${Buffer.from('x-access-token:good-token').toString('base64')}`, 'push', '--quiet', repo.url, 'main:refs/heads/main']);
     const sha = runGit(['-C', repo.work, 'rev-parse', 'HEAD']).trim();
     const build = async (sourceId: string, name: string) => {
-      const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/fail/repositories/${name}/build-rules`, { sourceId, repository: repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+      const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/fail/repositories/${name}/build-rules`, {
+        sourceId,
+        repository: repo.fullName,
+        trigger: { type: 'branch', branch: 'main' },
+      });
       const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { commit: sha, branch: 'main' });
-      return expectEventually(async () => {
-        const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-        expect(['succeeded', 'failed']).toContain(b.status);
-        return b;
-      }, 120_000, 200);
+      return expectEventually(
+        async () => {
+          const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+          expect(['succeeded', 'failed']).toContain(b.status);
+          return b;
+        },
+        120_000,
+        200,
+      );
     };
     // The worker's mirror now holds the commit, fetched with the good source's token...
     expect((await build(good.id, 'mirror-good')).status).toBe('succeeded');
@@ -159,19 +188,27 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
     s.repo.push('refs/heads/main');
     const rule = await ruleFor(s, 'cancel');
     const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
-    await expectEventually(async () => {
-      const logs = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build`);
-      expect(logs.items.map((l) => l.text)).toContain(`started-${run}`);
-    }, 60_000, 200);
+    await expectEventually(
+      async () => {
+        const logs = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build`);
+        expect(logs.items.map((l) => l.text)).toContain(`started-${run}`);
+      },
+      60_000,
+      200,
+    );
     const runningStep = () => processesWith(`started-${run}`);
     expect(runningStep().length).toBeGreaterThanOrEqual(1);
     const t0 = Date.now();
     expect((await api.call('POST', `/api/v1/builds/${started.buildId}/cancel`)).status).toBe(202);
-    const b = await expectEventually(async () => {
-      const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-      expect(d.status).toBe('cancelled');
-      return d;
-    }, 30_000, 200);
+    const b = await expectEventually(
+      async () => {
+        const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+        expect(d.status).toBe('cancelled');
+        return d;
+      },
+      30_000,
+      200,
+    );
     expect(Date.now() - t0).toBeLessThan(20_000);
     expect(b.failure).toMatchObject({ type: 'Cancelled' });
     expect(b.steps.find((x) => x.name === 'build')?.status).toBe('cancelled');
@@ -208,19 +245,27 @@ describe('a worker killed mid-build', () => {
       trigger: { type: 'branch', branch: 'main' },
     });
     const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
-    await expectEventually(async () => {
-      const logs = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build`);
-      expect(logs.items.map((l) => l.text)).toContain(`step-start ${run}`);
-    }, 60_000, 100);
+    await expectEventually(
+      async () => {
+        const logs = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build`);
+        expect(logs.items.map((l) => l.text)).toContain(`step-start ${run}`);
+      },
+      60_000,
+      100,
+    );
 
     await stack.stopApp('build-orchestrator', 'SIGKILL');
     await stack.startApp('build-orchestrator');
 
-    const b = await expectEventually(async () => {
-      const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-      expect(d.status).toBe('succeeded');
-      return d;
-    }, 120_000, 250);
+    const b = await expectEventually(
+      async () => {
+        const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+        expect(d.status).toBe('succeeded');
+        return d;
+      },
+      120_000,
+      250,
+    );
     const buildSteps = b.steps.filter((x) => x.name === 'build').map((x) => `${x.attempt}:${x.status}`);
     expect(buildSteps).toEqual(['1:failed', '2:succeeded']);
     const logs = await api.ok<{ items: Array<{ attempt: number; text: string }> }>('GET', `/api/v1/builds/${started.buildId}/logs?step=build&limit=1000`);
@@ -256,25 +301,37 @@ describe('the registry down while the image is pushed', () => {
     const s = await Scenario.create(api, git, `acme/${name}-${run}`);
     s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo ${name}-${run} > /built\n` }, name);
     s.repo.push('refs/heads/main');
-    const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/down/repositories/${name}/build-rules`, { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/down/repositories/${name}/build-rules`, {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
     await registry.stop();
     const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
     // BuildKit pushes the layers and manifest from the build step: its first attempt fails on the stopped registry.
-    await expectEventually(async () => {
-      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-      expect(b.steps.filter((x) => x.name === 'build' && x.status === 'failed').length).toBeGreaterThanOrEqual(1);
-    }, 60_000, 100);
+    await expectEventually(
+      async () => {
+        const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+        expect(b.steps.filter((x) => x.name === 'build' && x.status === 'failed').length).toBeGreaterThanOrEqual(1);
+      },
+      60_000,
+      100,
+    );
     return { ruleId: rule.id, buildId: started.buildId };
   }
 
   it('retries and succeeds when the registry comes back within the retry window', async () => {
     const { buildId } = await buildWithRegistryDown('back');
     await registry.start();
-    const b = await expectEventually(async () => {
-      const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${buildId}`);
-      expect(d.status).toBe('succeeded');
-      return d;
-    }, 60_000, 200);
+    const b = await expectEventually(
+      async () => {
+        const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${buildId}`);
+        expect(d.status).toBe('succeeded');
+        return d;
+      },
+      60_000,
+      200,
+    );
     expect(b.steps.filter((x) => x.name === 'build').length).toBeGreaterThanOrEqual(2);
     const tag = b.tags[0].split(':').pop() as string;
     expect(await manifestDigest('down/back', tag, registry.address)).toBe(b.digest);
@@ -283,11 +340,15 @@ describe('the registry down while the image is pushed', () => {
 
   it('fails with a clear reason when the registry stays down, and nothing is pushed under the tag', async () => {
     const { buildId } = await buildWithRegistryDown('gone');
-    const b = await expectEventually(async () => {
-      const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${buildId}`);
-      expect(d.status).toBe('failed');
-      return d;
-    }, 90_000, 250);
+    const b = await expectEventually(
+      async () => {
+        const d = await api.ok<BuildDetail>('GET', `/api/v1/builds/${buildId}`);
+        expect(d.status).toBe('failed');
+        return d;
+      },
+      90_000,
+      250,
+    );
     expect(b.failure).toMatchObject({ type: 'RegistryUnavailable', message: expect.stringContaining(registry.address), hint: expect.stringContaining('registry') });
     expect(b.digest).toBeNull();
     await registry.start();

@@ -68,19 +68,31 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
       .map((a) => a?.address as string);
     const canaryPort = (canary.address() as AddressInfo).port;
     const ports = [
-      4222, 4223, 14222, // NATS: the machine's, Kiln's, the suite's
+      4222,
+      4223,
+      14222, // NATS: the machine's, Kiln's, the suite's
       5432, // PostgreSQL
-      7233, 8233, // Temporal frontend and UI
-      8080, 8081, 8082, 8083, 8084, // Kiln's services (scripts/kiln up)
+      7233,
+      8233, // Temporal frontend and UI
+      8080,
+      8081,
+      8082,
+      8083,
+      8084, // Kiln's services (scripts/kiln up)
       ...Object.values(stack.ports), // this stack's services
-      Number(new URL(git.baseUrl).port), 2222, // the git servers (HTTP, SSH)
-      1234, 2375, 2376, // BuildKit's and the Docker Engine's TCP APIs, were they listening
-      2024, canaryPort, // listeners on the host's every address
-      5000, 15060, // the registry and the package mirror: the only ones open, which shows the probe can see open ports
+      Number(new URL(git.baseUrl).port),
+      2222, // the git servers (HTTP, SSH)
+      1234,
+      2375,
+      2376, // BuildKit's and the Docker Engine's TCP APIs, were they listening
+      2024,
+      canaryPort, // listeners on the host's every address
+      5000,
+      15060, // the registry and the package mirror: the only ones open, which shows the probe can see open ports
     ];
     const probe = [
       'set -u',
-      'gw=$(ip route | awk \'/^default/ {print $3}\')',
+      "gw=$(ip route | awk '/^default/ {print $3}')",
       'own=$(ip -4 addr | awk \'/inet / {sub("/.*", "", $2); print $2}\' | tr "\\n" " ")',
       `for a in $(echo 127.0.0.1 $gw $own ${hostAddrs.join(' ')} | tr ' ' '\\n' | sort -u); do for p in ${ports.join(' ')}; do`,
       '  ( if nc -w 2 $a $p </dev/null >/dev/null 2>&1; then echo "PROBE OPEN $a:$p"; else echo "PROBE closed $a:$p"; fi ) &',
@@ -144,9 +156,15 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
 
     const root = await buildRule(s, 'ignore-root');
     expect(root.status).toBe('succeeded');
-    expect((await pullAndRun(root.tags[0], ['cat', '/ctx.list'])).trim().split('\n')).toEqual(
-      ['./.dockerignore', './Dockerfile', './app/main.txt', './copy-ignored/Dockerfile', './docker/app.Dockerfile', './docker/app.Dockerfile.dockerignore', './secrets/public.txt'],
-    );
+    expect((await pullAndRun(root.tags[0], ['cat', '/ctx.list'])).trim().split('\n')).toEqual([
+      './.dockerignore',
+      './Dockerfile',
+      './app/main.txt',
+      './copy-ignored/Dockerfile',
+      './docker/app.Dockerfile',
+      './docker/app.Dockerfile.dockerignore',
+      './secrets/public.txt',
+    ]);
 
     const custom = await buildRule(s, 'ignore-custom', { dockerfilePath: 'docker/app.Dockerfile' });
     expect(custom.status).toBe('succeeded');
@@ -203,7 +221,11 @@ describe('every control-plane connection is authenticated and least-privilege', 
         // Subscribing to the worker's reply inbox, or to every inbox, is refused.
         for (const subject of ['_INBOX_build-orchestrator.>', '_INBOX.>', '>']) {
           const sub = nc.subscribe(subject);
-          await expect((async () => { for await (const m of sub) void m; })()).rejects.toThrow(/Permissions Violation/i);
+          await expect(
+            (async () => {
+              for await (const m of sub) void m;
+            })(),
+          ).rejects.toThrow(/Permissions Violation/i);
         }
       } finally {
         await nc.close().catch(() => undefined);

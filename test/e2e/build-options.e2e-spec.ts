@@ -27,11 +27,15 @@ const terminal = ['succeeded', 'failed', 'cancelled'];
 function helpers(api: Api) {
   const build = (id: string) => api.ok<BuildDetail>('GET', `/api/v1/builds/${id}`);
   const finished = (id: string, timeoutMs = 120_000) =>
-    expectEventually(async () => {
-      const b = await build(id);
-      expect(terminal).toContain(b.status);
-      return b;
-    }, timeoutMs, 200);
+    expectEventually(
+      async () => {
+        const b = await build(id);
+        expect(terminal).toContain(b.status);
+        return b;
+      },
+      timeoutMs,
+      200,
+    );
   const logs = async (id: string, q = '') => (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${id}/logs?limit=1000${q}`)).items;
   return { build, finished, logs };
 }
@@ -127,11 +131,27 @@ describe('per-rule build options and per-worker capacity', () => {
       'args',
     );
     s.repo.push('refs/heads/main');
-    const r = await rule(s, 'args', { buildArgs: [{ name: 'GREETING', value: `hello-${run}` }, { name: 'API_TOKEN', value: secret, secret: true }] });
-    expect(r.buildArgs).toEqual([{ name: 'GREETING', value: `hello-${run}`, secret: false }, { name: 'API_TOKEN', secret: true }]);
+    const r = await rule(s, 'args', {
+      buildArgs: [
+        { name: 'GREETING', value: `hello-${run}` },
+        { name: 'API_TOKEN', value: secret, secret: true },
+      ],
+    });
+    expect(r.buildArgs).toEqual([
+      { name: 'GREETING', value: `hello-${run}`, secret: false },
+      { name: 'API_TOKEN', secret: true },
+    ]);
     // A rename of the plain argument keeps the secret (not sent back: the API never shows it).
-    const edited = await api.ok<{ buildArgs: unknown }>('PATCH', `/api/v1/build-rules/${r.id}`, { buildArgs: [{ name: 'GREETING', value: `hi-${run}` }, { name: 'API_TOKEN', secret: true }] });
-    expect(edited.buildArgs).toEqual([{ name: 'GREETING', value: `hi-${run}`, secret: false }, { name: 'API_TOKEN', secret: true }]);
+    const edited = await api.ok<{ buildArgs: unknown }>('PATCH', `/api/v1/build-rules/${r.id}`, {
+      buildArgs: [
+        { name: 'GREETING', value: `hi-${run}` },
+        { name: 'API_TOKEN', secret: true },
+      ],
+    });
+    expect(edited.buildArgs).toEqual([
+      { name: 'GREETING', value: `hi-${run}`, secret: false },
+      { name: 'API_TOKEN', secret: true },
+    ]);
     // A new secret without a value is refused, and nothing changes.
     const refused = await api.call('PATCH', `/api/v1/build-rules/${r.id}`, { buildArgs: [{ name: 'OTHER', secret: true }] });
     expect(refused.status).toBe(400);
@@ -157,7 +177,11 @@ describe('per-rule build options and per-worker capacity', () => {
     // ...and nothing of it is in the pushed image: its config (labels, env, `docker history --no-trunc`) or any layer.
     const [repository, tag] = [b.tags[0].slice(services.registry.length + 1).split(':')[0], b.tags[0].split(':').pop() as string];
     const image = await readImage(repository, tag);
-    expect(JSON.parse(image.config).history.map((x: { created_by?: string }) => x.created_by).join('\n')).toContain('sha256sum /run/secrets/API_TOKEN');
+    expect(
+      JSON.parse(image.config)
+        .history.map((x: { created_by?: string }) => x.created_by)
+        .join('\n'),
+    ).toContain('sha256sum /run/secrets/API_TOKEN');
     for (const form of forms) {
       expect(image.config).not.toContain(form);
       for (const layer of image.layers) expect(layer.includes(form)).toBe(false);
@@ -181,10 +205,14 @@ describe('per-rule build options and per-worker capacity', () => {
     const r = await rule(s, 'supersede', { cancelSuperseded: true });
     s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo old-${run} && sleep 60\n` }, 'old');
     const old = await s.pushAndDeliver('refs/heads/main');
-    await expectEventually(async () => {
-      const b = (await s.builds(r.id)).find((x) => x.commit === old.commit);
-      expect(b?.status).toBe('running');
-    }, 30_000, 100);
+    await expectEventually(
+      async () => {
+        const b = (await s.builds(r.id)).find((x) => x.commit === old.commit);
+        expect(b?.status).toBe('running');
+      },
+      30_000,
+      100,
+    );
     s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo new-${run}\n` }, 'new');
     const next = await s.pushAndDeliver('refs/heads/main');
     const older = await s.finished(r.id, (b) => b.commit === old.commit, 60_000);
@@ -231,7 +259,11 @@ describe('BuildKit crashing mid-build', () => {
     const s = await Scenario.create(api, git, `acme/buildkitd-${run}`);
     s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo engine-${run} && sleep 4\nRUN echo after-${run} > /after\n` }, 'slow');
     s.repo.push('refs/heads/main');
-    const r = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/opts/repositories/buildkitd/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    const r = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/opts/repositories/buildkitd/build-rules', {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
     const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${r.id}/builds`, { branch: 'main' });
     await expectEventually(async () => expect((await h.logs(started.buildId, '&step=build')).map((l) => l.text)).toContain(`engine-${run}`), 60_000, 100);
 

@@ -88,7 +88,13 @@ describe('build rules and builds through the REST API', () => {
         autoTrigger: true,
         tagRule: { prefix: '', parts: ['ref', 'time', 'commit'], timeFormat: 'YYYYMMDDHHmmss', timeZone: 'UTC', commitLength: 7 },
       });
-      const b = await api.ok<{ id: string }>('POST', rulesPath('paging', 'app'), { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'anyBranch' }, contextDir: './app/', dockerfilePath: 'docker/Dockerfile' });
+      const b = await api.ok<{ id: string }>('POST', rulesPath('paging', 'app'), {
+        sourceId: s.source.id,
+        repository: s.repo.fullName,
+        trigger: { type: 'anyBranch' },
+        contextDir: './app/',
+        dockerfilePath: 'docker/Dockerfile',
+      });
       expect(b).toMatchObject({ contextDir: 'app', dockerfilePath: 'docker/Dockerfile' });
       const page1 = await api.ok<{ items: Array<{ id: string }>; nextCursor: string }>('GET', `${rulesPath('paging', 'app')}?limit=1`);
       expect(page1.items.map((r) => r.id)).toEqual([a.id]);
@@ -142,7 +148,12 @@ describe('build rules and builds through the REST API', () => {
   describe('triggers on real pushes', () => {
     it('gives feature/x and feature-x two tags: a lossy rendering never lets one build replace the other', async () => {
       const s = await Scenario.create(api, git, `acme/twotags-${run}`);
-      const rule = await api.ok<{ id: string }>('POST', rulesPath('trig', 'twotags'), { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'anyBranch' }, tagRule: { prefix: 'web', parts: ['ref'] } });
+      const rule = await api.ok<{ id: string }>('POST', rulesPath('trig', 'twotags'), {
+        sourceId: s.source.id,
+        repository: s.repo.fullName,
+        trigger: { type: 'anyBranch' },
+        tagRule: { prefix: 'web', parts: ['ref'] },
+      });
       s.repo.commit({ Dockerfile: dockerfile(), 'hello.txt': `main ${run}\n` }, 'main');
       s.repo.push('refs/heads/main');
       const built: BuildItem[] = [];
@@ -275,8 +286,7 @@ describe('build rules and builds through the REST API', () => {
       const missing = await api.call<{ code: string; message: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'no-such-branch' });
       expect(missing.status).toBe(422);
       expect(missing.body).toMatchObject({ code: 'RefNotFound', message: expect.stringContaining('no-such-branch') });
-      for (const bad of [{}, { branch: 'main', tag: 'v1' }, { commit: 'abc' }, { branch: '-x' }])
-        expect((await api.call('POST', `/api/v1/build-rules/${rule.id}/builds`, bad)).status).toBe(400);
+      for (const bad of [{}, { branch: 'main', tag: 'v1' }, { commit: 'abc' }, { branch: '-x' }]) expect((await api.call('POST', `/api/v1/build-rules/${rule.id}/builds`, bad)).status).toBe(400);
     });
 
     it('applies an edit from the next push', async () => {

@@ -85,7 +85,10 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     expect(text.some((t) => t.includes('the last stage, which --target skips'))).toBe(false);
     // The two slow stages ran side by side: they finished within a second of each other, not two apart.
     const ab = text.find((t) => t.startsWith('a='));
-    const [a, b] = /a=(\d+) b=(\d+)/.exec(ab ?? '')?.slice(1).map(Number) ?? [0, 99];
+    const [a, b] = /a=(\d+) b=(\d+)/
+      .exec(ab ?? '')
+      ?.slice(1)
+      .map(Number) ?? [0, 99];
     expect(Math.abs(a - b)).toBeLessThanOrEqual(1);
 
     // The same commit again: every step is CACHED and nothing runs.
@@ -110,7 +113,12 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
       [{ platforms: ['windows/amd64'] }, 'platforms'],
       [{ platforms: ['linux/arm64', 'linux/arm64'] }, 'platforms'],
     ] as const) {
-      const res = await api.call('POST', '/api/v1/namespaces/bk/repositories/bad/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' }, ...extra });
+      const res = await api.call('POST', '/api/v1/namespaces/bk/repositories/bad/build-rules', {
+        sourceId: s.source.id,
+        repository: s.repo.fullName,
+        trigger: { type: 'branch', branch: 'main' },
+        ...extra,
+      });
       expect(res.status).toBe(400);
       expect(JSON.stringify(res.body)).toContain(field);
     }
@@ -150,7 +158,10 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     expect(b.digest).toBe((await manifestDigest('bk/multi', tag)) as string);
     const images = index.manifests.filter((m) => m.platform?.os === 'linux').map((m) => ({ platform: `linux/${m.platform?.architecture}`, digest: m.digest }));
     await expectEventually(async () => expect((await api.ok<{ images: unknown[] }>('GET', `/api/v1/builds/${b.id}`)).images).toEqual(images));
-    for (const [arch, machine] of [['amd64', 'x86_64'], ['arm64', 'aarch64']]) {
+    for (const [arch, machine] of [
+      ['amd64', 'x86_64'],
+      ['arm64', 'aarch64'],
+    ]) {
       const image = await readImage('bk/multi', tag, services.registry, arch);
       expect(JSON.parse(image.config).architecture).toBe(arch);
       expect(image.layers.some((l) => l.includes(`${arch} on ${machine}\n`))).toBe(true);
@@ -168,7 +179,11 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     const s = await Scenario.create(api, git, `acme/bk-mirror-${run}`);
     for (let i = 0; i < 20; i++) s.repo.commit({ [`src/file-${i}.txt`]: `content ${i} ${run}\n`, Dockerfile: 'FROM kiln/busybox:local\nCOPY . /src\n' }, `history ${i}`);
     s.repo.push('refs/heads/main');
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/mirror/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/mirror/build-rules', {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
     const cloneLog = async (id: string) => (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${id}/logs?step=clone&limit=1000`)).items.map((l) => l.text);
     const fetched = (lines: string[]) => Number(/mirror: fetched (\d+) new objects/.exec(lines.join('\n'))?.[1] ?? -1);
 
@@ -232,7 +247,12 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
       const s = await Scenario.create(api, git, `acme/bk-noemu-${run}`);
       s.repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nRUN uname -m\n' }, 'riscv');
       s.repo.push('refs/heads/main');
-      const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/noemu/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' }, platforms: ['linux/amd64', 'linux/riscv64'] });
+      const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/noemu/build-rules', {
+        sourceId: s.source.id,
+        repository: s.repo.fullName,
+        trigger: { type: 'branch', branch: 'main' },
+        platforms: ['linux/amd64', 'linux/riscv64'],
+      });
       const b = await build(rule.id);
       expect(b.failure).toMatchObject({ type: 'PlatformUnsupported', message: expect.stringContaining('linux/riscv64'), hint: expect.stringContaining('qemu-user-static') });
       expect(b.steps.filter((x) => x.name === 'build')).toHaveLength(1);
@@ -255,7 +275,11 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
       const s = await Scenario.create(api, git, `acme/bk-cache-${run}`);
       s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nCOPY stamp /stamp\nRUN echo "slow step ran ${run}" && sleep 2\n`, stamp: `x-${run}\n` }, 'cached');
       s.repo.push('refs/heads/main');
-      const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/cache/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+      const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/cache/build-rules', {
+        sourceId: s.source.id,
+        repository: s.repo.fullName,
+        trigger: { type: 'branch', branch: 'main' },
+      });
       // Built first by the first worker, which exports the layer cache to the registry.
       const first = await build(rule.id);
       expect(first.status).toBe('succeeded');

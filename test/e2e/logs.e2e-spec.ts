@@ -90,7 +90,11 @@ describe('build logs: live follow, queries and redaction', () => {
     ].join('\n');
     s.repo.commit({ Dockerfile: dockerfile }, 'noisy build');
     s.repo.push('refs/heads/main');
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/logs/repositories/app/build-rules', { sourceId: source.id, repository: repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/logs/repositories/app/build-rules', {
+      sourceId: source.id,
+      repository: repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
     buildId = (await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' })).buildId;
   });
 
@@ -152,7 +156,10 @@ describe('build logs: live follow, queries and redaction', () => {
     const system = await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${buildId}/logs?step=build&stream=system`);
     expect(system.items.map((l) => l.text)).toContain('building Dockerfile with context . (BuildKit)');
     expect(system.items.every((l) => l.stream === 'system' && l.step === 'build')).toBe(true);
-    expect((await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${buildId}/logs?contains=error-MARKER`)).items.map((l) => l.text)).toEqual([expect.stringMatching(/^#\d+ \[3\/3\] RUN for i in/), `ERROR-marker ${run}`]);
+    expect((await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${buildId}/logs?contains=error-MARKER`)).items.map((l) => l.text)).toEqual([
+      expect.stringMatching(/^#\d+ \[3\/3\] RUN for i in/),
+      `ERROR-marker ${run}`,
+    ]);
 
     const contains = await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${buildId}/logs?contains=LINE%203`);
     expect(contains.items.map((l) => l.text)).toEqual(['line 3', 'line 30', 'line 31', 'line 32', 'line 33', 'line 34', 'line 35', 'line 36', 'line 37', 'line 38', 'line 39']);
@@ -176,8 +183,7 @@ describe('build logs: live follow, queries and redaction', () => {
     expect(all.every((l) => new Date(l.time).toISOString() === l.time)).toBe(true);
     expect(all.every((l) => typeof l.seq === 'number' && typeof l.attempt === 'number' && /^\d+$/.test(l.id))).toBe(true);
 
-    for (const bad of ['tail=0', 'stream=video', 'attempt=zero', 'step=deploy', 'limit=ten', 'cursor=abc'])
-      expect((await api.call('GET', `/api/v1/builds/${buildId}/logs?${bad}`)).status).toBe(400);
+    for (const bad of ['tail=0', 'stream=video', 'attempt=zero', 'step=deploy', 'limit=ten', 'cursor=abc']) expect((await api.call('GET', `/api/v1/builds/${buildId}/logs?${bad}`)).status).toBe(400);
     const cursorProblem = await api.call<{ code: string; fields: Array<{ field: string }> }>('GET', `/api/v1/builds/${buildId}/logs?cursor=abc`);
     expect(cursorProblem.body.fields.map((f) => f.field)).toEqual(['cursor']);
     const limitProblem = await api.call<{ status: number; code: string; fields: Array<{ field: string }> }>('GET', `/api/v1/builds/${buildId}/logs?limit=ten`);
@@ -226,16 +232,28 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
     const repo = git.createRepo(`acme/${name}-${run}`);
     repo.commit({ Dockerfile: dockerfile }, name);
     repo.push('refs/heads/main');
-    return { repo, rule: await api.ok<{ id: string }>('POST', `/api/v1/namespaces/store/repositories/${name}/build-rules`, { sourceId: source.id, repository: repo.fullName, trigger: { type: 'branch', branch: 'main' }, ...extra }) };
+    return {
+      repo,
+      rule: await api.ok<{ id: string }>('POST', `/api/v1/namespaces/store/repositories/${name}/build-rules`, {
+        sourceId: source.id,
+        repository: repo.fullName,
+        trigger: { type: 'branch', branch: 'main' },
+        ...extra,
+      }),
+    };
   }
 
   async function buildNow(ruleId: string): Promise<{ id: string; status: string }> {
     const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
-    return expectEventually(async () => {
-      const b = await api.ok<{ id: string; status: string }>('GET', `/api/v1/builds/${buildId}`);
-      expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
-      return b;
-    }, 180_000, 250);
+    return expectEventually(
+      async () => {
+        const b = await api.ok<{ id: string; status: string }>('GET', `/api/v1/builds/${buildId}`);
+        expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
+        return b;
+      },
+      180_000,
+      250,
+    );
   }
 
   const allLines = async (id: string) => {
@@ -257,17 +275,25 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
     execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'stop', '-m', 'fast'], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 3000)); // lines keep arriving in JetStream meanwhile
     execFileSync('bash', [join(ROOT, 'scripts', 'kiln'), 'postgres'], { stdio: 'ignore' });
-    const b = await expectEventually(async () => {
-      const d = await api.ok<{ status: string }>('GET', `/api/v1/builds/${buildId}`);
-      expect(['succeeded', 'failed', 'cancelled']).toContain(d.status);
-      return d;
-    }, 120_000, 250);
+    const b = await expectEventually(
+      async () => {
+        const d = await api.ok<{ status: string }>('GET', `/api/v1/builds/${buildId}`);
+        expect(['succeeded', 'failed', 'cancelled']).toContain(d.status);
+        return d;
+      },
+      120_000,
+      250,
+    );
     expect(b.status).toBe('succeeded');
-    const lines = await expectEventually(async () => {
-      const got = (await allLines(buildId)).filter((l) => l.text.startsWith('pg-line '));
-      expect(got.length).toBeGreaterThanOrEqual(300);
-      return got;
-    }, 30_000, 250);
+    const lines = await expectEventually(
+      async () => {
+        const got = (await allLines(buildId)).filter((l) => l.text.startsWith('pg-line '));
+        expect(got.length).toBeGreaterThanOrEqual(300);
+        return got;
+      },
+      30_000,
+      250,
+    );
     // Every line exactly once, in order.
     expect(lines.map((l) => l.text)).toEqual(Array.from({ length: 300 }, (_, i) => `pg-line ${i + 1}`));
   });
@@ -309,7 +335,13 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
     await pg.connect();
     const bus = await EventBus.connect(services.natsAdmin, 'logs-spec', new JsonLogger('test', 'error'));
     try {
-      const count = async (id: string) => (await pg.query('SELECT (SELECT count(*) FROM logs.builds WHERE id = $1)::int AS b, (SELECT count(*) FROM logs.build_log_lines WHERE build_id = $1)::int AS l, (SELECT count(*) FROM logs.build_steps WHERE build_id = $1)::int AS s', [id])).rows[0] as { b: number; l: number; s: number };
+      const count = async (id: string) =>
+        (
+          await pg.query(
+            'SELECT (SELECT count(*) FROM logs.builds WHERE id = $1)::int AS b, (SELECT count(*) FROM logs.build_log_lines WHERE build_id = $1)::int AS l, (SELECT count(*) FROM logs.build_steps WHERE build_id = $1)::int AS s',
+            [id],
+          )
+        ).rows[0] as { b: number; l: number; s: number };
       const { rule } = await ruleWith('redeliver', 'FROM kiln/busybox:local\nRUN echo redelivered\n');
       const build = await buildNow(rule.id);
       const before = await allLines(build.id);
@@ -347,7 +379,13 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
     const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
     await pg.connect();
     try {
-      const count = async (id: string) => (await pg.query('SELECT (SELECT count(*) FROM logs.builds WHERE id = $1)::int AS b, (SELECT count(*) FROM logs.build_log_lines WHERE build_id = $1)::int AS l, (SELECT count(*) FROM logs.build_steps WHERE build_id = $1)::int AS s', [id])).rows[0] as { b: number; l: number; s: number };
+      const count = async (id: string) =>
+        (
+          await pg.query(
+            'SELECT (SELECT count(*) FROM logs.builds WHERE id = $1)::int AS b, (SELECT count(*) FROM logs.build_log_lines WHERE build_id = $1)::int AS l, (SELECT count(*) FROM logs.build_steps WHERE build_id = $1)::int AS s',
+            [id],
+          )
+        ).rows[0] as { b: number; l: number; s: number };
       const { rule: keep } = await ruleWith('keep2', 'FROM kiln/busybox:local\nRUN echo keep\n', { retention: { keepLast: 2 } });
       const k1 = await buildNow(keep.id);
       // With two builds the rule is within its policy: the job (every 2 s) keeps the first, lines and all.
@@ -374,10 +412,14 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
       await pg.query(`UPDATE logs.builds SET created_at = now() - interval '4 days' WHERE id = ANY($1::uuid[])`, [[d1.id, running]]);
       await pg.query(`UPDATE logs.builds SET created_at = now() - interval '40 days' WHERE id = $1`, [p40.id]);
       await pg.query(`UPDATE logs.builds SET created_at = now() - interval '20 days' WHERE id = $1`, [p20.id]);
-      await expectEventually(async () => {
-        expect((await count(d1.id)).b).toBe(0);
-        expect((await count(p40.id)).b).toBe(0);
-      }, 20_000, 250);
+      await expectEventually(
+        async () => {
+          expect((await count(d1.id)).b).toBe(0);
+          expect((await count(p40.id)).b).toBe(0);
+        },
+        20_000,
+        250,
+      );
       expect((await count(d2.id)).b).toBe(1);
       expect((await count(p20.id)).b).toBe(1);
       expect((await count(running)).b).toBe(1);

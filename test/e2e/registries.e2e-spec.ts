@@ -26,10 +26,27 @@ function pushPrivateBase(registry: OwnRegistry, reference: string, text: string)
   const c = registry.credentials as { username: string; password: string };
   kiln.auths[registry.address] = { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(kiln));
-  execFileSync(services.buildctl, ['--addr', services.buildkit, 'build', '--progress=plain', '--frontend', 'dockerfile.v0', '--local', `context=${dir}`, '--local', `dockerfile=${dir}`, '--output', `type=image,name=${reference},push=true,registry.insecure=true`], {
-    env: { ...process.env, DOCKER_CONFIG: dir },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  execFileSync(
+    services.buildctl,
+    [
+      '--addr',
+      services.buildkit,
+      'build',
+      '--progress=plain',
+      '--frontend',
+      'dockerfile.v0',
+      '--local',
+      `context=${dir}`,
+      '--local',
+      `dockerfile=${dir}`,
+      '--output',
+      `type=image,name=${reference},push=true,registry.insecure=true`,
+    ],
+    {
+      env: { ...process.env, DOCKER_CONFIG: dir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
 }
 
 describe('registries with credentials: push to them, pull private base images from them', () => {
@@ -84,7 +101,12 @@ describe('registries with credentials: push to them, pull private base images fr
     s.repo.commit({ Dockerfile: `FROM ${registry.address}/private/base:1\nRUN cp /base.txt /copied.txt && cat /copied.txt\n` }, 'private base');
     s.repo.push('refs/heads/main');
     // A rule may name only registries that exist.
-    const refused = await api.call('POST', '/api/v1/namespaces/reg/repositories/target/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' }, pushRegistryId: '00000000-0000-4000-8000-000000000000' });
+    const refused = await api.call('POST', '/api/v1/namespaces/reg/repositories/target/build-rules', {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+      pushRegistryId: '00000000-0000-4000-8000-000000000000',
+    });
     expect(refused.status).toBe(400);
     expect(JSON.stringify(refused.body)).toContain('pushRegistryId');
     const rule = await api.ok<{ id: string; pushRegistryId: string; pullRegistryIds: string[] }>('POST', '/api/v1/namespaces/reg/repositories/target/build-rules', {
@@ -123,7 +145,11 @@ describe('registries with credentials: push to them, pull private base images fr
     const s = await Scenario.create(api, git, `acme/nocreds-${run}`);
     s.repo.commit({ Dockerfile: `FROM ${registry.address}/private/base:1\n` }, 'no credentials');
     s.repo.push('refs/heads/main');
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/reg/repositories/nocreds/build-rules', { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' } });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/reg/repositories/nocreds/build-rules', {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
     const b = await build(rule.id);
     expect(b.failure).toMatchObject({ type: 'RegistryAuthFailed', message: expect.stringContaining(registry.address) });
     expect(b.steps.filter((x) => x.name === 'build')).toHaveLength(1);

@@ -72,7 +72,11 @@ describe('code sources: URLs Kiln refuses to contact', () => {
     const repo = git.createRepo(`acme/allowed-${run}`);
     repo.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY . /src\n' }, 'allowed');
     repo.push('refs/heads/main');
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/urls/repositories/allowed/build-rules', { sourceId: source.id, repository: repo.url, trigger: { type: 'branch', branch: 'main' } });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/urls/repositories/allowed/build-rules', {
+      sourceId: source.id,
+      repository: repo.url,
+      trigger: { type: 'branch', branch: 'main' },
+    });
     const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
     await expectEventually(async () => expect((await api.ok<{ status: string }>('GET', `/api/v1/builds/${buildId}`)).status).toBe('succeeded'), 120_000, 250);
     // localhost is the same loopback address: allowed through the resolved address.
@@ -94,11 +98,15 @@ describe('code sources: URLs Kiln refuses to contact', () => {
       api.ok<{ id: string }>('POST', `/api/v1/namespaces/urls/repositories/${name}/build-rules`, { sourceId: source.id, repository: app.url, trigger: { type: 'branch', branch: 'main' }, submodules });
     const build = async (ruleId: string) => {
       const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
-      return expectEventually(async () => {
-        const b = await api.ok<{ status: string; failure: { type: string; message: string } | null }>('GET', `/api/v1/builds/${buildId}`);
-        expect(['succeeded', 'failed']).toContain(b.status);
-        return b;
-      }, 120_000, 250);
+      return expectEventually(
+        async () => {
+          const b = await api.ok<{ status: string; failure: { type: string; message: string } | null }>('GET', `/api/v1/builds/${buildId}`);
+          expect(['succeeded', 'failed']).toContain(b.status);
+          return b;
+        },
+        120_000,
+        250,
+      );
     };
     expect((await build((await create('with-sub', true)).id)).status).toBe('succeeded');
     const without = await build((await create('without-sub', false)).id);
@@ -110,7 +118,12 @@ describe('code sources: URLs Kiln refuses to contact', () => {
     runGit(['-C', evil.work, 'update-index', '--add', '--cacheinfo', `160000,${'1'.repeat(40)},x`]);
     runGit(['-C', evil.work, 'commit', '--quiet', '-m', 'gitlink']);
     evil.push('refs/heads/main');
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/urls/repositories/evil-sub/build-rules', { sourceId: source.id, repository: evil.url, trigger: { type: 'branch', branch: 'main' }, submodules: true });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/urls/repositories/evil-sub/build-rules', {
+      sourceId: source.id,
+      repository: evil.url,
+      trigger: { type: 'branch', branch: 'main' },
+      submodules: true,
+    });
     const refused = await build(rule.id);
     expect(refused).toMatchObject({ status: 'failed', failure: { type: 'SourceUrlRefused', message: expect.stringContaining('10.9.8.7') } });
   });
@@ -121,7 +134,7 @@ describe('code sources: URLs Kiln refuses to contact', () => {
     expect(res.body).toMatchObject({ code: 'OAuthNotConfigured', message: expect.stringContaining('KILN_OAUTH_CODING_CLIENT_ID') });
   });
 
-  it('lists a CODING repository\'s branches and tags with git itself, page by page', async () => {
+  it("lists a CODING repository's branches and tags with git itself, page by page", async () => {
     const source = await api.ok<{ id: string }>('POST', '/api/v1/sources', { provider: 'coding', name: `coding-${run}`, baseUrl: git.baseUrl, token: 'tok' });
     const repo = git.createRepo(`acme/coding-${run}`);
     repo.commit({ 'a.txt': 'a' }, 'a');
@@ -144,12 +157,18 @@ describe('code sources: URLs Kiln refuses to contact', () => {
   it('refuses refs that git would read as options', async () => {
     const source = await api.ok<{ id: string }>('POST', '/api/v1/sources', { provider: 'git', name: `refs-${run}` });
     const repo = git.createRepo(`acme/refs-${run}`);
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/urls/repositories/refs/build-rules', { sourceId: source.id, repository: repo.url, trigger: { type: 'branch', branch: 'main' } });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/urls/repositories/refs/build-rules', {
+      sourceId: source.id,
+      repository: repo.url,
+      trigger: { type: 'branch', branch: 'main' },
+    });
     for (const body of [{ branch: '--upload-pack=x' }, { tag: '-x' }, { branch: 'main', commit: '--all' }]) {
       const res = await api.call('POST', `/api/v1/build-rules/${rule.id}/builds`, body);
       expect(res.status).toBe(400);
     }
-    expect((await api.call('POST', '/api/v1/namespaces/urls/repositories/refs2/build-rules', { sourceId: source.id, repository: repo.url, trigger: { type: 'branch', branch: '-f' } })).status).toBe(400);
+    expect((await api.call('POST', '/api/v1/namespaces/urls/repositories/refs2/build-rules', { sourceId: source.id, repository: repo.url, trigger: { type: 'branch', branch: '-f' } })).status).toBe(
+      400,
+    );
     expect((await api.ok<{ items: unknown[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items).toEqual([]);
   });
 });
@@ -160,11 +179,15 @@ describe('code sources: cloning over SSH with a stored or generated key', () => 
   let api: Api;
   const run = `${process.pid}-${Date.now()}`;
   const finished = (id: string) =>
-    expectEventually(async () => {
-      const b = await api.ok<{ status: string; failure: { type: string; hint: string } | null; steps: Array<{ name: string; attempt: number }> }>('GET', `/api/v1/builds/${id}`);
-      expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
-      return b;
-    }, 120_000, 250);
+    expectEventually(
+      async () => {
+        const b = await api.ok<{ status: string; failure: { type: string; hint: string } | null; steps: Array<{ name: string; attempt: number }> }>('GET', `/api/v1/builds/${id}`);
+        expect(['succeeded', 'failed', 'cancelled']).toContain(b.status);
+        return b;
+      },
+      120_000,
+      250,
+    );
 
   beforeAll(async () => {
     stack = await startStack(19680);
@@ -186,7 +209,11 @@ describe('code sources: cloning over SSH with a stored or generated key', () => 
     const repo = git.createRepo(`acme/ssh-gen-${run}`);
     repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo over-ssh-${run} > /via\n` }, 'ssh');
     repo.push('refs/heads/main');
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/ssh/repositories/gen/build-rules', { sourceId: created.id, repository: git.sshUrl(repo.fullName), trigger: { type: 'branch', branch: 'main' } });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/ssh/repositories/gen/build-rules', {
+      sourceId: created.id,
+      repository: git.sshUrl(repo.fullName),
+      trigger: { type: 'branch', branch: 'main' },
+    });
     // Build now by branch: the branch is resolved over SSH too.
     const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
     const b = await finished(buildId);
@@ -202,7 +229,11 @@ describe('code sources: cloning over SSH with a stored or generated key', () => 
     const repo = git.createRepo(`acme/ssh-stored-${run}`);
     const c = repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo stored-${run}\n` }, 'stored');
     repo.push('refs/heads/main');
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/ssh/repositories/stored/build-rules', { sourceId: source.id, repository: git.sshUrl(repo.fullName), trigger: { type: 'branch', branch: 'main' } });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/ssh/repositories/stored/build-rules', {
+      sourceId: source.id,
+      repository: git.sshUrl(repo.fullName),
+      trigger: { type: 'branch', branch: 'main' },
+    });
     const refusedNow = await api.call('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
     expect(refusedNow.status).toBe(422);
     expect(refusedNow.body).toMatchObject({ code: 'SourceAuthFailed' });
@@ -225,7 +256,9 @@ describe('code sources: cloning over SSH with a stored or generated key', () => 
     const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
     await pg.connect();
     try {
-      const schemas = (await pg.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema IN ('rules','logs','gateway') AND table_type = 'BASE TABLE'`)).rows.map((r: { t: string }) => r.t);
+      const schemas = (
+        await pg.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema IN ('rules','logs','gateway') AND table_type = 'BASE TABLE'`)
+      ).rows.map((r: { t: string }) => r.t);
       expect(schemas.length).toBeGreaterThan(5);
       for (const t of schemas) {
         const hits = await pg.query(`SELECT count(*)::int AS n FROM ${t} x WHERE x::text LIKE $1 OR x::text LIKE $2`, [`%${keyBody}%`, '%PRIVATE KEY%']);
@@ -305,7 +338,11 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
     expect(r.items[0]).toMatchObject({ private: true, cloneUrl: expect.stringMatching(/acme\/app-0\.git$/) });
     const b = await all<{ name: string; commit: string }>(`/api/v1/sources/${s.id}/repositories/${encodeURIComponent('acme/app-0')}/branches`, 2);
     expect(b.pages).toBe(3);
-    expect(b.items).toEqual(Object.entries(repos[0].branches ?? {}).map(([name, commit]) => ({ name, commit })).sort((x, y) => x.name.localeCompare(y.name)));
+    expect(b.items).toEqual(
+      Object.entries(repos[0].branches ?? {})
+        .map(([name, commit]) => ({ name, commit }))
+        .sort((x, y) => x.name.localeCompare(y.name)),
+    );
     const t = await all<{ name: string; commit: string }>(`/api/v1/sources/${s.id}/repositories/${encodeURIComponent('acme/app-0')}/tags`, 100);
     expect(t.items.map((x) => x.name)).toEqual(['v1.0.0', 'v1.1.0', 'v2.0.0']);
     expect((await api.call('GET', `/api/v1/sources/${s.id}/repositories/${encodeURIComponent('acme/nope')}/branches`)).status).toBe(404);
@@ -327,7 +364,8 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
     const s = await source(host);
     const repo = host === 'github' ? 'acme/app-1' : host === 'gitlab' ? 'acme/app-2' : 'acme/app-3';
     const mine = async () => (await hosts.hooks()).filter((h) => h.host === host && h.repo === repo);
-    const rule = (branch: string) => api.call('POST', `/api/v1/namespaces/hooks/repositories/${host}-${branch}/build-rules`, { sourceId: s.id, repository: repo, trigger: { type: 'branch', branch }, registerWebhook: true });
+    const rule = (branch: string) =>
+      api.call('POST', `/api/v1/namespaces/hooks/repositories/${host}-${branch}/build-rules`, { sourceId: s.id, repository: repo, trigger: { type: 'branch', branch }, registerWebhook: true });
     const first = await rule('main');
     expect(first.status).toBe(201);
     const [hook] = await mine();
@@ -342,7 +380,12 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
     await api.ok('DELETE', `/api/v1/build-rules/${(second.body as { id: string }).id}`);
     expect(await mine()).toHaveLength(0);
     // A repository the host does not know: nothing is created.
-    const missing = await api.call('POST', `/api/v1/namespaces/hooks/repositories/${host}-missing/build-rules`, { sourceId: s.id, repository: 'acme/missing', trigger: { type: 'branch', branch: 'main' }, registerWebhook: true });
+    const missing = await api.call('POST', `/api/v1/namespaces/hooks/repositories/${host}-missing/build-rules`, {
+      sourceId: s.id,
+      repository: 'acme/missing',
+      trigger: { type: 'branch', branch: 'main' },
+      registerWebhook: true,
+    });
     expect(missing.status).toBe(404);
     expect((await api.ok<{ items: unknown[] }>('GET', `/api/v1/namespaces/hooks/repositories/${host}-missing/build-rules`)).items).toEqual([]);
   });
@@ -420,7 +463,9 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
     const secrets = ['good-token', 'revoked-token', 'gh-secret', 'gl-secret', 'ge-secret', 'cd-secret', ...(await hosts.issuedTokens())];
     expect(secrets.length).toBeGreaterThan(8); // the OAuth tokens of the tests above are among them
     try {
-      const tables = (await pg.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema IN ('rules','logs','gateway') AND table_type = 'BASE TABLE'`)).rows.map((r: { t: string }) => r.t);
+      const tables = (
+        await pg.query(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema IN ('rules','logs','gateway') AND table_type = 'BASE TABLE'`)
+      ).rows.map((r: { t: string }) => r.t);
       for (const t of tables)
         for (const secret of secrets) {
           const hits = await pg.query(`SELECT count(*)::int AS n FROM ${t} x WHERE x::text LIKE $1`, [`%${secret}%`]);

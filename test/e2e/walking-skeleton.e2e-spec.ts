@@ -44,19 +44,15 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
     expect(JSON.stringify(listed)).not.toContain(source.webhookSecret);
     expect(JSON.stringify(listed)).not.toContain('ghp_e2e_token');
 
-    const rule = await api.ok<{ id: string; dockerfilePath: string; contextDir: string; autoTrigger: boolean }>(
-      'POST',
-      '/api/v1/namespaces/demo/repositories/hello/build-rules',
-      {
-        sourceId: source.id,
-        repository: 'acme/hello',
-        trigger: { type: 'branch', branch: 'main' },
-        dockerfilePath: 'Dockerfile',
-        contextDir: '.',
-        tagRule: { prefix: 'demo', parts: ['ref', 'time', 'commit'] },
-        autoTrigger: true,
-      },
-    );
+    const rule = await api.ok<{ id: string; dockerfilePath: string; contextDir: string; autoTrigger: boolean }>('POST', '/api/v1/namespaces/demo/repositories/hello/build-rules', {
+      sourceId: source.id,
+      repository: 'acme/hello',
+      trigger: { type: 'branch', branch: 'main' },
+      dockerfilePath: 'Dockerfile',
+      contextDir: '.',
+      tagRule: { prefix: 'demo', parts: ['ref', 'time', 'commit'] },
+      autoTrigger: true,
+    });
     expect(rule).toMatchObject({ dockerfilePath: 'Dockerfile', contextDir: '.', autoTrigger: true });
 
     // 2. A real push, then GitHub's webhook for it.
@@ -149,15 +145,19 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
 
   async function waitForBuild(client: Api, ruleId: string, commit: string): Promise<BuildItem> {
     try {
-      return await expectEventually(async () => {
-        const page = await client.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${ruleId}`);
-        const build = page.items.find((b) => b.commit === commit);
-        if (!build) throw new Error(`no build of ${commit} yet`);
-        if (build.status === 'failed') throw Object.assign(new Error(`build failed: ${JSON.stringify(build.failure)}`), { final: true });
-        expect(build.status).toBe('succeeded');
-        expect(build.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-        return build;
-      }, 120_000, 200);
+      return await expectEventually(
+        async () => {
+          const page = await client.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${ruleId}`);
+          const build = page.items.find((b) => b.commit === commit);
+          if (!build) throw new Error(`no build of ${commit} yet`);
+          if (build.status === 'failed') throw Object.assign(new Error(`build failed: ${JSON.stringify(build.failure)}`), { final: true });
+          expect(build.status).toBe('succeeded');
+          expect(build.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+          return build;
+        },
+        120_000,
+        200,
+      );
     } catch (err) {
       for (const app of Object.keys(stack.ports)) console.log(`--- ${app}\n${tail(`${stack.logDir}/${app}.log`, 15)}`);
       throw err;

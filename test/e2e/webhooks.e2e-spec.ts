@@ -144,11 +144,15 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
 
       // Exactly the builds that should start, and they succeed.
       const builds = async (ruleId: string) =>
-        expectEventually(async () => {
-          const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${ruleId}`)).items;
-          expect(items.every((b) => b.status === 'succeeded')).toBe(true);
-          return items.map((b) => `${b.ref}@${b.commit}`).sort();
-        }, 120_000, 250);
+        expectEventually(
+          async () => {
+            const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${ruleId}`)).items;
+            expect(items.every((b) => b.status === 'succeeded')).toBe(true);
+            return items.map((b) => `${b.ref}@${b.commit}`).sort();
+          },
+          120_000,
+          250,
+        );
       expect(await builds(branchRule.id)).toEqual([`refs/heads/feature/x@${feature.head?.sha}`, `refs/heads/main@${main.head?.sha}`]);
       expect(await builds(tagRule.id)).toEqual([`refs/tags/v1.0.0@${feature.head?.sha}`]);
 
@@ -208,7 +212,10 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     expect(first.body.eventId).not.toBe(second.body.eventId);
     expect(await storedPushes()).toBe(before + 2);
     // A 202 means stored: each event is in the ledger, with its own source.
-    for (const [sent, source] of [[first, a], [second, b]] as const)
+    for (const [sent, source] of [
+      [first, a],
+      [second, b],
+    ] as const)
       await expectEventually(async () => expect(await api.ok<{ sourceId: string }>('GET', `/api/v1/events/${String(sent.body.eventId)}`)).toMatchObject({ sourceId: source.id }));
     // The same delivery to the same source again is still one event.
     expect((await post(a.webhookUrl, githubPush(facts, secret, { deliveryId }))).body.eventId).toBe(first.body.eventId);
@@ -219,7 +226,12 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     // Gitee's own sample sends full_name "OSCHINA/Gitee"; Chinese repositories send Chinese display names.
     const secret = `gitee-path-${run}`;
     const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'gitee', name: 'gitee path', baseUrl: git.baseUrl, webhookSecret: secret });
-    const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/gitee/repositories/path-${process.pid}/build-rules`, { sourceId: source.id, repository: `oschina/gitee-${run}`, trigger: { type: 'branch', branch: 'main' }, autoTrigger: false });
+    const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/gitee/repositories/path-${process.pid}/build-rules`, {
+      sourceId: source.id,
+      repository: `oschina/gitee-${run}`,
+      trigger: { type: 'branch', branch: 'main' },
+      autoTrigger: false,
+    });
     const facts: PushFacts = { repo: `oschina/gitee-${run}`, ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), commit: null, cloneUrl: 'x' };
     const sent = await post(source.webhookUrl, giteePush(facts, secret, { signed: true, displayName: `OSCHINA/码云-${run}` }));
     expect(sent.status).toBe(202);
@@ -233,13 +245,20 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
   });
 
   it('answers 404 for an unknown source, 400 for an unreadable body, 413 above the size limit', async () => {
-    const unknown = await post(`${stack.webhookUrl}/webhooks/00000000-0000-4000-8000-000000000000`, pushFor.github({ repo: 'a/b', ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), commit: null, cloneUrl: 'x' }, 's'));
+    const unknown = await post(
+      `${stack.webhookUrl}/webhooks/00000000-0000-4000-8000-000000000000`,
+      pushFor.github({ repo: 'a/b', ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), commit: null, cloneUrl: 'x' }, 's'),
+    );
     expect(unknown.status).toBe(404);
     const source = await api.ok<{ id: string; webhookUrl: string; webhookSecret: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'limits', baseUrl: git.baseUrl });
     // Signed but unreadable: verified first, then refused with 400, and recorded.
     const body = '{not json';
     const signature = 'sha256=' + createHmac('sha256', source.webhookSecret).update(body).digest('hex');
-    const bad = await fetch(source.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': 'd-bad', 'x-hub-signature-256': signature }, body });
+    const bad = await fetch(source.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': 'd-bad', 'x-hub-signature-256': signature },
+      body,
+    });
     expect(bad.status).toBe(400);
     // Unsigned garbage is refused as unauthenticated before anything reads it.
     const unsigned = await fetch(source.webhookUrl, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-github-event': 'push' }, body });
@@ -251,7 +270,11 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     const notAnId = await api.call<{ fields?: Array<{ field: string }> }>('GET', '/api/v1/events?sourceId=bench');
     expect(notAnId.status).toBe(400);
     expect(notAnId.body.fields?.map((f) => f.field)).toEqual(['sourceId']);
-    const huge = await fetch(source.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push' }, body: JSON.stringify({ pad: 'x'.repeat(26 * 1024 * 1024) }) });
+    const huge = await fetch(source.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push' },
+      body: JSON.stringify({ pad: 'x'.repeat(26 * 1024 * 1024) }),
+    });
     expect(huge.status).toBe(413);
   });
 
@@ -259,7 +282,14 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     const secret = `nul-${run}`;
     const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'nul', baseUrl: git.baseUrl, webhookSecret: secret });
     const sha = (n: number) => n.toString(16).padStart(40, '0');
-    const facts = (message: string): PushFacts => ({ repo: `acme/nul-${run}`, ref: 'refs/heads/main', before: sha(1), after: sha(2), commit: { id: sha(2), message, timestamp: '2026-11-27T08:30:15Z', authorName: 'N', authorEmail: 'n@example.com' }, cloneUrl: 'http://127.0.0.1:1/acme/nul.git' });
+    const facts = (message: string): PushFacts => ({
+      repo: `acme/nul-${run}`,
+      ref: 'refs/heads/main',
+      before: sha(1),
+      after: sha(2),
+      commit: { id: sha(2), message, timestamp: '2026-11-27T08:30:15Z', authorName: 'N', authorEmail: 'n@example.com' },
+      cloneUrl: 'http://127.0.0.1:1/acme/nul.git',
+    });
     const [withNul, plain] = await Promise.all([post(source.webhookUrl, pushFor.github(facts('fix \u0000 in parser'), secret)), post(source.webhookUrl, pushFor.github(facts('plain'), secret))]);
     expect([withNul.status, plain.status]).toEqual([202, 202]);
     await expectEventually(async () => {
@@ -273,7 +303,25 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     // year in PostgreSQL), and one its schema refuses. The good one is stored; the refused one is parked, with why.
     const bus = await EventBus.connect(services.natsAdmin, 'webhooks-e2e', new JsonLogger('e2e', 'error'));
     try {
-      const base = { provider: 'github' as const, sourceId: source.id, kind: 'push' as const, ref: 'refs/heads/main', refType: 'branch' as const, name: 'main', before: sha(1), after: sha(2), commitSha: sha(2), created: false, deleted: false, repoFullName: `acme/nul-${run}`, cloneUrl: null, sshUrl: null, defaultBranch: null, headCommit: null, pusher: null };
+      const base = {
+        provider: 'github' as const,
+        sourceId: source.id,
+        kind: 'push' as const,
+        ref: 'refs/heads/main',
+        refType: 'branch' as const,
+        name: 'main',
+        before: sha(1),
+        after: sha(2),
+        commitSha: sha(2),
+        created: false,
+        deleted: false,
+        repoFullName: `acme/nul-${run}`,
+        cloneUrl: null,
+        sshUrl: null,
+        defaultBranch: null,
+        headCommit: null,
+        pusher: null,
+      };
       const bad = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: '0000-01-01T00:00:00Z' };
       const invalid = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: 'not a time' };
       const good = { ...base, eventId: randomUUID(), deliveryId: randomUUID(), receivedAt: new Date().toISOString() };
@@ -307,7 +355,17 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     const r = git.createRepo(`acme/no-rules-${run}`);
     const c = r.commit({ Dockerfile: 'FROM kiln/busybox:local\n' }, 'unused');
     const push = r.push('refs/heads/main');
-    const d = pushFor.github({ repo: r.fullName, ref: 'refs/heads/main', before: push.before, after: push.after, commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail }, cloneUrl: r.url }, secret);
+    const d = pushFor.github(
+      {
+        repo: r.fullName,
+        ref: 'refs/heads/main',
+        before: push.before,
+        after: push.after,
+        commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail },
+        cloneUrl: r.url,
+      },
+      secret,
+    );
     const answer = await post(source.webhookUrl, d);
     expect(answer.status).toBe(202);
     const noRules = { ruleId: null, decision: 'no-rules', reason: `no build rule uses ${r.fullName} on this source`, buildId: null, workflowId: null };
@@ -315,7 +373,12 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     // A redelivery with still no rule records the same, once.
     expect((await api.ok<EventView>('POST', `/api/v1/events/${answer.body.eventId}/redeliver`)).decisions).toEqual([noRules]);
 
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/hooks/repositories/no-rules/build-rules', { sourceId: source.id, repository: r.fullName, trigger: { type: 'branch', branch: 'main' }, autoTrigger: false });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/hooks/repositories/no-rules/build-rules', {
+      sourceId: source.id,
+      repository: r.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+      autoTrigger: false,
+    });
     const again = await api.ok<EventView>('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
     expect(again.decisions).toEqual([expect.objectContaining({ ruleId: rule.id, decision: 'auto-trigger-off', buildId: null })]);
     expect((await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items).toHaveLength(0);
@@ -325,10 +388,24 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     const secret = `redeliver-${run}`;
     const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'redeliver', baseUrl: git.baseUrl, webhookSecret: secret });
     const r = git.createRepo(`acme/redeliver-${run}`);
-    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/hooks/repositories/redeliver/build-rules', { sourceId: source.id, repository: r.fullName, trigger: { type: 'branch', branch: 'master' } });
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/hooks/repositories/redeliver/build-rules', {
+      sourceId: source.id,
+      repository: r.fullName,
+      trigger: { type: 'branch', branch: 'master' },
+    });
     const c = r.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY hello.txt /h\n', 'hello.txt': `redeliver ${run}\n` }, 'redeliver');
     const push = r.push('refs/heads/main');
-    const d = pushFor.github({ repo: r.fullName, ref: 'refs/heads/main', before: push.before, after: push.after, commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail }, cloneUrl: r.url }, secret);
+    const d = pushFor.github(
+      {
+        repo: r.fullName,
+        ref: 'refs/heads/main',
+        before: push.before,
+        after: push.after,
+        commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail },
+        cloneUrl: r.url,
+      },
+      secret,
+    );
     const answer = await post(source.webhookUrl, d);
     const missed = await expectEventually(async () => {
       const e = await api.ok<EventView>('GET', `/api/v1/events/${answer.body.eventId}`);
@@ -339,10 +416,14 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     await api.ok('PATCH', `/api/v1/build-rules/${rule.id}`, { trigger: { type: 'branch', branch: 'main' } });
     const again = await api.ok<EventView>('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
     expect(again.decisions).toEqual([expect.objectContaining({ ruleId: rule.id, decision: 'build-started', buildId: expect.any(String) })]);
-    await expectEventually(async () => {
-      const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items;
-      expect(items.map((b) => [b.commit, b.status])).toEqual([[c.sha, 'succeeded']]);
-    }, 120_000, 250);
+    await expectEventually(
+      async () => {
+        const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items;
+        expect(items.map((b) => [b.commit, b.status])).toEqual([[c.sha, 'succeeded']]);
+      },
+      120_000,
+      250,
+    );
     // Redelivering once more runs nothing again: the finished build keeps its decision, and its workflow one run.
     const built = again.decisions[0].buildId;
     const once = await api.ok<EventView>('POST', `/api/v1/events/${answer.body.eventId}/redeliver`);
@@ -359,18 +440,38 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'rebuild', baseUrl: git.baseUrl, webhookSecret: secret });
     const r = git.createRepo(`acme/rebuild-${run}`);
     const rules = '/api/v1/namespaces/hooks/repositories/rebuild/build-rules';
-    const rule = await api.ok<{ id: string }>('POST', rules, { sourceId: source.id, repository: r.fullName, trigger: { type: 'branch', branch: 'main' }, dockerfilePath: 'docker/Dockerfile', tagRule: { prefix: 'rb', parts: ['ref', 'commit'] } });
+    const rule = await api.ok<{ id: string }>('POST', rules, {
+      sourceId: source.id,
+      repository: r.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+      dockerfilePath: 'docker/Dockerfile',
+      tagRule: { prefix: 'rb', parts: ['ref', 'commit'] },
+    });
     const c = r.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY hello.txt /h\n', 'hello.txt': `rebuild ${run}\n` }, 'rebuild');
     const push = r.push('refs/heads/main');
-    const d = pushFor.github({ repo: r.fullName, ref: 'refs/heads/main', before: push.before, after: push.after, commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail }, cloneUrl: r.url }, secret);
+    const d = pushFor.github(
+      {
+        repo: r.fullName,
+        ref: 'refs/heads/main',
+        before: push.before,
+        after: push.after,
+        commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail },
+        cloneUrl: r.url,
+      },
+      secret,
+    );
     const answer = await post(source.webhookUrl, d);
     expect(answer.status).toBe(202);
     // The rule names a Dockerfile the repository does not have: the build fails, saying so.
-    const failed = await expectEventually(async () => {
-      const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items;
-      expect(items.map((b) => b.status)).toEqual(['failed']);
-      return items[0];
-    }, 120_000, 250);
+    const failed = await expectEventually(
+      async () => {
+        const items = (await api.ok<{ items: BuildItem[] }>('GET', `/api/v1/builds?ruleId=${rule.id}`)).items;
+        expect(items.map((b) => b.status)).toEqual(['failed']);
+        return items[0];
+      },
+      120_000,
+      250,
+    );
     expect(failed.failure?.type).toBe('DockerfileNotFound');
 
     // Redelivery does not retry it behind the user's back.
@@ -387,11 +488,15 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     expect(again).toMatchObject({ ref: 'refs/heads/main', commit: c.sha, rebuildOf: failed.id });
     expect(again.buildId).not.toBe(failed.id);
     expect(again.workflowId).not.toBe(failed.workflowId);
-    const rebuilt = await expectEventually(async () => {
-      const b = await api.ok<BuildItem & { rebuildOf: string | null }>('GET', `/api/v1/builds/${again.buildId}`);
-      expect(b.status).toBe('succeeded');
-      return b;
-    }, 120_000, 250);
+    const rebuilt = await expectEventually(
+      async () => {
+        const b = await api.ok<BuildItem & { rebuildOf: string | null }>('GET', `/api/v1/builds/${again.buildId}`);
+        expect(b.status).toBe('succeeded');
+        return b;
+      },
+      120_000,
+      250,
+    );
     expect(rebuilt).toMatchObject({ commit: c.sha, ref: 'refs/heads/main', rebuildOf: failed.id, trigger: { kind: 'rebuild', rebuildOf: failed.id, by: expect.any(String) } });
     expect(rebuilt.tags).toEqual([expect.stringMatching(new RegExp(`/hooks/rebuild:rb-main-${c.sha.slice(0, 7)}$`))]);
 

@@ -23,7 +23,17 @@ export class GatewayAppModule {
         }),
         TypeOrmModule.forFeature([ApiTokenEntity]),
       ],
-      controllers: [HealthController, SourcesApiController, RulesApiController, BuildsApiController, TokensApiController, EventsApiController, LogsApiController, OAuthCallbackController, RegistriesApiController],
+      controllers: [
+        HealthController,
+        SourcesApiController,
+        RulesApiController,
+        BuildsApiController,
+        TokensApiController,
+        EventsApiController,
+        LogsApiController,
+        OAuthCallbackController,
+        RegistriesApiController,
+      ],
       providers: [
         {
           provide: HEALTH_CHECKS,

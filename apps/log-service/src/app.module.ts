@@ -25,10 +25,7 @@ export class LogAppModule {
         {
           provide: HEALTH_CHECKS,
           inject: [EventBus, DataSource],
-          useFactory: (bus: EventBus, db: DataSource): HealthCheck[] => [
-            natsHealthCheck(bus),
-            { name: 'postgres', check: async () => void (await db.query('SELECT 1')) },
-          ],
+          useFactory: (bus: EventBus, db: DataSource): HealthCheck[] => [natsHealthCheck(bus), { name: 'postgres', check: async () => void (await db.query('SELECT 1')) }],
         },
         BuildsService,
         LogsService,

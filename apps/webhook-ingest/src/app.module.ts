@@ -8,10 +8,7 @@ export class WebhookAppModule {
     @Module({
       imports: [PlatformModule.forRoot({ service: 'webhook-ingest', config, logger, events: true, rpcClient: true })],
       controllers: [HealthController],
-      providers: [
-        { provide: HEALTH_CHECKS, inject: [EventBus], useFactory: (bus: EventBus): HealthCheck[] => [natsHealthCheck(bus)] },
-        WebhooksService,
-      ],
+      providers: [{ provide: HEALTH_CHECKS, inject: [EventBus], useFactory: (bus: EventBus): HealthCheck[] => [natsHealthCheck(bus)] }, WebhooksService],
     })
     class WebhookAppModuleImpl {}
     return WebhookAppModuleImpl;

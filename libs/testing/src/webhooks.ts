@@ -26,7 +26,19 @@ const zero = (sha: string) => /^0+$/.test(sha);
 function githubStylePayload(p: PushFacts, extra: Record<string, unknown> = {}) {
   const [owner, name] = [p.repo.split('/').slice(0, -1).join('/'), p.repo.split('/').pop()];
   const commit = p.commit
-    ? { id: p.commit.id, tree_id: 'f'.repeat(40), distinct: true, message: p.commit.message, timestamp: p.commit.timestamp, url: `${p.cloneUrl}/commit/${p.commit.id}`, author: { name: p.commit.authorName, email: p.commit.authorEmail, username: 'ada' }, committer: { name: p.commit.authorName, email: p.commit.authorEmail }, added: [], removed: [], modified: ['hello.txt'] }
+    ? {
+        id: p.commit.id,
+        tree_id: 'f'.repeat(40),
+        distinct: true,
+        message: p.commit.message,
+        timestamp: p.commit.timestamp,
+        url: `${p.cloneUrl}/commit/${p.commit.id}`,
+        author: { name: p.commit.authorName, email: p.commit.authorEmail, username: 'ada' },
+        committer: { name: p.commit.authorName, email: p.commit.authorEmail },
+        added: [],
+        removed: [],
+        modified: ['hello.txt'],
+      }
     : null;
   return {
     ref: p.ref,
@@ -67,13 +79,34 @@ export function githubPush(p: PushFacts, secret: string, o: { deliveryId?: strin
 export function githubPing(secret: string): HostDelivery {
   const body = JSON.stringify({ zen: 'Design for failure.', hook_id: 1, hook: { type: 'Repository', events: ['push'] } });
   const deliveryId = randomUUID();
-  return { deliveryId, body, headers: { 'content-type': 'application/json', 'x-github-event': 'ping', 'x-github-delivery': deliveryId, 'x-hub-signature-256': 'sha256=' + createHmac('sha256', secret).update(body).digest('hex') } };
+  return {
+    deliveryId,
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': 'ping',
+      'x-github-delivery': deliveryId,
+      'x-hub-signature-256': 'sha256=' + createHmac('sha256', secret).update(body).digest('hex'),
+    },
+  };
 }
 
 /** GitLab: Push Hook / Tag Push Hook; the plain secret in X-Gitlab-Token; Idempotency-Key; checkout_sha. */
 export function gitlabPush(p: PushFacts, secret: string, o: { deliveryId?: string } = {}): HostDelivery {
   const tag = p.ref.startsWith('refs/tags/');
-  const commit = p.commit ? { id: p.commit.id, message: p.commit.message, title: p.commit.message.split('\n')[0], timestamp: p.commit.timestamp, url: `${p.cloneUrl}/-/commit/${p.commit.id}`, author: { name: p.commit.authorName, email: p.commit.authorEmail }, added: [], modified: ['hello.txt'], removed: [] } : null;
+  const commit = p.commit
+    ? {
+        id: p.commit.id,
+        message: p.commit.message,
+        title: p.commit.message.split('\n')[0],
+        timestamp: p.commit.timestamp,
+        url: `${p.cloneUrl}/-/commit/${p.commit.id}`,
+        author: { name: p.commit.authorName, email: p.commit.authorEmail },
+        added: [],
+        modified: ['hello.txt'],
+        removed: [],
+      }
+    : null;
   const payload = {
     object_kind: tag ? 'tag_push' : 'push',
     event_name: tag ? 'tag_push' : 'push',
@@ -87,7 +120,15 @@ export function gitlabPush(p: PushFacts, secret: string, o: { deliveryId?: strin
     user_username: 'ada',
     user_email: '',
     project_id: 15,
-    project: { id: 15, name: p.repo.split('/').pop(), path_with_namespace: p.repo, default_branch: 'main', web_url: p.cloneUrl.replace(/\.git$/, ''), git_http_url: p.cloneUrl, git_ssh_url: `git@gitlab.example.com:${p.repo}.git` },
+    project: {
+      id: 15,
+      name: p.repo.split('/').pop(),
+      path_with_namespace: p.repo,
+      default_branch: 'main',
+      web_url: p.cloneUrl.replace(/\.git$/, ''),
+      git_http_url: p.cloneUrl,
+      git_ssh_url: `git@gitlab.example.com:${p.repo}.git`,
+    },
     commits: commit ? [commit] : [],
     total_commits_count: commit ? 1 : 0,
     repository: { name: p.repo.split('/').pop(), url: `git@gitlab.example.com:${p.repo}.git`, git_http_url: p.cloneUrl, git_ssh_url: `git@gitlab.example.com:${p.repo}.git` },
@@ -96,7 +137,15 @@ export function gitlabPush(p: PushFacts, secret: string, o: { deliveryId?: strin
   return {
     deliveryId,
     body: JSON.stringify(payload),
-    headers: { 'content-type': 'application/json', 'user-agent': 'GitLab/18.6.0', 'x-gitlab-event': tag ? 'Tag Push Hook' : 'Push Hook', 'x-gitlab-token': secret, 'x-gitlab-event-uuid': deliveryId, 'idempotency-key': deliveryId, 'x-gitlab-instance': 'https://gitlab.example.com' },
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'GitLab/18.6.0',
+      'x-gitlab-event': tag ? 'Tag Push Hook' : 'Push Hook',
+      'x-gitlab-token': secret,
+      'x-gitlab-event-uuid': deliveryId,
+      'idempotency-key': deliveryId,
+      'x-gitlab-instance': 'https://gitlab.example.com',
+    },
   };
 }
 
@@ -114,20 +163,46 @@ export function giteePush(p: PushFacts, secret: string, o: { signed?: boolean; t
     password: o.signed ? '' : secret,
     timestamp: ts,
     sign: o.signed ? sign : '',
-    ...githubStylePayload({ ...p, before: short(p.before), after: short(p.after) }, { repository: { id: 1, name: (o.displayName ?? p.repo).split('/').pop(), path: p.repo.split('/').pop(), namespace: p.repo.split('/')[0], full_name: o.displayName ?? p.repo, path_with_namespace: p.repo, clone_url: p.cloneUrl, git_http_url: p.cloneUrl, ssh_url: `git@gitee.com:${p.repo}.git`, default_branch: 'main' } }),
+    ...githubStylePayload(
+      { ...p, before: short(p.before), after: short(p.after) },
+      {
+        repository: {
+          id: 1,
+          name: (o.displayName ?? p.repo).split('/').pop(),
+          path: p.repo.split('/').pop(),
+          namespace: p.repo.split('/')[0],
+          full_name: o.displayName ?? p.repo,
+          path_with_namespace: p.repo,
+          clone_url: p.cloneUrl,
+          git_http_url: p.cloneUrl,
+          ssh_url: `git@gitee.com:${p.repo}.git`,
+          default_branch: 'main',
+        },
+      },
+    ),
     pusher: { id: 1, name: 'Ada', login: 'ada', username: 'ada', email: 'ada@example.com' },
   };
   const token = o.signed ? (o.urlEncode ? encodeURIComponent(sign) : sign) : secret;
   return {
     deliveryId: '',
     body: JSON.stringify(payload),
-    headers: { 'content-type': 'application/json', 'user-agent': 'git-oschina-hook', 'x-gitee-token': token, 'x-gitee-timestamp': ts, 'x-gitee-event': p.ref.startsWith('refs/tags/') ? 'Tag Push Hook' : 'Push Hook' },
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'git-oschina-hook',
+      'x-gitee-token': token,
+      'x-gitee-timestamp': ts,
+      'x-gitee-event': p.ref.startsWith('refs/tags/') ? 'Tag Push Hook' : 'Push Hook',
+    },
   };
 }
 
 export function giteePing(secret: string): HostDelivery {
   const ts = String(Date.now());
-  return { deliveryId: '', body: JSON.stringify({ hook_name: 'push_hooks', password: secret, timestamp: ts }), headers: { 'content-type': 'application/json', 'user-agent': 'git-oschina-hook', 'x-gitee-token': secret, 'x-gitee-timestamp': ts, 'x-gitee-ping': 'true', 'x-gitee-event': 'Push Hook' } };
+  return {
+    deliveryId: '',
+    body: JSON.stringify({ hook_name: 'push_hooks', password: secret, timestamp: ts }),
+    headers: { 'content-type': 'application/json', 'user-agent': 'git-oschina-hook', 'x-gitee-token': secret, 'x-gitee-timestamp': ts, 'x-gitee-ping': 'true', 'x-gitee-event': 'Push Hook' },
+  };
 }
 
 /** CODING: X-Coding-Event, X-Coding-Delivery, X-Coding-Signature = sha1= HMAC-SHA1 hex of the raw body. */
@@ -138,14 +213,24 @@ export function codingPush(p: PushFacts, secret: string, o: { deliveryId?: strin
   return {
     deliveryId,
     body,
-    headers: { 'content-type': o.form ? 'application/x-www-form-urlencoded' : 'application/json', 'user-agent': 'Coding.net Hook', 'x-coding-event': 'push', 'x-coding-delivery': deliveryId, 'x-coding-signature': 'sha1=' + createHmac('sha1', secret).update(body).digest('hex') },
+    headers: {
+      'content-type': o.form ? 'application/x-www-form-urlencoded' : 'application/json',
+      'user-agent': 'Coding.net Hook',
+      'x-coding-event': 'push',
+      'x-coding-delivery': deliveryId,
+      'x-coding-signature': 'sha1=' + createHmac('sha1', secret).update(body).digest('hex'),
+    },
   };
 }
 
 export function codingPing(secret: string): HostDelivery {
   const body = JSON.stringify({ zen: 'CODING 让开发更简单', hook: { id: 1 } });
   const deliveryId = randomUUID();
-  return { deliveryId, body, headers: { 'content-type': 'application/json', 'x-coding-event': 'ping', 'x-coding-delivery': deliveryId, 'x-coding-signature': 'sha1=' + createHmac('sha1', secret).update(body).digest('hex') } };
+  return {
+    deliveryId,
+    body,
+    headers: { 'content-type': 'application/json', 'x-coding-event': 'ping', 'x-coding-delivery': deliveryId, 'x-coding-signature': 'sha1=' + createHmac('sha1', secret).update(body).digest('hex') },
+  };
 }
 
 export const pushFor: Record<Host, (p: PushFacts, secret: string) => HostDelivery> = {

@@ -15,11 +15,15 @@ export interface BuildDetail extends BuildItem {
 /** "Build now" of a rule's branch, then wait until the build has finished, however it ended. */
 export async function buildNow(api: Api, ruleId: string, timeoutMs = 180_000): Promise<BuildDetail> {
   const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
-  return expectEventually(async () => {
-    const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
-    if (!['succeeded', 'failed', 'cancelled'].includes(b.status)) throw new Error(`build ${b.id} is still ${b.status}`);
-    return b;
-  }, timeoutMs, 200);
+  return expectEventually(
+    async () => {
+      const b = await api.ok<BuildDetail>('GET', `/api/v1/builds/${started.buildId}`);
+      if (!['succeeded', 'failed', 'cancelled'].includes(b.status)) throw new Error(`build ${b.id} is still ${b.status}`);
+      return b;
+    },
+    timeoutMs,
+    200,
+  );
 }
 
 /**

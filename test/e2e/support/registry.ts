@@ -97,7 +97,10 @@ export const docker = (): Docker => new Docker({ socketPath: services.dockerSock
 /** Pull a reference from the registry (dropping any local copy first) and run a command in it, without a network. */
 export async function pullAndRun(reference: string, cmd: string[]): Promise<string> {
   const d = docker();
-  await d.getImage(reference).remove({ noprune: true }).catch(() => undefined);
+  await d
+    .getImage(reference)
+    .remove({ noprune: true })
+    .catch(() => undefined);
   const c = kilnRegistryCredentials();
   const stream = await d.pull(reference, { authconfig: { username: c.username, password: c.password, serveraddress: services.registry } });
   await new Promise<void>((resolve, reject) =>
@@ -121,7 +124,7 @@ export async function pullAndRun(reference: string, cmd: string[]): Promise<stri
 /** Docker's multiplexed log format: 8-byte headers before each frame. */
 function demux(buf: Buffer): string {
   let out = '';
-  for (let i = 0; i + 8 <= buf.length; ) {
+  for (let i = 0; i + 8 <= buf.length;) {
     const size = buf.readUInt32BE(i + 4);
     out += buf.subarray(i + 8, i + 8 + size).toString('utf8');
     i += 8 + size;
@@ -158,7 +161,13 @@ export class OwnRegistry {
   async start(): Promise<void> {
     this.child = spawn('docker-registry', ['serve', this.config], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
-      if (await fetch(`http://${this.address}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false)) return;
+      if (
+        await fetch(`http://${this.address}/v2/`).then(
+          (r) => r.status === 200 || r.status === 401,
+          () => false,
+        )
+      )
+        return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`registry on ${this.address} did not start`);

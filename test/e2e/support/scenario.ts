@@ -65,11 +65,15 @@ export class Scenario {
 
   /** Wait for a build of `commit` by the rule to finish, and return it. */
   async finished(ruleId: string, match: (b: BuildItem) => boolean, timeoutMs = 120_000): Promise<BuildItem> {
-    return expectEventually(async () => {
-      const build = (await this.builds(ruleId)).find(match);
-      if (!build) throw new Error(`no matching build of rule ${ruleId} yet`);
-      if (!['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new Error(`build ${build.id} is ${build.status}`);
-      return build;
-    }, timeoutMs, 200);
+    return expectEventually(
+      async () => {
+        const build = (await this.builds(ruleId)).find(match);
+        if (!build) throw new Error(`no matching build of rule ${ruleId} yet`);
+        if (!['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new Error(`build ${build.id} is ${build.status}`);
+        return build;
+      },
+      timeoutMs,
+      200,
+    );
   }
 }

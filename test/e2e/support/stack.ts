@@ -69,8 +69,7 @@ export interface Stack {
 
 /** Wipe the test database and streams, then start the five compiled apps on test ports. */
 export async function startStack(basePort = 18080, opts: { registry?: string; env?: Record<string, string>; appEnv?: Partial<Record<App, Record<string, string>>> } = {}): Promise<Stack> {
-  if (!existsSync(join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js')))
-    throw new Error('dist/ is missing: run the suite through `npm test` (scripts/kiln test), which compiles first');
+  if (!existsSync(join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js'))) throw new Error('dist/ is missing: run the suite through `npm test` (scripts/kiln test), which compiles first');
   await resetDatabase();
   await resetStreams();
   const ports = Object.fromEntries(APPS.map((a) => [a, basePort + PORT_ORDER.indexOf(a)])) as Record<App, number>;
@@ -112,8 +111,7 @@ export async function startStack(basePort = 18080, opts: { registry?: string; en
   const children = new Map<App, ChildProcess>();
 
   const startApp = async (app: App) => {
-    if (await portAnswers(ports[app]))
-      throw new Error(`port ${ports[app]} for ${app} is already in use (a Kiln left over from an earlier run?); stop it first`);
+    if (await portAnswers(ports[app])) throw new Error(`port ${ports[app]} for ${app} is already in use (a Kiln left over from an earlier run?); stop it first`);
     // Straight to a file: a pipe through this (busy) process would make the app's synchronous stdout writes wait.
     const out = openSync(join(logDir, `${app}.log`), 'a');
     const child = spawn(process.execPath, ['-r', join(ROOT, 'tools', 'register-dist-paths.js'), join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {

@@ -81,7 +81,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     try {
       return await deps.buildSecrets(input.descriptor.ruleId, names);
     } catch (err) {
-      if (err instanceof KilnError && err.code === 'BuildArgMissing') throw userFailure('BuildArgMissing', err.message, "the rule changed while the build waited; start the build again");
+      if (err instanceof KilnError && err.code === 'BuildArgMissing') throw userFailure('BuildArgMissing', err.message, 'the rule changed while the build waited; start the build again');
       if (err instanceof KilnError && err.status === 404) throw userFailure('BuildArgMissing', 'the rule was deleted, and its secret build arguments with it', 'create the rule again to build');
       throw err;
     }
@@ -144,7 +144,9 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           await reportAuthFailure(input.source.id, () => cloneCommit(spec));
         } else {
           // The worker's mirror of the repository: a new commit fetches only its delta.
-          await reportAuthFailure(input.source.id, () => checkoutFromMirror({ ...spec, sourceId: input.source.id, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }));
+          await reportAuthFailure(input.source.id, () =>
+            checkoutFromMirror({ ...spec, sourceId: input.source.id, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }),
+          );
         }
         // Like BuildKit's own git contexts, the build sees the tree without its .git directory.
         await fs.rm(join(workdir, '.git'), { recursive: true, force: true });

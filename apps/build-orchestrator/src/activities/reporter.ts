@@ -67,10 +67,14 @@ export class StepLog {
     this.flushing = (async () => {
       await previous;
       if (lines.length === 0) return;
-      await this.bus.publish(buildLogV1, { buildId: this.buildId, step: this.step, attempt: this.attempt, lines }, {
-        subject: buildLogSubject(this.buildId),
-        msgId: `${this.buildId}:${this.step}:${this.attempt}:${lines[0].seq}`,
-      });
+      await this.bus.publish(
+        buildLogV1,
+        { buildId: this.buildId, step: this.step, attempt: this.attempt, lines },
+        {
+          subject: buildLogSubject(this.buildId),
+          msgId: `${this.buildId}:${this.step}:${this.attempt}:${lines[0].seq}`,
+        },
+      );
     })();
     return this.flushing;
   }

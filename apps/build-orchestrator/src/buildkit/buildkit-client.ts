@@ -71,8 +71,7 @@ export async function resolveInside(root: string, rel: string, what: string): Pr
   try {
     real = await fs.realpath(target);
   } catch {
-    if (what === 'Dockerfile')
-      throw userFailure('DockerfileNotFound', `no Dockerfile at ${rel} in the repository`, `add ${rel} to the repository or change the rule's Dockerfile path`);
+    if (what === 'Dockerfile') throw userFailure('DockerfileNotFound', `no Dockerfile at ${rel} in the repository`, `add ${rel} to the repository or change the rule's Dockerfile path`);
     throw userFailure('DockerfileNotFound', `the build context ${rel} does not exist in the repository`, "change the rule's build context");
   }
   if (real !== realRoot && !real.startsWith(realRoot + sep))
@@ -96,10 +95,22 @@ export async function solve(bk: BuildkitOptions, s: SolveSpec): Promise<SolveRes
     await fs.chmod(session, 0o700);
     await fs.writeFile(join(session, 'config.json'), JSON.stringify(s.registryAuth), { mode: 0o600 });
     const args = [
-      '--addr', bk.address, 'build', '--progress=rawjson', '--frontend', 'dockerfile.v0',
-      '--local', `context=${context}`, '--local', `dockerfile=${dirname(dockerfile)}`, '--opt', `filename=${basename(dockerfile)}`,
-      '--metadata-file', join(session, 'metadata.json'),
-      '--output', `type=image,name=${s.imageName},push=true,push-by-digest=true${s.insecureRegistry ? ',registry.insecure=true' : ''}`,
+      '--addr',
+      bk.address,
+      'build',
+      '--progress=rawjson',
+      '--frontend',
+      'dockerfile.v0',
+      '--local',
+      `context=${context}`,
+      '--local',
+      `dockerfile=${dirname(dockerfile)}`,
+      '--opt',
+      `filename=${basename(dockerfile)}`,
+      '--metadata-file',
+      join(session, 'metadata.json'),
+      '--output',
+      `type=image,name=${s.imageName},push=true,push-by-digest=true${s.insecureRegistry ? ',registry.insecure=true' : ''}`,
     ];
     const insecure = s.insecureRegistry ? ',registry.insecure=true' : '';
     if (s.target) args.push('--opt', `target=${s.target}`);
@@ -217,7 +228,8 @@ export class BuildDeadlineError extends Error {
 
 const BASE_IMAGE_RE = /failed to resolve source metadata|pull access denied|manifest unknown|not found: not found|failed to do request: .*\/manifests\/|docker\.io\/.*: not found/i;
 const AUTH_RE = /401 Unauthorized|unauthorized|authentication required|403 Forbidden|denied: /i;
-const DAEMON_RE = /connection error|Unavailable desc|failed to dial|connect: no such file or directory|connect: connection refused.*buildkitd|transport is closing|error reading from server|rpc error: code = (Unavailable|Canceled)/i;
+const DAEMON_RE =
+  /connection error|Unavailable desc|failed to dial|connect: no such file or directory|connect: connection refused.*buildkitd|transport is closing|error reading from server|rpc error: code = (Unavailable|Canceled)/i;
 const PUSH_RE = /failed to push|pushing|failed to copy|failed to do request: (Head|Put|Post|Patch)/i;
 
 /** Turn buildctl's error into Kiln's failure types: the user's doing (never retried) or a transient fault. */
@@ -231,14 +243,26 @@ function classify(o: BuildctlOutcome, imageName: string): Error {
     return transientFailure('BuilderUnavailable', `the BuildKit daemon did not answer: ${lastLine(message)}`, 'Kiln retries the build; check buildkitd on this worker if it persists');
   if (AUTH_RE.test(message)) {
     const refused = /(?:https?:\/\/)?([a-z0-9.-]+(?::\d+)?)\/v2\//i.exec(message)?.[1] ?? registry;
-    return userFailure('RegistryAuthFailed', `the registry ${refused} refused Kiln's credentials: ${lastLine(message)}`, `check the credentials Kiln has for ${refused} (PATCH /api/v1/registries/{id}) and that the rule names that registry (pushRegistryId, pullRegistryIds)`);
+    return userFailure(
+      'RegistryAuthFailed',
+      `the registry ${refused} refused Kiln's credentials: ${lastLine(message)}`,
+      `check the credentials Kiln has for ${refused} (PATCH /api/v1/registries/{id}) and that the rule names that registry (pushRegistryId, pullRegistryIds)`,
+    );
   }
   if (BASE_IMAGE_RE.test(message) && !message.includes(registry + '/' + imageName.split('/').slice(1).join('/')))
-    return userFailure('BaseImageUnavailable', `the base image could not be had: ${lastLine(message)}`, 'make the image in FROM available (push it to a registry the build can reach, with credentials if it is private), or change FROM');
+    return userFailure(
+      'BaseImageUnavailable',
+      `the base image could not be had: ${lastLine(message)}`,
+      'make the image in FROM available (push it to a registry the build can reach, with credentials if it is private), or change FROM',
+    );
   if (PUSH_RE.test(message) || message.includes(registry))
     return transientFailure('RegistryUnavailable', `the push to ${registry} failed: ${lastLine(message)}`, 'the registry may be down; Kiln retries with backoff');
   if (o.failedVertex)
-    return userFailure('BuildStepFailed', `${step ? `the step \`${step}\` failed: ` : ''}${lastLine(message)}`, step ? `the step \`${step}\` failed; see the build log and fix the Dockerfile` : 'see the build log and fix the Dockerfile');
+    return userFailure(
+      'BuildStepFailed',
+      `${step ? `the step \`${step}\` failed: ` : ''}${lastLine(message)}`,
+      step ? `the step \`${step}\` failed; see the build log and fix the Dockerfile` : 'see the build log and fix the Dockerfile',
+    );
   if (/dockerfile parse error|failed to solve: .*dockerfile|unknown instruction|failed to parse/i.test(message))
     return userFailure('BuildStepFailed', `the Dockerfile is invalid: ${lastLine(message)}`, 'fix the Dockerfile');
   return transientFailure('BuilderUnavailable', `the build failed: ${lastLine(message)}`, 'Kiln retries; see the build log');

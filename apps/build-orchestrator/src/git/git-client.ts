@@ -24,8 +24,7 @@ export async function checkCloneSpec(spec: Pick<CloneSpec, 'url' | 'commit' | 'h
     if (err instanceof UrlRefused) throw userFailure('SourceUrlRefused', `refusing to clone: ${err.message}`, 'fix the source or rule repository URL, or ask an operator to allow the host');
     throw err;
   }
-  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(spec.commit))
-    throw userFailure('RefNotFound', `${spec.commit} is not a full commit id`, 'build a full 40-character commit id');
+  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(spec.commit)) throw userFailure('RefNotFound', `${spec.commit} is not a full commit id`, 'build a full 40-character commit id');
 }
 
 /** Shallow fetch of exactly one commit, with `--` before positional arguments (rules with submodules). */
@@ -65,7 +64,8 @@ async function updateSubmodules(spec: CloneSpec, run: (args: string[]) => Promis
     try {
       await spec.hosts.check(url);
     } catch (err) {
-      if (err instanceof UrlRefused) throw userFailure('SourceUrlRefused', `refusing the submodule ${raw}: ${err.message}`, 'fix the submodule URL in .gitmodules, or turn submodules off for this rule');
+      if (err instanceof UrlRefused)
+        throw userFailure('SourceUrlRefused', `refusing the submodule ${raw}: ${err.message}`, 'fix the submodule URL in .gitmodules, or turn submodules off for this rule');
       throw err;
     }
   }

@@ -28,8 +28,7 @@ export interface MirrorResult {
 /** One operation at a time per mirror in this process (concurrent builds of a repository share it). */
 const locks = new Map<string, Promise<unknown>>();
 
-export const mirrorPath = (mirrorDir: string, sourceId: string, url: string): string =>
-  join(mirrorDir, `${createHash('sha256').update(`${sourceId}\n${url}`).digest('hex').slice(0, 32)}.git`);
+export const mirrorPath = (mirrorDir: string, sourceId: string, url: string): string => join(mirrorDir, `${createHash('sha256').update(`${sourceId}\n${url}`).digest('hex').slice(0, 32)}.git`);
 
 /**
  * The commit's tree, checked out into `spec.dir` from a bare mirror of the repository that this worker keeps: a new
@@ -59,7 +58,10 @@ class RemoteProblem extends Error {
 }
 
 async function withRecovery(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): Promise<MirrorResult> {
-  const existed = await fs.stat(path).then(() => true, () => false);
+  const existed = await fs.stat(path).then(
+    () => true,
+    () => false,
+  );
   try {
     return { ...(await update(spec, path, env)), rebuilt: false };
   } catch (err) {
@@ -85,7 +87,12 @@ async function update(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): P
     return r;
   };
   await fs.mkdir(spec.mirrorDir, { recursive: true });
-  if (!(await fs.stat(path).then(() => true, () => false))) {
+  if (
+    !(await fs.stat(path).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     const init = await git(['init', '--bare', '--quiet', path]);
     if (init.code !== 0) throw transientFailure('GitCheckoutFailed', `cannot create the mirror: ${lastLine(init.stderr)}`, 'check the worker disk');
   }
@@ -103,7 +110,14 @@ async function update(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): P
       const byCommit = await fetch([spec.commit]);
       if (byCommit.code !== 0 && (fetched === null || fetched.code !== 0)) throw remote(fetched && fetched.code !== 0 ? fetched : byCommit, spec.url);
     }
-    if (!(await has())) throw new RemoteProblem(userFailure('RefNotFound', `commit ${spec.commit} is not on ${spec.url}${spec.ref ? ` (${spec.ref})` : ''}`, 'the branch moved on, or the commit was force-pushed away; build the new commit or push again'));
+    if (!(await has()))
+      throw new RemoteProblem(
+        userFailure(
+          'RefNotFound',
+          `commit ${spec.commit} is not on ${spec.url}${spec.ref ? ` (${spec.ref})` : ''}`,
+          'the branch moved on, or the commit was force-pushed away; build the new commit or push again',
+        ),
+      );
     fetchedObjects = Math.max(0, (await objectCount(path, env)) - before);
     spec.onNote(`mirror: fetched ${fetchedObjects} new objects from ${spec.url}`);
   } else spec.onNote(`mirror: ${spec.commit.slice(0, 12)} is already in the mirror; nothing fetched`);

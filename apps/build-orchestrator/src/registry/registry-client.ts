@@ -59,7 +59,11 @@ export class RegistryClient {
     if (res.ok) return;
     const text = (await res.text().catch(() => '')).slice(0, 300);
     if (res.status === 401 || res.status === 403)
-      throw userFailure('RegistryAuthFailed', `the registry ${this.host} refused to ${what}: ${res.status} ${text}`, 'check the registry credentials configured for this image repository and its push permission');
+      throw userFailure(
+        'RegistryAuthFailed',
+        `the registry ${this.host} refused to ${what}: ${res.status} ${text}`,
+        'check the registry credentials configured for this image repository and its push permission',
+      );
     throw transientFailure('RegistryUnavailable', `the registry ${this.host} could not ${what}: ${res.status} ${text}`, 'the registry may be down; Kiln retries with backoff');
   }
 
@@ -73,7 +77,11 @@ export class RegistryClient {
         signal: init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
       }).catch((err: Error) => {
         if (init.signal?.aborted) throw err;
-        throw transientFailure('RegistryUnavailable', `the registry ${this.host} is unreachable: ${err.message}${err.cause ? ` (${String((err.cause as Error).message ?? err.cause)})` : ''}`, 'the registry may be down; Kiln retries with backoff');
+        throw transientFailure(
+          'RegistryUnavailable',
+          `the registry ${this.host} is unreachable: ${err.message}${err.cause ? ` (${String((err.cause as Error).message ?? err.cause)})` : ''}`,
+          'the registry may be down; Kiln retries with backoff',
+        );
       });
     let res = await send(this.authorization());
     if (res.status !== 401) return res;

@@ -22,8 +22,12 @@ describe('the build workflow replays every recorded history of the released code
     expect(files.sort()).toEqual(['cancelled.json', 'failed-dockerfile.json', 'failed-source-auth.json', 'succeeded.json', 'superseded.json', 'timed-out.json']);
   });
 
-  it.each(files)('replays %s without a determinism error', async (file) => {
-    const history = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'));
-    await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS }, history, file)).resolves.toBeUndefined();
-  }, 60_000);
+  it.each(files)(
+    'replays %s without a determinism error',
+    async (file) => {
+      const history = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'));
+      await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS }, history, file)).resolves.toBeUndefined();
+    },
+    60_000,
+  );
 });

@@ -28,7 +28,10 @@ let connection: Connection;
 let client: Client;
 
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS,
+    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+  });
   native = await NativeConnection.connect({ address: TEMPORAL });
   connection = await Connection.connect({ address: TEMPORAL });
   client = new Client({ connection });
@@ -165,18 +168,26 @@ describe('the build workflow, with fake activities on a real Temporal server', (
     const { error, seen, reports } = await runBuild({
       buildImage: async () => {
         attempts++;
-        throw ApplicationFailure.create({ type: 'DockerfileNotFound', message: 'no Dockerfile at Dockerfile in the repository', nonRetryable: true, details: [{ hint: 'add one, or set the rule’s dockerfilePath' }] });
+        throw ApplicationFailure.create({
+          type: 'DockerfileNotFound',
+          message: 'no Dockerfile at Dockerfile in the repository',
+          nonRetryable: true,
+          details: [{ hint: 'add one, or set the rule’s dockerfilePath' }],
+        });
       },
     });
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect(attempts).toBe(1);
     expect(seen).toEqual(['clone', expect.stringMatching(/^cleanup true /)]);
     expect(reports).toEqual([
-      expect.objectContaining({ status: 'failed', failure: { type: 'DockerfileNotFound', message: 'no Dockerfile at Dockerfile in the repository', hint: 'add one, or set the rule’s dockerfilePath' } }),
+      expect.objectContaining({
+        status: 'failed',
+        failure: { type: 'DockerfileNotFound', message: 'no Dockerfile at Dockerfile in the repository', hint: 'add one, or set the rule’s dockerfilePath' },
+      }),
     ]);
   });
 
-  it("stops the running step when the operator cancels, reports the build cancelled, and cleans up", async () => {
+  it('stops the running step when the operator cancels, reports the build cancelled, and cleans up', async () => {
     const steps: string[] = [];
     const { error, seen, reports } = await runBuild(
       { buildImage: () => runUntilCancelled(steps, 'build') },
@@ -206,7 +217,9 @@ describe('the build workflow, with fake activities on a real Temporal server', (
     );
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect(steps).toEqual(['build:started', 'build:cancelled']);
-    expect(reports).toEqual([expect.objectContaining({ status: 'cancelled', failure: expect.objectContaining({ type: 'Cancelled', message: expect.stringContaining('superseded by build newer-build') }) })]);
+    expect(reports).toEqual([
+      expect.objectContaining({ status: 'cancelled', failure: expect.objectContaining({ type: 'Cancelled', message: expect.stringContaining('superseded by build newer-build') }) }),
+    ]);
   });
 
   it('finishes a push that has begun, whatever a newer push asks', async () => {
@@ -242,7 +255,10 @@ describe('the build workflow, with fake activities on a real Temporal server', (
     // The step's own limit is the rule's timeout too, so it may have been retried once before the build gave up.
     expect(steps[0]).toBe('build:started');
     expect(reports).toEqual([
-      expect.objectContaining({ status: 'failed', failure: { type: 'Timeout', message: "the build did not finish within the rule's timeout of 1 s", hint: "speed up the build, or raise the rule's timeoutSeconds" } }),
+      expect.objectContaining({
+        status: 'failed',
+        failure: { type: 'Timeout', message: "the build did not finish within the rule's timeout of 1 s", hint: "speed up the build, or raise the rule's timeoutSeconds" },
+      }),
     ]);
   });
 });

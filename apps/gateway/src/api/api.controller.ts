@@ -258,7 +258,10 @@ export class BuildsApiController {
     }
     // log-service answers with the page's JSON, sent on as it is (no parse and serialize again here).
     const page = await this.rpc.bytes(logsPage, logPageQuery(buildId, q, req.token));
-    res.status(page.status).type('application/json; charset=utf-8').end(Buffer.from(page.body.buffer, page.body.byteOffset, page.body.byteLength));
+    res
+      .status(page.status)
+      .type('application/json; charset=utf-8')
+      .end(Buffer.from(page.body.buffer, page.body.byteOffset, page.body.byteLength));
   }
 
   private async follow(req: AuthedRequest, res: Response, filters: Omit<LogsQuery, 'cursor'>, from: string | undefined): Promise<void> {

@@ -7,8 +7,7 @@ const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
 export function authorize(token: ApiTokenEntity | undefined, namespace: string | null, role: Role): void {
   if (!token) throw new KilnError(401, 'Unauthenticated', 'send Authorization: Bearer <token>');
   if (RANK[token.role] < RANK[role]) throw new KilnError(403, 'Forbidden', `this token's role is ${token.role}; this call needs ${role}`);
-  if (namespace !== null && !token.namespaces.includes('*') && !token.namespaces.includes(namespace))
-    throw new KilnError(403, 'Forbidden', `this token may not use namespace ${namespace}`);
+  if (namespace !== null && !token.namespaces.includes('*') && !token.namespaces.includes(namespace)) throw new KilnError(403, 'Forbidden', `this token may not use namespace ${namespace}`);
 }
 
 export const namespaceOf = (imageRepository: string): string => imageRepository.split('/')[0];

@@ -14,9 +14,7 @@ const createSchema = z
   .object({
     name: z.string().trim().min(1).max(100),
     role: z.enum(['read', 'write', 'admin']),
-    namespaces: z
-      .array(z.string().refine((n) => n === '*' || PATH_COMPONENT_RE.test(n), 'must be a namespace name or *'))
-      .min(1, 'name at least one namespace, or *'),
+    namespaces: z.array(z.string().refine((n) => n === '*' || PATH_COMPONENT_RE.test(n), 'must be a namespace name or *')).min(1, 'name at least one namespace, or *'),
   })
   .strict();
 

@@ -86,7 +86,12 @@ export class BuildsService {
 
   async list(q: BuildsQuery): Promise<Page<BuildView>> {
     const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
-    const qb = this.db.getRepository(BuildEntity).createQueryBuilder('b').orderBy('b.created_at', 'DESC').addOrderBy('b.id', 'DESC').limit(limit + 1);
+    const qb = this.db
+      .getRepository(BuildEntity)
+      .createQueryBuilder('b')
+      .orderBy('b.created_at', 'DESC')
+      .addOrderBy('b.id', 'DESC')
+      .limit(limit + 1);
     if (q.ruleId) {
       if (!z.string().uuid().safeParse(q.ruleId).success) throw new ValidationError([{ field: 'ruleId', message: 'must be a rule id' }]);
       qb.andWhere('b.rule_id = :ruleId', { ruleId: q.ruleId });
@@ -105,7 +110,10 @@ export class BuildsService {
       if (!z.string().uuid().safeParse(q.rebuildOf).success) throw new ValidationError([{ field: 'rebuildOf', message: 'must be a build id' }]);
       qb.andWhere(`b.trigger->>'kind' = 'rebuild' AND b.trigger->>'rebuildOf' = :of`, { of: q.rebuildOf });
     }
-    for (const [field, op] of [['since', '>='], ['until', '<']] as const) {
+    for (const [field, op] of [
+      ['since', '>='],
+      ['until', '<'],
+    ] as const) {
       const value = q[field];
       if (value === undefined) continue;
       if (Number.isNaN(new Date(value).getTime())) throw new ValidationError([{ field, message: 'must be an ISO-8601 time' }]);
@@ -149,10 +157,7 @@ export class BuildsService {
     const build = z.string().uuid().safeParse(id).success ? await this.db.getRepository(BuildEntity).findOneBy({ id }) : null;
     if (!build) throw new NotFoundError('build', id);
     const steps = await this.db.getRepository(BuildStepEntity).find({ where: { buildId: id }, order: { startedAt: 'ASC', attempt: 'ASC' } });
-    const rebuilds: Array<{ id: string }> = await this.db.query(
-      `SELECT id FROM logs.builds WHERE trigger->>'kind' = 'rebuild' AND trigger->>'rebuildOf' = $1 ORDER BY created_at, id`,
-      [id],
-    );
+    const rebuilds: Array<{ id: string }> = await this.db.query(`SELECT id FROM logs.builds WHERE trigger->>'kind' = 'rebuild' AND trigger->>'rebuildOf' = $1 ORDER BY created_at, id`, [id]);
     return { ...toView(build, steps), rebuilds: rebuilds.map((r) => r.id) };
   }
 }

@@ -94,8 +94,7 @@ export class LogsService implements OnApplicationBootstrap {
     const { rows: found } = await driverPool(this.db).query<PageRow>({ name: `logs-page-${fnv1a32(text)}`, text, values: params, rowMode: 'array', types: SERVER_TEXT });
     if (found.length === 0) throw new NotFoundError('build', q.buildId);
     const namespace = found[0][0].split('/')[0];
-    if (q.namespaces && !q.namespaces.includes('*') && !q.namespaces.includes(namespace))
-      throw new KilnError(403, 'Forbidden', `this token may not use namespace ${namespace}`);
+    if (q.namespaces && !q.namespaces.includes('*') && !q.namespaces.includes(namespace)) throw new KilnError(403, 'Forbidden', `this token may not use namespace ${namespace}`);
     const rows = found[0][1] === null ? [] : found;
     if (tail !== null) rows.reverse();
     const page = tail !== null ? rows : rows.slice(0, limit);
@@ -135,7 +134,20 @@ export class LogsService implements OnApplicationBootstrap {
     if (q.namespaces && !q.namespaces.includes('*')) builds += ` AND split_part(b.image_repository, '/', 1) = ANY($${params.push(q.namespaces)}::text[])`;
     let lines = `l.time >= $1 AND l.time < $2 AND l.text ILIKE $${params.push(`%${(q.contains ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`;
     if (q.cursor) lines += ` AND l.id < $${params.push(String(q.cursor))}`;
-    type Row = { id: string; seq: number; step: LogLineView['step']; attempt: number; stream: LogLineView['stream']; time: Date; text: string; build_id: string; rule_id: string; image_repository: string; ref: string; commit: string };
+    type Row = {
+      id: string;
+      seq: number;
+      step: LogLineView['step'];
+      attempt: number;
+      stream: LogLineView['stream'];
+      time: Date;
+      text: string;
+      build_id: string;
+      rule_id: string;
+      image_repository: string;
+      ref: string;
+      commit: string;
+    };
     const rows: Row[] = await this.db.query(
       `SELECT l.id, l.seq, l.step, l.attempt, l.stream, l.time, l.text, b.id AS build_id, b.rule_id, b.image_repository, b.ref, b.commit
        FROM logs.builds b JOIN logs.build_log_lines l ON l.build_id = b.id
@@ -145,7 +157,20 @@ export class LogsService implements OnApplicationBootstrap {
     );
     const page = rows.slice(0, limit);
     return {
-      items: page.map((r) => ({ id: String(r.id), seq: r.seq, step: r.step, attempt: r.attempt, stream: r.stream, time: r.time.toISOString(), text: r.text, buildId: r.build_id, ruleId: r.rule_id, imageRepository: r.image_repository, ref: r.ref, commit: r.commit })),
+      items: page.map((r) => ({
+        id: String(r.id),
+        seq: r.seq,
+        step: r.step,
+        attempt: r.attempt,
+        stream: r.stream,
+        time: r.time.toISOString(),
+        text: r.text,
+        buildId: r.build_id,
+        ruleId: r.rule_id,
+        imageRepository: r.image_repository,
+        ref: r.ref,
+        commit: r.commit,
+      })),
       nextCursor: rows.length > limit ? String(page[page.length - 1].id) : null,
     };
   }

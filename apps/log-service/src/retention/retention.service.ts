@@ -54,8 +54,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       try {
         for (const p of policies) await this.apply(runner.query.bind(runner), p.retention, { ruleId: p.ruleId }, total);
         const global: RetentionPolicy = { keepLast: this.config.KILN_RETENTION_KEEP_LAST, maxAgeDays: this.config.KILN_RETENTION_MAX_AGE_DAYS };
-        if (global.keepLast !== undefined || global.maxAgeDays !== undefined)
-          await this.apply(runner.query.bind(runner), global, { exceptRules: policies.map((p) => p.ruleId) }, total);
+        if (global.keepLast !== undefined || global.maxAgeDays !== undefined) await this.apply(runner.query.bind(runner), global, { exceptRules: policies.map((p) => p.ruleId) }, total);
       } finally {
         await runner.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]);
       }

@@ -75,7 +75,10 @@ export class BuildStarter {
       for await (const wf of this.temporal.workflow.list({ query })) {
         if (wf.workflowId === keepWorkflowId) continue;
         const request: SupersedeRequest = { byBuildId: b.buildId };
-        await this.temporal.workflow.getHandle(wf.workflowId).signal(SUPERSEDE_SIGNAL, request).catch(() => undefined);
+        await this.temporal.workflow
+          .getHandle(wf.workflowId)
+          .signal(SUPERSEDE_SIGNAL, request)
+          .catch(() => undefined);
         this.logger.log({ msg: 'older build superseded', workflowId: wf.workflowId, by: b.buildId }, 'BuildStarter');
       }
     } catch (err) {
@@ -159,7 +162,10 @@ export class BuildStarter {
     }
     if (b.trigger.kind === 'push') await queued();
     if (b.rule.cancelSuperseded && b.trigger.kind === 'push' && parsed.type === 'branch') await this.supersedeOlder(b, handle.workflowId);
-    this.logger.log({ msg: 'build workflow started', buildId: b.buildId, workflowId: handle.workflowId, ruleId: b.rule.id, ...(b.trigger.kind === 'push' ? { eventId: b.trigger.eventId } : {}) }, 'BuildStarter');
+    this.logger.log(
+      { msg: 'build workflow started', buildId: b.buildId, workflowId: handle.workflowId, ruleId: b.rule.id, ...(b.trigger.kind === 'push' ? { eventId: b.trigger.eventId } : {}) },
+      'BuildStarter',
+    );
     return { buildId: b.buildId, workflowId: handle.workflowId, alreadyFinished: false };
   }
 }

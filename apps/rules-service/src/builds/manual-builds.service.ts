@@ -23,8 +23,7 @@ export class ManualBuilds {
       problems.push({ field: '(body)', message: 'give exactly one of branch, tag or commit (a commit may also name its branch)' });
     for (const k of ['branch', 'tag'] as const)
       if (req[k] !== undefined && (typeof req[k] !== 'string' || !isSafeRefName(req[k] as string))) problems.push({ field: k, message: 'is not a valid ref name' });
-    if (req.commit !== undefined && (typeof req.commit !== 'string' || !/^[0-9a-f]{40}$/i.test(req.commit)))
-      problems.push({ field: 'commit', message: 'must be a full 40-character commit id' });
+    if (req.commit !== undefined && (typeof req.commit !== 'string' || !/^[0-9a-f]{40}$/i.test(req.commit))) problems.push({ field: 'commit', message: 'must be a full 40-character commit id' });
     if (problems.length > 0) throw new ValidationError(problems);
 
     const rule = await this.rules.entity(req.ruleId);

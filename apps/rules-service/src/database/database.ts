@@ -16,5 +16,15 @@ import { EventDecisionEntity, PushEventEntity } from '../pushes/push-event.entit
 export const rulesDatabase: AppDatabase = {
   schema: 'rules',
   entities: [CodeSourceEntity, BuildRuleEntity, PushEventEntity, EventDecisionEntity, RegistryEntity],
-  migrations: [RulesInitial1764230000000, RulesCursorPrecision1764236000000, RulesEventLedger1764238000000, RulesBuildOptions1764240000000, RulesSourceSsh1764242000000, RulesHostApis1764244000000, RulesNoRulesFlag1764246000000, RulesRegistries1764248000000, RulesTargetPlatforms1764250000000],
+  migrations: [
+    RulesInitial1764230000000,
+    RulesCursorPrecision1764236000000,
+    RulesEventLedger1764238000000,
+    RulesBuildOptions1764240000000,
+    RulesSourceSsh1764242000000,
+    RulesHostApis1764244000000,
+    RulesNoRulesFlag1764246000000,
+    RulesRegistries1764248000000,
+    RulesTargetPlatforms1764250000000,
+  ],
 };

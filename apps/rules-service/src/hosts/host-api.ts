@@ -144,7 +144,10 @@ export function hostApi(t: HostApiTarget): HostApi {
         async listRepositories(page, perPage) {
           const { json, headers } = await call(t, 'GET', `/projects?membership=true&simple=true&order_by=path&sort=asc&${q(page, perPage)}`);
           const rows = json as Array<{ path_with_namespace: string; http_url_to_repo: string; default_branch: string | null; visibility?: string }>;
-          return { items: rows.map((r) => ({ fullName: r.path_with_namespace, cloneUrl: r.http_url_to_repo, defaultBranch: r.default_branch ?? null, private: r.visibility !== 'public' })), nextPage: headerNext(headers, page) };
+          return {
+            items: rows.map((r) => ({ fullName: r.path_with_namespace, cloneUrl: r.http_url_to_repo, defaultBranch: r.default_branch ?? null, private: r.visibility !== 'public' })),
+            nextPage: headerNext(headers, page),
+          };
         },
         async listBranches(repo, page, perPage) {
           const { json, headers } = await call(t, 'GET', `${project(repo)}/repository/branches?${q(page, perPage)}`);
@@ -168,7 +171,10 @@ export function hostApi(t: HostApiTarget): HostApi {
         async listRepositories(page, perPage) {
           const { json, headers } = await call(t, 'GET', `/user/repos?sort=full_name&direction=asc&${q(page, perPage)}`);
           const rows = json as Array<{ full_name: string; html_url: string; default_branch: string | null; private: boolean }>;
-          return { items: rows.map((r) => ({ fullName: r.full_name, cloneUrl: r.html_url.endsWith('.git') ? r.html_url : `${r.html_url}.git`, defaultBranch: r.default_branch ?? null, private: r.private })), nextPage: headerNext(headers, page) };
+          return {
+            items: rows.map((r) => ({ fullName: r.full_name, cloneUrl: r.html_url.endsWith('.git') ? r.html_url : `${r.html_url}.git`, defaultBranch: r.default_branch ?? null, private: r.private })),
+            nextPage: headerNext(headers, page),
+          };
         },
         async listBranches(repo, page, perPage) {
           const { json, headers } = await call(t, 'GET', `/repos/${repo}/branches?${q(page, perPage)}`);

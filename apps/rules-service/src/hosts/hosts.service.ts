@@ -23,7 +23,10 @@ export class HostsService {
 
   private api(source: CodeSourceEntity, token: string): HostApi {
     if (source.provider === 'git' || source.provider === 'coding')
-      throw new UnprocessableError('NotSupported', `listing repositories and registering webhooks through the ${source.provider} API are not supported; branches and tags are listed with git itself${source.provider === 'coding' ? ", and CODING's webhook is set up in the project's settings" : ''}`);
+      throw new UnprocessableError(
+        'NotSupported',
+        `listing repositories and registering webhooks through the ${source.provider} API are not supported; branches and tags are listed with git itself${source.provider === 'coding' ? ", and CODING's webhook is set up in the project's settings" : ''}`,
+      );
     const apiUrl = source.apiUrl ?? defaultApiUrl(source.provider, source.baseUrl);
     return hostApi({ provider: source.provider, apiUrl: apiUrl as string, token, hosts: this.sources.hosts });
   }
@@ -116,7 +119,10 @@ export class HostsService {
 
   /** After a rule is deleted (or moved): the last rule of the repository takes Kiln's webhook with it. */
   async releaseWebhook(tx: EntityManager, sourceId: string, repositoryKey: string): Promise<void> {
-    const [hook] = (await tx.query('SELECT repository, hook_id FROM rules.registered_webhooks WHERE source_id = $1 AND repository_key = $2 FOR UPDATE', [sourceId, repositoryKey])) as Array<{ repository: string; hook_id: string }>;
+    const [hook] = (await tx.query('SELECT repository, hook_id FROM rules.registered_webhooks WHERE source_id = $1 AND repository_key = $2 FOR UPDATE', [sourceId, repositoryKey])) as Array<{
+      repository: string;
+      hook_id: string;
+    }>;
     if (!hook) return;
     const [{ n }] = (await tx.query('SELECT count(*)::int AS n FROM rules.build_rules WHERE source_id = $1 AND repository_key = $2', [sourceId, repositoryKey])) as Array<{ n: number }>;
     if (n > 0) return;
@@ -136,7 +142,10 @@ export class HostsService {
   private app(provider: Provider): OAuthApp {
     const app = oauthApp(this.config, provider);
     if (!app)
-      throw new UnprocessableError('OAuthNotConfigured', `OAuth for ${provider} is not configured: set KILN_OAUTH_${provider.toUpperCase()}_CLIENT_ID and _CLIENT_SECRET${provider === 'coding' ? ' and _URL' : ''}, or give the source a personal access token`);
+      throw new UnprocessableError(
+        'OAuthNotConfigured',
+        `OAuth for ${provider} is not configured: set KILN_OAUTH_${provider.toUpperCase()}_CLIENT_ID and _CLIENT_SECRET${provider === 'coding' ? ' and _URL' : ''}, or give the source a personal access token`,
+      );
     return app;
   }
 
@@ -161,7 +170,12 @@ export class HostsService {
     const state = randomBytes(24).toString('base64url');
     await this.sources.manager.query('DELETE FROM rules.oauth_states WHERE created_at < now() - make_interval(secs => $1)', [STATE_TTL_MS / 1000]);
     await this.sources.manager.query('INSERT INTO rules.oauth_states (state, provider, name, base_url, api_url, source_id) VALUES ($1, $2, $3, $4, $5, $6)', [
-      state, provider, name, req.baseUrl ?? null, req.apiUrl ?? null, req.sourceId ?? null,
+      state,
+      provider,
+      name,
+      req.baseUrl ?? null,
+      req.apiUrl ?? null,
+      req.sourceId ?? null,
     ]);
     return { authorizeUrl: authorizeUrl(provider, app, this.redirectUri, state), state, expiresAt: new Date(Date.now() + STATE_TTL_MS).toISOString() };
   }

@@ -18,7 +18,12 @@ export class EventsService {
 
   async list(q: EventsQuery): Promise<Page<EventView>> {
     const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
-    const qb = this.db.getRepository(PushEventEntity).createQueryBuilder('e').orderBy('e.received_at', 'DESC').addOrderBy('e.event_id', 'DESC').limit(limit + 1);
+    const qb = this.db
+      .getRepository(PushEventEntity)
+      .createQueryBuilder('e')
+      .orderBy('e.received_at', 'DESC')
+      .addOrderBy('e.event_id', 'DESC')
+      .limit(limit + 1);
     if (q.sourceId) {
       // Compared as a uuid, so that the (source_id, received_at) index serves it (a text cast made every source
       // filter walk the whole ledger in time order).
@@ -30,7 +35,10 @@ export class EventsService {
       if (!OUTCOMES.includes(q.outcome)) throw new ValidationError([{ field: 'outcome', message: `must be one of ${OUTCOMES.join(', ')}` }]);
       qb.andWhere('e.outcome = :outcome', { outcome: q.outcome });
     }
-    for (const [field, op] of [['since', '>='], ['until', '<']] as const) {
+    for (const [field, op] of [
+      ['since', '>='],
+      ['until', '<'],
+    ] as const) {
       const value = q[field];
       if (value === undefined) continue;
       if (Number.isNaN(new Date(value).getTime())) throw new ValidationError([{ field, message: 'must be an ISO-8601 time' }]);

@@ -16,7 +16,10 @@ const host = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^(?=.{1,253}(:|$))[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/, 'must be a registry host as in image names (ghcr.io, registry.example.com:5000), without scheme or path');
+  .regex(
+    /^(?=.{1,253}(:|$))[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/,
+    'must be a registry host as in image names (ghcr.io, registry.example.com:5000), without scheme or path',
+  );
 
 const fields = {
   name: z.string().trim().min(1).max(100),

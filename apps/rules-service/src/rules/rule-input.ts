@@ -126,7 +126,12 @@ function repositoryProblem(provider: Provider, repository: string): string | nul
 }
 
 /** How deliveries are matched to rules: case-insensitive owner/name, no `.git`. */
-export const repositoryKey = (repository: string): string => repository.trim().replace(/\.git$/, '').replace(/\/+$/, '').toLowerCase();
+export const repositoryKey = (repository: string): string =>
+  repository
+    .trim()
+    .replace(/\.git$/, '')
+    .replace(/\/+$/, '')
+    .toLowerCase();
 
 export function describeTrigger(trigger: Trigger): string {
   switch (trigger.type) {

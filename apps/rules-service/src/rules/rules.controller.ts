@@ -1,6 +1,20 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { buildsCancel, buildsRebuild, buildsStart, RequestOf, rulesBuildSecrets, rulesCreate, rulesRetention, rulesDelete, rulesGet, rulesList, rulesPreview, rulesSetAutoTrigger, rulesUpdate } from '@kiln/contracts';
+import {
+  buildsCancel,
+  buildsRebuild,
+  buildsStart,
+  RequestOf,
+  rulesBuildSecrets,
+  rulesCreate,
+  rulesRetention,
+  rulesDelete,
+  rulesGet,
+  rulesList,
+  rulesPreview,
+  rulesSetAutoTrigger,
+  rulesUpdate,
+} from '@kiln/contracts';
 import { Handles } from '@kiln/platform';
 import { ManualBuilds } from '../builds/manual-builds.service';
 import { BuildStarter } from '../builds/build-starter.service';

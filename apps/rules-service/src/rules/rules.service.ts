@@ -134,9 +134,9 @@ export class RulesService {
       await tx.delete(BuildRuleEntity, { id });
       // The last rule of a repository takes Kiln's registered webhook with it; a host that cannot be reached
       // does not block the delete (the record stays, and says so in the log).
-      await this.hosts.releaseWebhook(tx, rule.sourceId, rule.repositoryKey).catch((err: unknown) =>
-        this.logger.warn({ msg: 'could not remove the webhook Kiln registered; remove it on the host', ruleId: id, err: String(err) }, 'RulesService'),
-      );
+      await this.hosts
+        .releaseWebhook(tx, rule.sourceId, rule.repositoryKey)
+        .catch((err: unknown) => this.logger.warn({ msg: 'could not remove the webhook Kiln registered; remove it on the host', ruleId: id, err: String(err) }, 'RulesService'));
       // Stored before the delete commits: if it cannot be stored, nothing is deleted.
       await this.bus.publish(ruleDeletedV1, { ruleId: id, at: new Date().toISOString() }, { msgId: `rule-deleted:${id}` });
     });
@@ -159,7 +159,12 @@ export class RulesService {
 
   async list(q: { namespace?: string; imageRepository?: string; cursor?: string; limit?: number }): Promise<Page<BuildRuleView>> {
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 200);
-    const qb = this.rules.createQueryBuilder('r').leftJoinAndSelect('r.source', 's').orderBy('r.created_at', 'ASC').addOrderBy('r.id', 'ASC').limit(limit + 1);
+    const qb = this.rules
+      .createQueryBuilder('r')
+      .leftJoinAndSelect('r.source', 's')
+      .orderBy('r.created_at', 'ASC')
+      .addOrderBy('r.id', 'ASC')
+      .limit(limit + 1);
     if (q.namespace) qb.andWhere('r.namespace = :ns', { ns: q.namespace });
     if (q.imageRepository) qb.andWhere('r.image_repository = :img', { img: q.imageRepository });
     if (q.cursor) {

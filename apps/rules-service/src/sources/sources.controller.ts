@@ -1,6 +1,19 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { oauthCallback, oauthStart, sourcesCreate, sourcesCredentials, sourcesDelete, sourcesGet, sourcesList, sourcesRefs, sourcesRepositories, sourcesUpdate, sourcesWebhookConfig, RequestOf } from '@kiln/contracts';
+import {
+  oauthCallback,
+  oauthStart,
+  sourcesCreate,
+  sourcesCredentials,
+  sourcesDelete,
+  sourcesGet,
+  sourcesList,
+  sourcesRefs,
+  sourcesRepositories,
+  sourcesUpdate,
+  sourcesWebhookConfig,
+  RequestOf,
+} from '@kiln/contracts';
 import { Handles } from '@kiln/platform';
 import { HostsService } from '../hosts/hosts.service';
 import { SourcesService } from './sources.service';

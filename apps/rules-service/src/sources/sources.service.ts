@@ -162,7 +162,11 @@ export class SourcesService {
     const secret = patch.token ?? patch.password;
     if ((patch.sshPrivateKey || patch.generateSshKey) && source.provider !== 'git')
       throw new ValidationError([{ field: 'sshPrivateKey', message: 'SSH keys are for git sources (hosts use tokens or OAuth)' }]);
-    const ssh = patch.generateSshKey ? await generateSshKey(`kiln-${source.name}`) : patch.sshPrivateKey ? { privateKey: patch.sshPrivateKey, publicKey: await publicKeyOf(patch.sshPrivateKey) } : null;
+    const ssh = patch.generateSshKey
+      ? await generateSshKey(`kiln-${source.name}`)
+      : patch.sshPrivateKey
+        ? { privateKey: patch.sshPrivateKey, publicKey: await publicKeyOf(patch.sshPrivateKey) }
+        : null;
     if (ssh) {
       source.sshKeySealed = this.box.seal(ssh.privateKey);
       source.sshPublicKey = ssh.publicKey;

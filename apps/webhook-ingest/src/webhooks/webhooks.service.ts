@@ -75,8 +75,7 @@ export class WebhooksService implements OnModuleInit {
     // Replays are judged per source: two sources sharing a secret may see the same token and timestamp.
     if (outcome.kind !== 'refused' && outcome.replayKey) outcome = await this.checkReplay(outcome, `${config.id}.${outcome.replayKey}`);
 
-    const record = (o: Omit<DeliveryRecordedV1, 'provider' | 'sourceId' | 'receivedAt' | 'eventType'>) =>
-      this.record({ ...o, provider: config.provider, sourceId: config.id, receivedAt, eventType });
+    const record = (o: Omit<DeliveryRecordedV1, 'provider' | 'sourceId' | 'receivedAt' | 'eventType'>) => this.record({ ...o, provider: config.provider, sourceId: config.id, receivedAt, eventType });
     switch (outcome.kind) {
       case 'refused':
         this.logger.warn({ msg: 'webhook refused', sourceId: delivery.sourceId, reason: outcome.reason, status: outcome.status }, 'Webhooks');

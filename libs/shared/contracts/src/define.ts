@@ -48,7 +48,11 @@ export interface Page<T> {
 /** Requests that name one thing. Any string: a service answers 404 for an id it does not know. */
 export const byId = z.object({ id: z.string() });
 /** Requests without arguments (NestJS sends an empty object, or nothing). */
-export const noArgs = z.object({}).passthrough().optional().transform(() => ({}) as Record<string, never>);
+export const noArgs = z
+  .object({})
+  .passthrough()
+  .optional()
+  .transform(() => ({}) as Record<string, never>);
 /** Cursor paging. */
 export const pageQuery = { cursor: z.string().optional(), limit: z.number().int().optional() };
 /**

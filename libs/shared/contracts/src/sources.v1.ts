@@ -90,7 +90,10 @@ export interface OAuthStartRequest {
   sourceId?: string;
 }
 export const oauthStart = defineRpc('rules.oauth.start.v1', body<OAuthStartRequest>()).returns<{ authorizeUrl: string; state: string; expiresAt: string }>();
-export const oauthCallback = defineRpc('rules.oauth.callback.v1', z.object({ code: z.string().optional(), state: z.string().optional(), error: z.string().optional(), error_description: z.string().optional() })).returns<SourceView>();
+export const oauthCallback = defineRpc(
+  'rules.oauth.callback.v1',
+  z.object({ code: z.string().optional(), state: z.string().optional(), error: z.string().optional(), error_description: z.string().optional() }),
+).returns<SourceView>();
 
 export const sourcesUpdate = defineRpc('rules.sources.update.v1', byId.extend({ patch: body<UpdateSourceRequest>() })).returns<SourceView>();
 export const sourcesDelete = defineRpc('rules.sources.delete.v1', byId).returns<{ deleted: true }>();

@@ -37,14 +37,11 @@ export function normalizeTagRule(input: Partial<TagRule> | undefined, field = 't
   const rule = { ...DEFAULT_TAG_RULE, ...stripUndefined(input ?? {}) };
   const problems: FieldProblem[] = [];
   if (typeof rule.prefix !== 'string') problems.push({ field: `${field}.prefix`, message: 'must be a string' });
-  else if (rule.prefix !== '' && !PREFIX_RE.test(rule.prefix))
-    problems.push({ field: `${field}.prefix`, message: 'must start with a letter, digit or _ and contain only letters, digits, _ . -' });
-  if (!Array.isArray(rule.parts) || rule.parts.some((p) => !TAG_PARTS.includes(p)))
-    problems.push({ field: `${field}.parts`, message: `must be a list of ${TAG_PARTS.join(', ')}` });
+  else if (rule.prefix !== '' && !PREFIX_RE.test(rule.prefix)) problems.push({ field: `${field}.prefix`, message: 'must start with a letter, digit or _ and contain only letters, digits, _ . -' });
+  if (!Array.isArray(rule.parts) || rule.parts.some((p) => !TAG_PARTS.includes(p))) problems.push({ field: `${field}.parts`, message: `must be a list of ${TAG_PARTS.join(', ')}` });
   else if (new Set(rule.parts).size !== rule.parts.length) problems.push({ field: `${field}.parts`, message: 'must not repeat a part' });
   else if (rule.parts.length === 0 && rule.prefix === '') problems.push({ field: `${field}.parts`, message: 'needs at least one part when there is no prefix' });
-  if (!Number.isInteger(rule.commitLength) || rule.commitLength < 4 || rule.commitLength > 40)
-    problems.push({ field: `${field}.commitLength`, message: 'must be a whole number from 4 to 40' });
+  if (!Number.isInteger(rule.commitLength) || rule.commitLength < 4 || rule.commitLength > 40) problems.push({ field: `${field}.commitLength`, message: 'must be a whole number from 4 to 40' });
   if (typeof rule.timeFormat !== 'string' || rule.timeFormat.length === 0 || !/^[A-Za-z0-9_.-]+$/.test(rule.timeFormat.replace(TIME_TOKEN_RE, '0')))
     problems.push({ field: `${field}.timeFormat`, message: 'may contain only the tokens YYYY MM DD HH mm ss and the characters A-Z a-z 0-9 _ . -' });
   else if (!TIME_TOKEN_RE.test(rule.timeFormat)) problems.push({ field: `${field}.timeFormat`, message: 'must contain at least one of YYYY MM DD HH mm ss' });
@@ -53,8 +50,7 @@ export function normalizeTagRule(input: Partial<TagRule> | undefined, field = 't
   if (problems.length === 0) {
     const fixed = fixedLength(rule as NormalizedTagRule);
     const room = rule.parts.includes('ref') ? HASH_LENGTH + 2 : 0;
-    if (fixed + room > MAX_TAG_LENGTH)
-      problems.push({ field, message: `the tag would be longer than ${MAX_TAG_LENGTH} characters; shorten the prefix or time format` });
+    if (fixed + room > MAX_TAG_LENGTH) problems.push({ field, message: `the tag would be longer than ${MAX_TAG_LENGTH} characters; shorten the prefix or time format` });
   }
   if (problems.length > 0) throw new ValidationError(problems);
   return rule as NormalizedTagRule;
@@ -89,7 +85,11 @@ export function renderTag(rule: NormalizedTagRule, input: TagInput): string {
  * silently share a tag.
  */
 export function sanitizeRefName(name: string, maxLength = MAX_TAG_LENGTH): string {
-  let safe = name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[.-]+/, '').replace(/[.-]+$/, '');
+  let safe = name
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[.-]+/, '')
+    .replace(/[.-]+$/, '');
   const lossy = safe !== name;
   if (!lossy && safe.length <= maxLength) return safe;
   const hash = fnv1a32(name);

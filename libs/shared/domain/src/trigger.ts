@@ -2,11 +2,7 @@ import { RE2JS } from 're2js';
 import { ValidationError } from './errors';
 import { parseRef } from './refs';
 
-export type Trigger =
-  | { type: 'branch'; branch: string }
-  | { type: 'tag' }
-  | { type: 'anyBranch' }
-  | { type: 'refRegex'; pattern: string };
+export type Trigger = { type: 'branch'; branch: string } | { type: 'tag' } | { type: 'anyBranch' } | { type: 'refRegex'; pattern: string };
 
 export const TRIGGER_TYPES = ['branch', 'tag', 'anyBranch', 'refRegex'] as const;
 
@@ -39,16 +35,12 @@ export function matchTrigger(trigger: Trigger, push: PushFacts): TriggerDecision
   switch (trigger.type) {
     case 'branch':
       if (parsed.type !== 'branch') return { matched: false, reason: `${push.ref} is not a branch; the rule builds branch ${trigger.branch}` };
-      return parsed.name === trigger.branch
-        ? { matched: true }
-        : { matched: false, reason: `branch ${parsed.name} is not ${trigger.branch}` };
+      return parsed.name === trigger.branch ? { matched: true } : { matched: false, reason: `branch ${parsed.name} is not ${trigger.branch}` };
     case 'tag':
       return parsed.type === 'tag' ? { matched: true } : { matched: false, reason: `${push.ref} is not a tag; the rule builds new tags` };
     case 'anyBranch':
       return parsed.type === 'branch' ? { matched: true } : { matched: false, reason: `${push.ref} is not a branch; the rule builds any branch` };
     case 'refRegex':
-      return compileRefPattern(trigger.pattern).matcher(push.ref).find()
-        ? { matched: true }
-        : { matched: false, reason: `${push.ref} does not match ${trigger.pattern}` };
+      return compileRefPattern(trigger.pattern).matcher(push.ref).find() ? { matched: true } : { matched: false, reason: `${push.ref} does not match ${trigger.pattern}` };
   }
 }

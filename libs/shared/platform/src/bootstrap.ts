@@ -26,10 +26,7 @@ export async function startService(spec: ServiceSpec): Promise<INestApplication>
   app.enableShutdownHooks();
   if (spec.configure) await spec.configure(app);
   if (spec.nats) {
-    app.connectMicroservice<MicroserviceOptions>(
-      { transport: Transport.NATS, options: { ...natsOptions(spec.nats.auth, `${spec.name}-server`), queue: spec.nats.queue } },
-      { inheritAppConfig: true },
-    );
+    app.connectMicroservice<MicroserviceOptions>({ transport: Transport.NATS, options: { ...natsOptions(spec.nats.auth, `${spec.name}-server`), queue: spec.nats.queue } }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
   await app.listen(spec.http.port, spec.http.host);

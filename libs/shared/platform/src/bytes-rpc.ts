@@ -29,13 +29,7 @@ function reply(msg: Msg, status: number, json: string): void {
  * Answers `def` on core NATS in a queue group (replicas share the load). The handler returns the answer already
  * serialized; a KilnError becomes its status and body, anything else a logged 500.
  */
-export function serveBytesRpc<Req, Res>(
-  nc: NatsConnection,
-  def: BytesRpcDef<Req, Res>,
-  queue: string,
-  logger: JsonLogger,
-  handler: (req: Req) => Promise<string>,
-): Subscription {
+export function serveBytesRpc<Req, Res>(nc: NatsConnection, def: BytesRpcDef<Req, Res>, queue: string, logger: JsonLogger, handler: (req: Req) => Promise<string>): Subscription {
   return nc.subscribe(def.subject, {
     queue,
     callback: (err, msg) => {

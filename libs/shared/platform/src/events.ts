@@ -136,28 +136,28 @@ export class EventBus {
 
   /** One message at a time; acked after the handler resolves, redelivered (with backoff) when it throws. */
   async consume<T>(def: EventDef<T>, durable: string, handler: (payload: T, msg: JsMsg) => Promise<void>, opts: ConsumeOptions = {}): Promise<void> {
-    await this.consumeBatches(def, durable, async (batch) => {
-      for (const item of batch) {
-        try {
-          await handler(item.payload, item.msg);
-          item.msg.ack();
-        } catch (err) {
-          this.retryLater(durable, item.msg, err);
+    await this.consumeBatches(
+      def,
+      durable,
+      async (batch) => {
+        for (const item of batch) {
+          try {
+            await handler(item.payload, item.msg);
+            item.msg.ack();
+          } catch (err) {
+            this.retryLater(durable, item.msg, err);
+          }
         }
-      }
-    }, { ...opts, maxBatch: 1, manualAck: true });
+      },
+      { ...opts, maxBatch: 1, manualAck: true },
+    );
   }
 
   /**
    * Batches form by themselves: the handler gets whatever arrived while the previous batch was being written,
    * up to `maxBatch`. The whole batch is acked after the handler resolves, or redelivered when it throws.
    */
-  async consumeBatches<T>(
-    def: EventDef<T>,
-    durable: string,
-    handler: (batch: Delivered<T>[]) => Promise<void>,
-    opts: ConsumeOptions & { manualAck?: boolean } = {},
-  ): Promise<void> {
+  async consumeBatches<T>(def: EventDef<T>, durable: string, handler: (batch: Delivered<T>[]) => Promise<void>, opts: ConsumeOptions & { manualAck?: boolean } = {}): Promise<void> {
     const filter = opts.filterSubject ?? def.subject;
     const ackWaitMs = opts.ackWaitMs ?? 30_000;
     await this.ensureConsumer(def.stream, durable, filter, ackWaitMs, opts.maxAckPendingMessages ?? 10_000);

@@ -122,10 +122,13 @@ export function isRefusedSha(stderr: string): boolean {
 /** What a failed git network command means for the user, from its stderr. */
 export function classifyGitError(stderr: string, url: string): { type: GitProblem; message: string; hint: string } {
   const reason = lastLine(stderr);
-  if (/Authentication failed|could not read Username|could not read Password|HTTP Basic: Access denied|returned error: 40[13]|Permission denied \(publickey|terminal prompts disabled|invalid credentials/i.test(stderr))
+  if (
+    /Authentication failed|could not read Username|could not read Password|HTTP Basic: Access denied|returned error: 40[13]|Permission denied \(publickey|terminal prompts disabled|invalid credentials/i.test(
+      stderr,
+    )
+  )
     return { type: 'SourceAuthFailed', message: `the git server refused Kiln's credentials for ${url}: ${reason}`, hint: 're-authorize the source with a token or key that can read this repository' };
-  if (isRefusedSha(stderr))
-    return { type: 'RefNotFound', message: `the commit is not on ${url}: ${reason}`, hint: 'check the branch, tag or commit; it may have been force-pushed away' };
+  if (isRefusedSha(stderr)) return { type: 'RefNotFound', message: `the commit is not on ${url}: ${reason}`, hint: 'check the branch, tag or commit; it may have been force-pushed away' };
   if (/Repository not found|does not appear to be a git repository|returned error: 404|not found/i.test(stderr))
     return { type: 'RepositoryNotFound', message: `repository ${url} was not found: ${reason}`, hint: 'check the rule repository name and that the source credentials can see it' };
   return { type: 'GitUnavailable', message: `git could not reach ${url}: ${reason}`, hint: 'the git server may be unreachable; try again shortly' };

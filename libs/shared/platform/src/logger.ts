@@ -48,8 +48,6 @@ export class JsonLogger implements LoggerService {
         : typeof message === 'object' && message !== null
           ? (message as LogFields)
           : { msg: String(message) };
-    this.out(
-      JSON.stringify({ time: new Date().toISOString(), level, service: this.service, ...(context ? { context } : {}), ...fields, ...(stack ? { stack } : {}) }),
-    );
+    this.out(JSON.stringify({ time: new Date().toISOString(), level, service: this.service, ...(context ? { context } : {}), ...fields, ...(stack ? { stack } : {}) }));
   }
 }

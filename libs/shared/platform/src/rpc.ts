@@ -14,11 +14,9 @@ export async function callRpc<Req, Res>(client: ClientProxy, def: RpcDef<Req, Re
     return await firstValueFrom(client.send<Res, Req>(def.pattern, request).pipe(timeout(timeoutMs)));
   } catch (err) {
     if (KilnError.isBody(err)) throw new KilnError(err.status, err.code, err.message, err.fields);
-    if (err instanceof Error && err.name === 'TimeoutError')
-      throw new KilnError(503, 'ServiceUnavailable', `no answer to ${def.pattern} within ${timeoutMs} ms; is the owning service running?`);
+    if (err instanceof Error && err.name === 'TimeoutError') throw new KilnError(503, 'ServiceUnavailable', `no answer to ${def.pattern} within ${timeoutMs} ms; is the owning service running?`);
     const text = String((err as { message?: string })?.message ?? err);
-    if (text.includes('no responders') || text.includes('Empty response'))
-      throw new KilnError(503, 'ServiceUnavailable', `no service answers ${def.pattern} right now`);
+    if (text.includes('no responders') || text.includes('Empty response')) throw new KilnError(503, 'ServiceUnavailable', `no service answers ${def.pattern} right now`);
     throw err;
   }
 }

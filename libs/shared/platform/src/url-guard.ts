@@ -75,7 +75,10 @@ export class HostPolicy {
 
   /** `allow`: comma-separated host names, IP addresses and CIDR ranges (e.g. `127.0.0.1,git.internal,10.1.0.0/16`). */
   constructor(allow = '') {
-    for (const raw of allow.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+    for (const raw of allow
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean)) {
       const [addr, bits] = raw.split('/');
       const family = isIP(addr);
       if (family === 0) this.names.add(raw);

@@ -13,8 +13,7 @@ export function verifyCodingSignature(rawBody: Buffer, secret: string, header: s
 /** CODING: X-Coding-Event (push, ping), X-Coding-Delivery, X-Coding-Signature; JSON or form `payload`. */
 export const codingAdapter: ProviderAdapter = {
   read(delivery: Delivery, secret: string): Outcome {
-    if (!verifyCodingSignature(delivery.rawBody, secret, delivery.headers['x-coding-signature']))
-      return { kind: 'refused', status: 401, reason: 'missing or wrong X-Coding-Signature' };
+    if (!verifyCodingSignature(delivery.rawBody, secret, delivery.headers['x-coding-signature'])) return { kind: 'refused', status: 401, reason: 'missing or wrong X-Coding-Signature' };
     const event = delivery.headers['x-coding-event'];
     const deliveryId = delivery.headers['x-coding-delivery'];
     if (!event || !deliveryId) return { kind: 'refused', status: 400, reason: 'missing X-Coding-Event or X-Coding-Delivery' };

@@ -40,8 +40,7 @@ export function createGiteeAdapter(now: () => number = Date.now): ProviderAdapte
       }
       if (timestamp) {
         const skew = Math.abs(now() - Number(timestamp));
-        if (!Number.isFinite(skew) || skew > GITEE_WINDOW_MS)
-          return { kind: 'refused', status: 401, reason: 'X-Gitee-Timestamp is outside the one-hour window' };
+        if (!Number.isFinite(skew) || skew > GITEE_WINDOW_MS) return { kind: 'refused', status: 401, reason: 'X-Gitee-Timestamp is outside the one-hour window' };
       } else if (signed) {
         return { kind: 'refused', status: 401, reason: 'missing X-Gitee-Timestamp' };
       }

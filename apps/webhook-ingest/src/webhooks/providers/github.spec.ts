@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { githubAdapter, verifyGithubSignature } from './github';
 import type { Delivery } from './types';
 
-const SECRET = 'It\'s a Secret to Everybody';
+const SECRET = "It's a Secret to Everybody";
 const sha = (c: string) => c.repeat(40);
 
 function delivery(body: unknown, opts: { event?: string; form?: boolean; signature?: string; raw?: string } = {}): Delivery {

@@ -46,13 +46,11 @@ export function readJsonOrFormPayload(delivery: Delivery): unknown {
   return JSON.parse(text);
 }
 
-
 export const githubAdapter: ProviderAdapter = {
   read(delivery: Delivery, secret: string): Outcome {
     const event = delivery.headers['x-github-event'];
     const deliveryId = delivery.headers['x-github-delivery'];
-    if (!verifyGithubSignature(delivery.rawBody, secret, delivery.headers['x-hub-signature-256']))
-      return { kind: 'refused', status: 401, reason: 'missing or wrong X-Hub-Signature-256' };
+    if (!verifyGithubSignature(delivery.rawBody, secret, delivery.headers['x-hub-signature-256'])) return { kind: 'refused', status: 401, reason: 'missing or wrong X-Hub-Signature-256' };
     if (!event || !deliveryId) return { kind: 'refused', status: 400, reason: 'missing X-GitHub-Event or X-GitHub-Delivery' };
     if (event === 'ping') return { kind: 'ping', deliveryId };
     if (event !== 'push') return { kind: 'ignored', deliveryId, reason: `event type ${event} is not used by Kiln` };
@@ -62,44 +60,43 @@ export const githubAdapter: ProviderAdapter = {
 
 /** GitHub's push payload shape, which Gitee and CODING follow closely. */
 export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', delivery: Delivery, deliveryId: string): Outcome {
-    let body: GithubPush;
-    try {
-      body = readJsonOrFormPayload(delivery) as GithubPush;
-    } catch (err) {
-      return { kind: 'refused', status: 400, reason: `body is not a ${provider} push payload: ${(err as Error).message}` };
-    }
-    const fullName = provider === 'gitee' ? giteePathName(body?.repository) : (body?.repository?.full_name ?? body?.repository?.path_with_namespace);
-    if (typeof body?.ref !== 'string' || !fullName)
-      return { kind: 'refused', status: 400, reason: 'push payload lacks ref or repository.full_name' };
-    const before = normalizeSha(body.before);
-    const after = normalizeSha(body.after);
-    const deleted = body.deleted ?? after === ZERO_SHA;
-    const head = body.head_commit;
-    const refs = refFields(body.ref);
-    return {
-      kind: 'event',
+  let body: GithubPush;
+  try {
+    body = readJsonOrFormPayload(delivery) as GithubPush;
+  } catch (err) {
+    return { kind: 'refused', status: 400, reason: `body is not a ${provider} push payload: ${(err as Error).message}` };
+  }
+  const fullName = provider === 'gitee' ? giteePathName(body?.repository) : (body?.repository?.full_name ?? body?.repository?.path_with_namespace);
+  if (typeof body?.ref !== 'string' || !fullName) return { kind: 'refused', status: 400, reason: 'push payload lacks ref or repository.full_name' };
+  const before = normalizeSha(body.before);
+  const after = normalizeSha(body.after);
+  const deleted = body.deleted ?? after === ZERO_SHA;
+  const head = body.head_commit;
+  const refs = refFields(body.ref);
+  return {
+    kind: 'event',
+    deliveryId,
+    event: {
+      provider,
       deliveryId,
-      event: {
-        provider,
-        deliveryId,
-        kind: 'push',
-        ref: refs.ref,
-        refType: refs.refType,
-        name: refs.name,
-        before,
-        after,
-        // For an annotated tag `after` is the tag object; head_commit is the commit it points at.
-        commitSha: deleted ? null : (normalizeSha(head?.id) ?? after),
-        created: body.created ?? before === ZERO_SHA,
-        deleted,
-        repoFullName: fullName,
-        cloneUrl: body.repository?.clone_url ?? body.repository?.git_http_url ?? null,
-        sshUrl: body.repository?.ssh_url ?? body.repository?.git_ssh_url ?? null,
-        defaultBranch: body.repository?.default_branch ?? body.repository?.master_branch ?? null,
-        headCommit: headCommit(head),
-        pusher: body.pusher?.login ?? body.pusher?.username ?? body.pusher?.name ?? body.sender?.login ?? null,
-      },
-    };
+      kind: 'push',
+      ref: refs.ref,
+      refType: refs.refType,
+      name: refs.name,
+      before,
+      after,
+      // For an annotated tag `after` is the tag object; head_commit is the commit it points at.
+      commitSha: deleted ? null : (normalizeSha(head?.id) ?? after),
+      created: body.created ?? before === ZERO_SHA,
+      deleted,
+      repoFullName: fullName,
+      cloneUrl: body.repository?.clone_url ?? body.repository?.git_http_url ?? null,
+      sshUrl: body.repository?.ssh_url ?? body.repository?.git_ssh_url ?? null,
+      defaultBranch: body.repository?.default_branch ?? body.repository?.master_branch ?? null,
+      headCommit: headCommit(head),
+      pusher: body.pusher?.login ?? body.pusher?.username ?? body.pusher?.name ?? body.sender?.login ?? null,
+    },
+  };
 }
 
 /**

@@ -28,8 +28,7 @@ export const gitlabAdapter: ProviderAdapter = {
     const token = delivery.headers['x-gitlab-token'];
     if (!token || !safeEqual(token, secret)) return { kind: 'refused', status: 401, reason: 'missing or wrong X-Gitlab-Token' };
     const event = delivery.headers['x-gitlab-event'];
-    const deliveryId =
-      delivery.headers['idempotency-key'] ?? delivery.headers['x-gitlab-event-uuid'] ?? createHash('sha256').update(delivery.rawBody).digest('hex').slice(0, 32);
+    const deliveryId = delivery.headers['idempotency-key'] ?? delivery.headers['x-gitlab-event-uuid'] ?? createHash('sha256').update(delivery.rawBody).digest('hex').slice(0, 32);
     if (!event) return { kind: 'refused', status: 400, reason: 'missing X-Gitlab-Event' };
     if (!EVENTS.has(event)) return { kind: 'ignored', deliveryId, reason: `event type ${event} is not used by Kiln` };
     let body: GitlabPush;
@@ -38,10 +37,8 @@ export const gitlabAdapter: ProviderAdapter = {
     } catch (err) {
       return { kind: 'refused', status: 400, reason: `body is not a GitLab push payload: ${(err as Error).message}` };
     }
-    if (body?.object_kind !== 'push' && body?.object_kind !== 'tag_push')
-      return { kind: 'ignored', deliveryId, reason: `object_kind ${String(body?.object_kind)} is not a push` };
-    if (typeof body.ref !== 'string' || !body.project?.path_with_namespace)
-      return { kind: 'refused', status: 400, reason: 'push payload lacks ref or project.path_with_namespace' };
+    if (body?.object_kind !== 'push' && body?.object_kind !== 'tag_push') return { kind: 'ignored', deliveryId, reason: `object_kind ${String(body?.object_kind)} is not a push` };
+    if (typeof body.ref !== 'string' || !body.project?.path_with_namespace) return { kind: 'refused', status: 400, reason: 'push payload lacks ref or project.path_with_namespace' };
     const before = normalizeSha(body.before);
     const after = normalizeSha(body.after);
     const deleted = after === ZERO_SHA;

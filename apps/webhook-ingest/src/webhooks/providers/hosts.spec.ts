@@ -48,7 +48,13 @@ describe.each(HOSTS)('%s deliveries', (host) => {
   });
 
   it('marks a new branch with a slash as created and keeps the slash in the name', () => {
-    expect(event(read(host, { ...base, ref: 'refs/heads/feature/login-v2', before: sha('0') }))).toMatchObject({ refType: 'branch', name: 'feature/login-v2', created: true, deleted: false, before: sha('0') });
+    expect(event(read(host, { ...base, ref: 'refs/heads/feature/login-v2', before: sha('0') }))).toMatchObject({
+      refType: 'branch',
+      name: 'feature/login-v2',
+      created: true,
+      deleted: false,
+      before: sha('0'),
+    });
   });
 
   it('builds the commit a tag points at (annotated: after is the tag object)', () => {
@@ -120,8 +126,11 @@ describe('host differences', () => {
   it.each([
     ['path_with_namespace', (b: Record<string, unknown>) => b],
     ['the namespace and repository paths', (b: Record<string, unknown>) => ({ ...b, repository: { ...(b.repository as object), path_with_namespace: undefined } })],
-    ['the namespace object and repository path', (b: Record<string, unknown>) => ({ ...b, repository: { ...(b.repository as object), path_with_namespace: undefined, namespace: { path: 'oschina', name: 'OSCHINA' } } })],
-  ])("names a Gitee repository by its path, not its display name, from %s", (_from, edit) => {
+    [
+      'the namespace object and repository path',
+      (b: Record<string, unknown>) => ({ ...b, repository: { ...(b.repository as object), path_with_namespace: undefined, namespace: { path: 'oschina', name: 'OSCHINA' } } }),
+    ],
+  ])('names a Gitee repository by its path, not its display name, from %s', (_from, edit) => {
     const gitee = createGiteeAdapter(() => NOW);
     const d = giteePush({ ...base, repo: 'oschina/gitee' }, SECRET, { signed: true, timestamp: NOW, displayName: 'OSCHINA/码云' });
     const body = JSON.stringify(edit(JSON.parse(d.body) as Record<string, unknown>));
