@@ -20,14 +20,17 @@ interface Line {
   attempt: number;
 }
 
-/** A Dockerfile that only BuildKit builds: parallel stages, a cache mount, a heredoc, a stage chosen by --target. */
-const DOCKERFILE = `FROM kiln/busybox:local AS base
+/**
+ * A Dockerfile that only BuildKit builds: parallel stages, a cache mount, a heredoc, a stage chosen by --target. The
+ * run's own id in the slow steps keeps an earlier run's layer cache from answering for them.
+ */
+const dockerfile = (run: string) => `FROM kiln/busybox:local AS base
 
 FROM base AS slow-a
-RUN sleep 2 && date +%s > /a
+RUN sleep 2 && date +%s > /a # ${run}
 
 FROM base AS slow-b
-RUN sleep 2 && date +%s > /b
+RUN sleep 2 && date +%s > /b # ${run}
 
 FROM base AS deps
 COPY stamp /stamp
@@ -64,11 +67,18 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
   });
 
   const build = (ruleId: string) => buildNow(api, ruleId);
+  const instructions = async (id: string) =>
+    (
+      await api.ok<{ instructions: Array<{ vertex: number; name: string; status: string; startedAt: string | null; finishedAt: string | null; durationMs: number | null }> }>(
+        'GET',
+        `/api/v1/builds/${id}`,
+      )
+    ).instructions;
   const logs = async (id: string) => (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${id}/logs?step=build&limit=5000`)).items.map((l) => l.text);
 
   it('builds parallel stages, a cache mount and a heredoc up to the --target stage; a rebuild is CACHED; the cache mount persists', async () => {
     const s = await Scenario.create(api, git, `acme/bk-${run}`);
-    s.repo.commit({ Dockerfile: DOCKERFILE, stamp: `first-${run}\n` }, 'buildkit features');
+    s.repo.commit({ Dockerfile: dockerfile(run), stamp: `first-${run}\n` }, 'buildkit features');
     s.repo.push('refs/heads/main');
     const rule = await api.ok<{ id: string; target: string }>('POST', '/api/v1/namespaces/bk/repositories/features/build-rules', {
       sourceId: s.source.id,
@@ -90,6 +100,14 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
       ?.slice(1)
       .map(Number) ?? [0, 99];
     expect(Math.abs(a - b)).toBeLessThanOrEqual(1);
+    // The build record has each instruction as BuildKit ran it, numbered as in the log; the skipped stage has none.
+    const ran = await instructions(first.id);
+    const slowA = ran.find((i) => i.name.includes('RUN sleep 2 && date +%s > /a'));
+    expect(slowA).toMatchObject({ name: expect.stringMatching(/^\[slow-a \d+\/\d+\] RUN/), status: 'succeeded' });
+    expect(slowA?.durationMs).toBeGreaterThanOrEqual(1500);
+    expect(text).toContain(`#${slowA?.vertex} ${slowA?.name}`);
+    expect(ran.filter((i) => i.name.includes(' RUN ')).map((i) => i.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(ran.some((i) => i.name.includes('not-this-one'))).toBe(false);
 
     // The same commit again: every step is CACHED and nothing runs.
     const again = await build(rule.id);
@@ -97,6 +115,13 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     expect(again.status).toBe('succeeded');
     expect(againText.filter((t) => /^#\d+ CACHED$/.test(t)).length).toBeGreaterThanOrEqual(4);
     expect(againText.some((t) => t.startsWith('a='))).toBe(false);
+    const cached = (await instructions(again.id)).filter((i) => i.name.includes(' RUN '));
+    expect(cached.map((i) => [i.status, i.durationMs])).toEqual([
+      ['cached', null],
+      ['cached', null],
+      ['cached', null],
+      ['cached', null],
+    ]);
 
     // A new commit runs the cache-mount step again, and finds what the previous build left in the mount.
     s.repo.commit({ stamp: `second-${run}\n` }, 'new stamp');

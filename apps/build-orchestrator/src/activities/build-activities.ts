@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError, Redactor, renderTag } from '@kiln/domain';
-import { BuildInput, BuildStatusV1, RegistryCredentials, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
+import { BuildInput, BuildInstruction, BuildStatusV1, RegistryCredentials, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EventBus, HostPolicy, JsonLogger } from '@kiln/platform';
 import { BuildkitOptions, missingPlatforms, solve, SolveStatus, Vertex, workerPlatforms } from '../buildkit/buildkit-client';
@@ -183,6 +183,17 @@ export function createBuildActivities(deps: BuildActivityDeps) {
         if (input.target) log.line(`target stage: ${input.target}`);
         const registry = input.registry;
         const progress = new ProgressLog(log);
+        // The build record shows each instruction as it goes: its list, whenever it changed, at most once a second.
+        let reported = '';
+        let lastReport = 0;
+        const reportInstructions = async (ended: boolean) => {
+          const instructions = progress.instructions(ended);
+          const json = JSON.stringify(instructions);
+          if (json === reported || instructions.length === 0) return;
+          reported = json;
+          lastReport = Date.now();
+          await publishStatus(deps.bus, { buildId: d.buildId, instructions });
+        };
         const { digest } = await solve(deps.buildkit, {
           cloneDir: workdir,
           dockerfilePath: input.dockerfilePath,
@@ -205,8 +216,11 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           provenance: true,
           signal,
           deadlineMs: (input.timeoutSeconds ?? 3600) * 1000,
-          onStatus: (st) => progress.write(st),
-        });
+          onStatus: (st) => {
+            progress.write(st);
+            if (Date.now() - lastReport >= 1000) void reportInstructions(false).catch(() => undefined);
+          },
+        }).finally(() => reportInstructions(true).catch(() => undefined));
         log.line(`pushed ${registry}/${d.imageRepository}@${digest}`);
         return { imageId: digest };
       });
@@ -248,11 +262,42 @@ export function createBuildActivities(deps: BuildActivityDeps) {
 
 export type BuildActivities = ReturnType<typeof createBuildActivities>;
 
+/** A Dockerfile instruction's vertex: `[2/3] RUN make`, `[build 1/4] FROM …` (not context loads or exports). */
+const INSTRUCTION_RE = /^\[[^\]]*\b\d+\/\d+\] /;
+
 /** BuildKit's progress as log lines, numbered per vertex like `docker buildx build --progress=plain`. */
 class ProgressLog {
   private readonly seen = new Map<string, { n: number; vertex: Vertex; named: boolean }>();
 
   constructor(private readonly log: StepLog) {}
+
+  /**
+   * The Dockerfile's instructions (BuildKit names them `[stage n/m] INSTRUCTION`), as they stand. Once the solve has
+   * ended (`ended`), an instruction still marked running was stopped with it.
+   */
+  instructions(ended = false): BuildInstruction[] {
+    const out: BuildInstruction[] = [];
+    for (const { n, vertex: v } of this.seen.values()) {
+      if (!v.name || !INSTRUCTION_RE.test(v.name)) continue;
+      const started = v.started ? new Date(v.started).toISOString() : null;
+      const finished = v.completed ? new Date(v.completed).toISOString() : null;
+      const status: BuildInstruction['status'] = v.cached
+        ? 'cached'
+        : v.error
+          ? /^(context )?canceled/.test(v.error)
+            ? 'cancelled'
+            : 'failed'
+          : finished
+            ? 'succeeded'
+            : started
+              ? ended
+                ? 'cancelled'
+                : 'running'
+              : 'pending';
+      out.push({ vertex: n, name: v.name, status, startedAt: started, finishedAt: finished, durationMs: started && finished && !v.cached ? Date.parse(finished) - Date.parse(started) : null });
+    }
+    return out.sort((a, b) => a.vertex - b.vertex);
+  }
 
   write(status: SolveStatus): void {
     for (const v of status.vertexes ?? []) {

@@ -1,5 +1,5 @@
 import type { BuildStatus, RefType } from '@kiln/domain';
-import type { BuildFailure, BuildTriggerInfo, PlatformImage, StepName, StepStatus } from '@kiln/contracts';
+import type { BuildFailure, BuildTriggerInfo, BuildInstruction, PlatformImage, StepName, StepStatus } from '@kiln/contracts';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 @Entity({ schema: 'logs', name: 'builds' })
@@ -20,6 +20,7 @@ export class BuildEntity {
   @Column('text', { nullable: true }) digest!: string | null;
   /** Each platform's image in the pushed index. */
   @Column('jsonb', { default: () => "'[]'" }) images!: PlatformImage[];
+  @Column('jsonb', { default: () => "'[]'" }) instructions!: BuildInstruction[];
   @Column('text', { name: 'workflow_id' }) workflowId!: string;
   @Column('jsonb', { nullable: true }) failure!: BuildFailure | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;

@@ -47,6 +47,8 @@ export class BuildsService {
         build = await tx.findOneOrFail(BuildEntity, { where: { id: report.buildId }, lock: { mode: 'pessimistic_write' } });
       }
       if (report.step) await this.applyStep(tx, report.buildId, report.step, at);
+      // The worker's latest view of the Dockerfile's instructions, whole; its final one may follow the build's end.
+      if (report.instructions) await tx.update(BuildEntity, { id: build.id }, { instructions: report.instructions });
       const patch: Partial<BuildEntity> = {};
       if (report.status && !isTerminal(build.status) && RANK[report.status] >= RANK[build.status]) {
         patch.status = report.status;
@@ -177,6 +179,7 @@ function toView(b: BuildEntity, steps?: BuildStepEntity[]): BuildView {
     tags: b.tags,
     digest: b.digest,
     images: b.images ?? [],
+    instructions: b.instructions ?? [],
     workflowId: b.workflowId,
     failure: b.failure,
     rebuildOf: b.trigger.kind === 'rebuild' ? b.trigger.rebuildOf : null,

@@ -47,6 +47,22 @@ export type BuildDescriptor = z.infer<typeof buildDescriptorSchema>;
 export const platformImageSchema = z.object({ platform: z.string().min(1), digest: z.string().min(1) });
 export type PlatformImage = z.infer<typeof platformImageSchema>;
 
+export const INSTRUCTION_STATUSES = ['pending', 'running', 'succeeded', 'cached', 'failed', 'cancelled'] as const;
+
+/**
+ * One Dockerfile instruction as BuildKit ran it (a vertex of its build graph, `[stage 2/4] RUN make`): its status,
+ * CACHED included, and times. `vertex` is the `#N` its log lines carry.
+ */
+export const buildInstructionSchema = z.object({
+  vertex: z.number().int().min(1),
+  name: z.string(),
+  status: z.enum(INSTRUCTION_STATUSES),
+  startedAt: instant.nullable(),
+  finishedAt: instant.nullable(),
+  durationMs: z.number().int().nullable(),
+});
+export type BuildInstruction = z.infer<typeof buildInstructionSchema>;
+
 /** A build or step transition. Consumers apply it idempotently: statuses only move forward. */
 export const buildStatusV1Schema = z.object({
   buildId: uuid,
@@ -60,6 +76,8 @@ export const buildStatusV1Schema = z.object({
   /** Each platform's image in the pushed index (`linux/arm64` → its manifest digest). */
   images: z.array(platformImageSchema).optional(),
   failure: buildFailureSchema.optional(),
+  /** The Dockerfile's instructions so far, whole (each report replaces the last). */
+  instructions: z.array(buildInstructionSchema).optional(),
 });
 export type BuildStatusV1 = z.infer<typeof buildStatusV1Schema>;
 export const buildStatusV1 = defineEvent('build.status.v1', 'KILN_BUILDS', buildStatusV1Schema);

@@ -2,7 +2,7 @@ import { BUILD_STATUSES, type BuildStatus } from '@kiln/domain';
 import { z } from 'zod';
 import { byId, defineBytesRpc, defineRpc, noArgs, pageQuery } from './define';
 import type { Page } from './define';
-import { LOG_STREAMS, STEP_NAMES, type BuildFailure, type BuildTriggerInfo, type LogStream, type PlatformImage, type StepName, type StepStatus } from './builds.v1';
+import { LOG_STREAMS, STEP_NAMES, type BuildFailure, type BuildInstruction, type BuildTriggerInfo, type LogStream, type PlatformImage, type StepName, type StepStatus } from './builds.v1';
 
 // Builds and logs (log-service)
 export interface BuildStepView {
@@ -33,6 +33,8 @@ export interface BuildView {
   images: PlatformImage[];
   workflowId: string;
   failure: BuildFailure | null;
+  /** Each Dockerfile instruction of the build step as BuildKit ran it, in its log's `#N` order. */
+  instructions: BuildInstruction[];
   /** The build this one repeats (a rebuild), and the builds that repeat this one (oldest first; with one build only). */
   rebuildOf: string | null;
   rebuilds?: string[];
