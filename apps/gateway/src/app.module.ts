@@ -5,12 +5,14 @@ import { dataSourceOptions, HEALTH_CHECKS, HealthCheck, HealthController, JsonLo
 import { ClientProxy } from '@nestjs/microservices';
 import { GatewayConfig } from './config';
 import { gatewayDatabase } from './database/database';
-import { ApiTokenEntity } from './auth/api-token.entity';
-import { AuthGuard } from './auth/auth.guard';
-import { TokensService } from './auth/tokens.service';
-import { BuildsApiController, EventsApiController, LogsApiController, OAuthCallbackController, RulesApiController, SourcesApiController, TokensApiController } from './api/api.controller';
-import { Rpc } from './api/rpc.service';
-import { RegistriesApiController } from './registries/registries.controller';
+import { AuthModule } from './auth/auth.module';
+import { BuildsModule } from './builds/builds.module';
+import { EventsModule } from './events/events.module';
+import { LogsModule } from './logs/logs.module';
+import { RegistriesModule } from './registries/registries.module';
+import { RulesModule } from './rules/rules.module';
+import { SourcesModule } from './sources/sources.module';
+import { TokensModule } from './tokens/tokens.module';
 
 export class GatewayAppModule {
   static forConfig(config: GatewayConfig, logger: JsonLogger) {
@@ -21,19 +23,17 @@ export class GatewayAppModule {
           useFactory: () => dataSourceOptions(config.KILN_DATABASE_URL, gatewayDatabase),
           dataSourceFactory: (options) => openDatabase(options ?? dataSourceOptions(config.KILN_DATABASE_URL, gatewayDatabase), gatewayDatabase.schema),
         }),
-        TypeOrmModule.forFeature([ApiTokenEntity]),
+        // One module per resource of the API, each with its controller.
+        AuthModule,
+        SourcesModule,
+        RulesModule,
+        BuildsModule,
+        LogsModule,
+        EventsModule,
+        TokensModule,
+        RegistriesModule,
       ],
-      controllers: [
-        HealthController,
-        SourcesApiController,
-        RulesApiController,
-        BuildsApiController,
-        TokensApiController,
-        EventsApiController,
-        LogsApiController,
-        OAuthCallbackController,
-        RegistriesApiController,
-      ],
+      controllers: [HealthController],
       providers: [
         {
           provide: HEALTH_CHECKS,
@@ -43,9 +43,6 @@ export class GatewayAppModule {
             { name: 'nats', check: async () => void (await nats.connect()) },
           ],
         },
-        TokensService,
-        AuthGuard,
-        Rpc,
       ],
     })
     class GatewayAppModuleImpl {}

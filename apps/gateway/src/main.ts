@@ -3,8 +3,8 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { serviceMain } from '@kiln/platform';
 import { gatewayConfigSchema } from './config';
 import { GatewayAppModule } from './app.module';
-import { serveLogPagesFirst } from './api/log-pages';
-import { Rpc } from './api/rpc.service';
+import { serveLogPagesFirst } from './builds/log-pages';
+import { Rpc } from './common/rpc.service';
 import { TokensService } from './auth/tokens.service';
 
 serviceMain('gateway', gatewayConfigSchema, (config, logger) => ({

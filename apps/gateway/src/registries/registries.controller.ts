@@ -3,9 +3,8 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { registriesCreate, registriesDelete, registriesGet, registriesList, registriesUpdate, RegistryInput } from '@kiln/contracts';
 import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
 import { authorize } from '../auth/authorize';
-import { Rpc } from '../api/rpc.service';
-
-const obj = <T>(body: unknown): T => (typeof body === 'object' && body !== null ? body : {}) as T;
+import { Rpc } from '../common/rpc.service';
+import { obj } from '../common/params';
 
 /**
  * Registries builds push to (a rule's `pushRegistryId`) or pull private base images from (`pullRegistryIds`), with

@@ -1,18 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { KilnError, ValidationError } from '@kiln/domain';
+import { KilnError } from '@kiln/domain';
 import { logsPage, LogsQuery, StepName } from '@kiln/contracts';
 import { answerJson, INTERNAL, JsonLogger, serveAheadOfFramework } from '@kiln/platform';
 import type { ApiTokenEntity } from '../auth/api-token.entity';
 import { authorize } from '../auth/authorize';
 import type { TokensService } from '../auth/tokens.service';
-import type { Rpc } from './rpc.service';
-
-/** A whole number from a query parameter; absent or empty is undefined, anything else a 400. */
-export function num(v: string | undefined, field: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw new ValidationError([{ field, message: 'must be a whole number' }]);
-  return Number(v);
-}
+import type { Rpc } from '../common/rpc.service';
+import { num } from '../common/params';
 
 type Params = Record<string, string | undefined>;
 

@@ -1,0 +1,155 @@
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { buildsCancel, buildsRebuild, buildsDelete, buildsGet, buildsList, BuildsQuery, logsList, logsPage, LogsQuery } from '@kiln/contracts';
+import { KilnError } from '@kiln/domain';
+import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
+import { authorize, namespaceOf } from '../auth/authorize';
+import { Rpc } from '../common/rpc.service';
+import { num } from '../common/params';
+import { logFilters, logPageQuery } from './log-pages';
+
+const FOLLOW_POLL_MS = 250;
+const FOLLOW_SETTLE_MS = 1000;
+
+@ApiTags('builds')
+@ApiBearerAuth()
+@UseGuards(AuthGuard)
+@Controller('api/v1/builds')
+export class BuildsApiController {
+  constructor(private readonly rpc: Rpc) {}
+
+  @Get()
+  list(@Req() req: AuthedRequest, @Query() q: Record<string, string>) {
+    authorize(req.token, null, 'read');
+    const query: BuildsQuery = {
+      ruleId: q.ruleId,
+      imageRepository: q.repository ?? q.imageRepository,
+      namespaces: req.token?.namespaces,
+      status: q.status as BuildsQuery['status'],
+      ref: q.ref,
+      triggerKind: q.triggerKind as BuildsQuery['triggerKind'],
+      rebuildOf: q.rebuildOf,
+      since: q.since,
+      until: q.until,
+      cursor: q.cursor,
+      limit: num(q.limit, 'limit'),
+    };
+    return this.rpc.call(buildsList, query);
+  }
+
+  @Get(':id')
+  async get(@Req() req: AuthedRequest, @Param('id') id: string) {
+    return this.buildFor(req, id, 'read');
+  }
+
+  /**
+   * The log: cursor pages (`cursor`, `limit`), `tail=N`, filters (`step`, `stream`, `attempt`, `contains`);
+   * `format=text` downloads it whole as plain text; `follow=true` streams it as server-sent events while the build
+   * runs, resumes after `Last-Event-ID` (a line id), and ends with the build's final status.
+   */
+  @Get(':id/logs')
+  async logs(@Req() req: AuthedRequest, @Res() res: Response, @Param('id') buildId: string, @Query() q: Record<string, string>) {
+    // log-service checks the build's namespace against the token's in the same call (one round trip per page).
+    authorize(req.token, null, 'read');
+    const filters = logFilters(buildId, q, req.token);
+    if (q.follow === 'true') {
+      await this.buildFor(req, buildId, 'read');
+      return this.follow(req, res, filters, (req.headers['last-event-id'] as string | undefined) ?? q.cursor);
+    }
+    if (q.format === 'text') {
+      await this.rpc.call(logsList, { ...filters, limit: 1 }); // refused builds answer before the download starts
+      res.status(200).type('text/plain; charset=utf-8').setHeader('Content-Disposition', `attachment; filename="build-${buildId}.log"`);
+      let cursor: string | undefined;
+      do {
+        const page = await this.rpc.call(logsList, { ...filters, cursor, limit: 5000 });
+        for (const l of page.items) res.write(`${l.time} ${l.step}#${l.attempt} ${l.stream}: ${l.text}\n`);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      res.end();
+      return;
+    }
+    // log-service answers with the page's JSON, sent on as it is (no parse and serialize again here).
+    const page = await this.rpc.bytes(logsPage, logPageQuery(buildId, q, req.token));
+    res
+      .status(page.status)
+      .type('application/json; charset=utf-8')
+      .end(Buffer.from(page.body.buffer, page.body.byteOffset, page.body.byteLength));
+  }
+
+  private async follow(req: AuthedRequest, res: Response, filters: Omit<LogsQuery, 'cursor'>, from: string | undefined): Promise<void> {
+    res.status(200).setHeader('Content-Type', 'text/event-stream');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    let closed = false;
+    req.on('close', () => (closed = true));
+    try {
+      await this.followLoop(res, filters, from && /^\d+$/.test(from) ? from : undefined, () => closed);
+    } finally {
+      res.end();
+    }
+  }
+
+  @Delete(':id')
+  async delete(@Req() req: AuthedRequest, @Param('id') id: string) {
+    await this.buildFor(req, id, 'write');
+    return this.rpc.call(buildsDelete, { id });
+  }
+
+  /** Stops a queued or running build; a finished one is a 409. */
+  @Post(':id/cancel')
+  @HttpCode(202)
+  async cancel(@Req() req: AuthedRequest, @Param('id') id: string) {
+    const build = await this.buildFor(req, id, 'write');
+    if (['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new KilnError(409, 'Conflict', `build ${id} already ${build.status}`);
+    return this.rpc.call(buildsCancel, { workflowId: build.workflowId });
+  }
+
+  /**
+   * Runs a finished build again (a failed one after fixing its cause, say): a new build with the rule as it is now and
+   * the same ref and commit, linked to this one (`rebuildOf`), with its own record, tags and workflow.
+   */
+  @Post(':id/rebuild')
+  @HttpCode(202)
+  async rebuild(@Req() req: AuthedRequest, @Param('id') id: string) {
+    const build = await this.buildFor(req, id, 'write');
+    if (!['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new KilnError(409, 'Conflict', `build ${id} is ${build.status}; wait for it to finish (or cancel it) before rebuilding it`);
+    if (build.ruleDeleted) throw new KilnError(409, 'Conflict', `build ${id} cannot be rebuilt: its rule was deleted; create a rule and use build now`);
+    return this.rpc.call(buildsRebuild, { of: build.id, ruleId: build.ruleId, ref: build.ref, commit: build.commit, by: req.token?.name ?? 'unknown' });
+  }
+
+  private async buildFor(req: AuthedRequest, id: string, role: 'read' | 'write') {
+    authorize(req.token, null, 'read');
+    const build = await this.rpc.call(buildsGet, { id });
+    authorize(req.token, namespaceOf(build.imageRepository), role);
+    return build;
+  }
+
+  /** Pages new lines by id until the build is over and its log has gone quiet, then sends the final status. */
+  private async followLoop(res: Response, filters: Omit<LogsQuery, 'cursor'>, from: string | undefined, closed: () => boolean): Promise<void> {
+    let cursor = from;
+    let terminalSince: number | null = null;
+    let lastBeat = Date.now();
+    while (!closed()) {
+      const page = await this.rpc.call(logsList, { ...filters, cursor, limit: 1000 });
+      for (const l of page.items) res.write(`id: ${l.id}\nevent: line\ndata: ${JSON.stringify(l)}\n\n`);
+      if (page.items.length > 0) cursor = page.items[page.items.length - 1].id;
+      if (page.nextCursor) continue;
+      const build = await this.rpc.call(buildsGet, { id: filters.buildId });
+      if (['succeeded', 'failed', 'cancelled'].includes(build.status)) {
+        // Lines and status travel on separate streams: after the final status, wait for the log to go quiet.
+        terminalSince ??= Date.now();
+        if (page.items.length === 0 && Date.now() - terminalSince > FOLLOW_SETTLE_MS) {
+          res.write(`event: status\ndata: ${JSON.stringify({ status: build.status, failure: build.failure, tags: build.tags, digest: build.digest })}\n\n`);
+          return;
+        }
+      }
+      if (Date.now() - lastBeat > 15_000) {
+        res.write(': keep-alive\n\n');
+        lastBeat = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+    }
+  }
+}
