@@ -1,4 +1,5 @@
 import nx from '@nx/eslint-plugin';
+import importX from 'eslint-plugin-import-x';
 
 export default [
   ...nx.configs['flat/base'],
@@ -26,6 +27,14 @@ export default [
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'error',
     },
+  },
+  {
+    // No import cycles inside an app or lib (between projects, module boundaries above already forbid them). Relative
+    // imports only: the libraries are acyclic by their tags.
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js'] } }, 'import-x/extensions': ['.ts', '.js'] },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O, no clients.

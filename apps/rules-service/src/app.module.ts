@@ -15,6 +15,7 @@ import { SourcesService } from './sources/sources.service';
 import { RegistryEntity } from './registries/registry.entity';
 import { RegistriesController } from './registries/registries.controller';
 import { RegistriesService } from './registries/registries.service';
+import { HostsController } from './hosts/hosts.controller';
 import { HostsService } from './hosts/hosts.service';
 import { BuildRuleEntity } from './rules/build-rule.entity';
 import { RulesController } from './rules/rules.controller';
@@ -34,7 +35,7 @@ export class RulesAppModule {
         }),
         TypeOrmModule.forFeature([CodeSourceEntity, BuildRuleEntity, RegistryEntity]),
       ],
-      controllers: [HealthController, SourcesController, RulesController, EventsController, RegistriesController],
+      controllers: [HealthController, SourcesController, HostsController, RulesController, EventsController, RegistriesController],
       providers: [
         { provide: SECRET_BOX, useValue: new SecretBox(config.KILN_SECRET_KEY) },
         {

@@ -8,7 +8,7 @@ import { RulesConfig } from '../config';
 import { CodeSourceEntity } from '../sources/code-source.entity';
 import { SourcesService } from '../sources/sources.service';
 import { defaultApiUrl, HostApi, hostApi, HostApiError, HostPage } from './host-api';
-import { authorizeUrl, exchangeCode, OAuthApp, oauthApp, OAuthError, oauthRedirectUri, OAUTH_GIT_USERNAME } from './oauth';
+import { authorizeUrl, exchangeCode, OAuthApp, oauthApp, OAuthError, oauthRedirectUri, OAUTH_GIT_USERNAME } from '../sources/oauth';
 
 const REPO_NAME = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
 const STATE_TTL_MS = 10 * 60_000;

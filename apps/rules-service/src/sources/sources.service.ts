@@ -5,7 +5,7 @@ import { Repository } from 'typeorm';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, PROVIDERS, ValidationError } from '@kiln/domain';
 import { generateSshKey, publicKeyOf } from './ssh-keys';
-import { OAuthError, oauthApp, oauthRedirectUri, OAuthToken, refreshAccessToken } from '../hosts/oauth';
+import { OAuthError, oauthApp, oauthRedirectUri, OAuthToken, refreshAccessToken } from './oauth';
 
 /** OAuth access tokens are renewed this long before they expire. */
 const REFRESH_AHEAD_MS = 5 * 60_000;
