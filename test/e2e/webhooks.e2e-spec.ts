@@ -45,6 +45,13 @@ const endedRun = (workflowId: string, status: 'COMPLETED' | 'FAILED') =>
     return run;
   });
 
+/** Pushes main for real, and delivers GitHub's webhook of that push to the source: the answer. */
+async function deliverMainPush(source: { webhookUrl: string }, secret: string, r: GitRepo, c: { sha: string; message: string; timestamp: string; authorName: string; authorEmail: string }) {
+  const push = r.push('refs/heads/main');
+  const commit = { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail };
+  return post(source.webhookUrl, pushFor.github({ repo: r.fullName, ref: 'refs/heads/main', before: push.before, after: push.after, commit, cloneUrl: r.url }, secret));
+}
+
 describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
   let stack: Stack;
   let git: GitFixture;
@@ -354,19 +361,7 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     const source = await api.ok<{ id: string; webhookUrl: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'no-rules', baseUrl: git.baseUrl, webhookSecret: secret });
     const r = git.createRepo(`acme/no-rules-${run}`);
     const c = r.commit({ Dockerfile: 'FROM kiln/busybox:local\n' }, 'unused');
-    const push = r.push('refs/heads/main');
-    const d = pushFor.github(
-      {
-        repo: r.fullName,
-        ref: 'refs/heads/main',
-        before: push.before,
-        after: push.after,
-        commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail },
-        cloneUrl: r.url,
-      },
-      secret,
-    );
-    const answer = await post(source.webhookUrl, d);
+    const answer = await deliverMainPush(source, secret, r, c);
     expect(answer.status).toBe(202);
     const noRules = { ruleId: null, decision: 'no-rules', reason: `no build rule uses ${r.fullName} on this source`, buildId: null, workflowId: null };
     await expectEventually(async () => expect((await api.ok<EventView>('GET', `/api/v1/events/${answer.body.eventId}`)).decisions).toEqual([noRules]));
@@ -394,19 +389,7 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
       trigger: { type: 'branch', branch: 'master' },
     });
     const c = r.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY hello.txt /h\n', 'hello.txt': `redeliver ${run}\n` }, 'redeliver');
-    const push = r.push('refs/heads/main');
-    const d = pushFor.github(
-      {
-        repo: r.fullName,
-        ref: 'refs/heads/main',
-        before: push.before,
-        after: push.after,
-        commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail },
-        cloneUrl: r.url,
-      },
-      secret,
-    );
-    const answer = await post(source.webhookUrl, d);
+    const answer = await deliverMainPush(source, secret, r, c);
     const missed = await expectEventually(async () => {
       const e = await api.ok<EventView>('GET', `/api/v1/events/${answer.body.eventId}`);
       expect(e.decisions).toHaveLength(1);
@@ -448,19 +431,7 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
       tagRule: { prefix: 'rb', parts: ['ref', 'commit'] },
     });
     const c = r.commit({ Dockerfile: 'FROM kiln/busybox:local\nCOPY hello.txt /h\n', 'hello.txt': `rebuild ${run}\n` }, 'rebuild');
-    const push = r.push('refs/heads/main');
-    const d = pushFor.github(
-      {
-        repo: r.fullName,
-        ref: 'refs/heads/main',
-        before: push.before,
-        after: push.after,
-        commit: { id: c.sha, message: c.message, timestamp: c.timestamp, authorName: c.authorName, authorEmail: c.authorEmail },
-        cloneUrl: r.url,
-      },
-      secret,
-    );
-    const answer = await post(source.webhookUrl, d);
+    const answer = await deliverMainPush(source, secret, r, c);
     expect(answer.status).toBe(202);
     // The rule names a Dockerfile the repository does not have: the build fails, saying so.
     const failed = await expectEventually(
