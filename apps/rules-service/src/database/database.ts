@@ -12,10 +12,11 @@ import { RegistryEntity } from '../registries/registry.entity';
 import { CodeSourceEntity } from '../sources/code-source.entity';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { EventDecisionEntity, PushEventEntity } from '../pushes/push-event.entity';
+import { OAuthStateEntity, RegisteredWebhookEntity } from '../hosts/host-records.entity';
 
 export const rulesDatabase: AppDatabase = {
   schema: 'rules',
-  entities: [CodeSourceEntity, BuildRuleEntity, PushEventEntity, EventDecisionEntity, RegistryEntity],
+  entities: [CodeSourceEntity, BuildRuleEntity, PushEventEntity, EventDecisionEntity, RegistryEntity, RegisteredWebhookEntity, OAuthStateEntity],
   migrations: [
     RulesInitial1764230000000,
     RulesCursorPrecision1764236000000,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { EntityManager } from 'typeorm';
+import { EntityManager, LessThan } from 'typeorm';
 import { cloneUrlFor, KilnError, PROVIDERS, Provider, UnprocessableError, ValidationError } from '@kiln/domain';
 import type { HostRefView, HostRepositoryView, Page, SourceView } from '@kiln/contracts';
 import { checkUrlField, classifyGitError, KILN_CONFIG, runGit, UrlRefused, withGitEnv } from '@kiln/platform';
@@ -8,6 +8,8 @@ import { RulesConfig } from '../config';
 import { CodeSourceEntity } from '../sources/code-source.entity';
 import { SourcesService } from '../sources/sources.service';
 import { defaultApiUrl, HostApi, hostApi, HostApiError, HostPage } from './host-api';
+import { OAuthStateEntity, RegisteredWebhookEntity } from './host-records.entity';
+import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { authorizeUrl, exchangeCode, OAuthApp, oauthApp, OAuthError, oauthRedirectUri, OAUTH_GIT_USERNAME } from '../sources/oauth';
 
 const REPO_NAME = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
@@ -103,14 +105,14 @@ export class HostsService {
 
   /** One Kiln webhook per source and repository, shared by its rules. Runs inside the rule's transaction. */
   async ensureWebhook(tx: EntityManager, source: CodeSourceEntity, repository: string, repositoryKey: string): Promise<void> {
-    const existing = (await tx.query('SELECT hook_id FROM rules.registered_webhooks WHERE source_id = $1 AND repository_key = $2 FOR UPDATE', [source.id, repositoryKey])) as unknown[];
-    if (existing.length > 0) return;
+    const existing = await tx.findOne(RegisteredWebhookEntity, { where: { sourceId: source.id, repositoryKey }, lock: { mode: 'pessimistic_write' } });
+    if (existing) return;
     const api = this.api(source, await this.token(source));
     const webhook = await this.sources.webhookConfig(source.id);
     const onHost = hostRepoName(repository);
     const hookId = await this.guarded(source, () => api.createHook(onHost, this.sources.view(source).webhookUrl, webhook.webhookSecret));
     try {
-      await tx.query('INSERT INTO rules.registered_webhooks (source_id, repository_key, repository, hook_id) VALUES ($1, $2, $3, $4)', [source.id, repositoryKey, repository, hookId]);
+      await tx.insert(RegisteredWebhookEntity, { sourceId: source.id, repositoryKey, repository, hookId });
     } catch (err) {
       await api.deleteHook(onHost, hookId).catch(() => undefined);
       throw err;
@@ -119,22 +121,18 @@ export class HostsService {
 
   /** After a rule is deleted (or moved): the last rule of the repository takes Kiln's webhook with it. */
   async releaseWebhook(tx: EntityManager, sourceId: string, repositoryKey: string): Promise<void> {
-    const [hook] = (await tx.query('SELECT repository, hook_id FROM rules.registered_webhooks WHERE source_id = $1 AND repository_key = $2 FOR UPDATE', [sourceId, repositoryKey])) as Array<{
-      repository: string;
-      hook_id: string;
-    }>;
+    const hook = await tx.findOne(RegisteredWebhookEntity, { where: { sourceId, repositoryKey }, lock: { mode: 'pessimistic_write' } });
     if (!hook) return;
-    const [{ n }] = (await tx.query('SELECT count(*)::int AS n FROM rules.build_rules WHERE source_id = $1 AND repository_key = $2', [sourceId, repositoryKey])) as Array<{ n: number }>;
-    if (n > 0) return;
+    if ((await tx.count(BuildRuleEntity, { where: { sourceId, repositoryKey } })) > 0) return;
     const source = await this.sources.entity(sourceId);
     const api = this.api(source, await this.token(source));
     try {
-      await this.guarded(source, () => api.deleteHook(hostRepoName(hook.repository), hook.hook_id));
+      await this.guarded(source, () => api.deleteHook(hostRepoName(hook.repository), hook.hookId));
     } catch (err) {
       // Already gone on the host is what we want; anything else keeps the record so it can be retried.
       if (!(err instanceof KilnError && err.status === 404)) throw err;
     }
-    await tx.query('DELETE FROM rules.registered_webhooks WHERE source_id = $1 AND repository_key = $2', [sourceId, repositoryKey]);
+    await tx.delete(RegisteredWebhookEntity, { sourceId, repositoryKey });
   }
 
   // ---------------------------------------------------------------- OAuth
@@ -168,27 +166,23 @@ export class HostsService {
     if (req.apiUrl) await checkUrlField(this.sources.hosts, 'apiUrl', req.apiUrl, ['https', 'http']);
     const app = this.app(provider);
     const state = randomBytes(24).toString('base64url');
-    await this.sources.manager.query('DELETE FROM rules.oauth_states WHERE created_at < now() - make_interval(secs => $1)', [STATE_TTL_MS / 1000]);
-    await this.sources.manager.query('INSERT INTO rules.oauth_states (state, provider, name, base_url, api_url, source_id) VALUES ($1, $2, $3, $4, $5, $6)', [
-      state,
-      provider,
-      name,
-      req.baseUrl ?? null,
-      req.apiUrl ?? null,
-      req.sourceId ?? null,
-    ]);
+    await this.sources.manager.delete(OAuthStateEntity, { createdAt: LessThan(new Date(Date.now() - STATE_TTL_MS)) });
+    await this.sources.manager.insert(OAuthStateEntity, { state, provider, name, baseUrl: req.baseUrl ?? null, apiUrl: req.apiUrl ?? null, sourceId: req.sourceId ?? null });
     return { authorizeUrl: authorizeUrl(provider, app, this.redirectUri, state), state, expiresAt: new Date(Date.now() + STATE_TTL_MS).toISOString() };
   }
 
   /** Step 2: the host sent the user back. Exchange the code, store the token sealed, and answer with the source. */
   async oauthCallback(q: { code?: string; state?: string; error?: string; error_description?: string }): Promise<SourceView> {
     if (typeof q.state !== 'string' || !q.state) throw new ValidationError([{ field: 'state', message: 'is missing: start again from Kiln' }]);
-    // Single use: taken by the DELETE (TypeORM answers a DELETE … RETURNING with [rows, count]).
-    const [taken] = (await this.sources.manager.query(
-      'DELETE FROM rules.oauth_states WHERE state = $1 AND created_at > now() - make_interval(secs => $2) RETURNING provider, name, base_url, api_url, source_id',
-      [q.state, STATE_TTL_MS / 1000],
-    )) as [Array<{ provider: Provider; name: string; base_url: string | null; api_url: string | null; source_id: string | null }>, number];
-    const pending = taken[0];
+    // Single use: taken by the DELETE that finds it (two callbacks with the same state: one gets it).
+    const taken = await this.sources.manager
+      .createQueryBuilder()
+      .delete()
+      .from(OAuthStateEntity)
+      .where('state = :state AND created_at > :since', { state: q.state, since: new Date(Date.now() - STATE_TTL_MS) })
+      .returning('provider, name, base_url, api_url, source_id')
+      .execute();
+    const pending = (taken.raw as Array<{ provider: Provider; name: string; base_url: string | null; api_url: string | null; source_id: string | null }>)[0];
     if (!pending) throw new ValidationError([{ field: 'state', message: 'is unknown, used or expired: start the authorization again' }]);
     if (q.error) throw new UnprocessableError('OAuthDenied', `the host did not authorize Kiln: ${q.error_description ?? q.error}`);
     if (typeof q.code !== 'string' || !q.code) throw new ValidationError([{ field: 'code', message: 'is missing' }]);
