@@ -16,7 +16,7 @@ export class BuildsController {
 
   @Handles(logsSearch)
   search(@Payload() q: RequestOf<typeof logsSearch>) {
-    return this.logs.search(q ?? ({} as RequestOf<typeof logsSearch>));
+    return this.logs.search(q);
   }
 
   @Handles(logsRetentionRun)
@@ -26,7 +26,7 @@ export class BuildsController {
 
   @Handles(buildsList)
   list(@Payload() q: RequestOf<typeof buildsList>) {
-    return this.builds.list(q ?? {});
+    return this.builds.list(q);
   }
 
   @Handles(buildsGet)

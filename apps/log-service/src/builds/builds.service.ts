@@ -47,9 +47,9 @@ export class BuildsService {
         build = await tx.findOneOrFail(BuildEntity, { where: { id: report.buildId }, lock: { mode: 'pessimistic_write' } });
       }
       if (report.step) await this.applyStep(tx, report.buildId, report.step, at);
-      // The worker's latest view of the Dockerfile's instructions, whole; its final one may follow the build's end.
-      if (report.instructions) await tx.update(BuildEntity, { id: build.id }, { instructions: report.instructions });
       const patch: Partial<BuildEntity> = {};
+      // The worker's latest view of the Dockerfile's instructions, whole; its final one may follow the build's end.
+      if (report.instructions) patch.instructions = report.instructions;
       if (report.status && !isTerminal(build.status) && RANK[report.status] >= RANK[build.status]) {
         patch.status = report.status;
         if (report.status === 'running' && !build.startedAt) patch.startedAt = at;

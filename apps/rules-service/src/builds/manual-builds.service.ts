@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { branchRef, ConflictError, isSafeRefName, KilnError, pushWorkflowId, tagRef, UnprocessableError, UUID_RE, ValidationError, cloneUrlFor } from '@kiln/domain';
-import type { RebuildRequest, StartBuildRequest, StartedBuild } from '@kiln/contracts';
+import { branchRef, ConflictError, isSafeRefName, KilnError, pushWorkflowId, tagRef, UnprocessableError, ValidationError, cloneUrlFor } from '@kiln/domain';
+import type { BuildTriggerInfo, RebuildRequest, StartBuildRequest, StartedBuild } from '@kiln/contracts';
+import type { BuildRuleEntity } from '../rules/build-rule.entity';
+import type { CodeSourceEntity } from '../sources/code-source.entity';
 import { resolveRemoteRef, UrlRefused } from '@kiln/platform';
 import { RulesService } from '../rules/rules.service';
 import { SourcesService } from '../sources/sources.service';
@@ -50,17 +52,7 @@ export class ManualBuilds {
       if (!resolved) throw new UnprocessableError('RefNotFound', `${req.branch ? 'branch' : 'tag'} ${req.branch ?? req.tag} does not exist on ${url}`);
       commit = resolved;
     }
-    const buildId = randomUUID();
-    const started = await this.starter.start({
-      rule,
-      source,
-      buildId,
-      workflowId: pushWorkflowId(rule.id, buildId),
-      ref,
-      commit,
-      trigger: { kind: 'manual', by: req.by },
-    });
-    return { buildId: started.buildId, workflowId: started.workflowId, ref, commit };
+    return this.startNew(rule, source, ref, commit, { kind: 'manual', by: req.by });
   }
 
   /**
@@ -68,11 +60,7 @@ export class ManualBuilds {
    * path), as a new build of its own (id, record, tags, workflow) linked to the one it repeats.
    */
   async rebuild(req: RebuildRequest): Promise<StartedBuild & { rebuildOf: string }> {
-    const problems = [];
-    for (const k of ['of', 'ruleId'] as const) if (typeof req[k] !== 'string' || !UUID_RE.test(req[k])) problems.push({ field: k, message: 'must be an id' });
-    if (typeof req.commit !== 'string' || !/^[0-9a-f]{40}$/i.test(req.commit)) problems.push({ field: 'commit', message: 'must be a full 40-character commit id' });
-    if (typeof req.ref !== 'string' || req.ref.length === 0) problems.push({ field: 'ref', message: 'must be the ref the build was of' });
-    if (problems.length > 0) throw new ValidationError(problems);
+    // The request passed its schema (ids, ref, a full commit id) on the way in.
     let rule;
     try {
       rule = await this.rules.entity(req.ruleId);
@@ -81,16 +69,14 @@ export class ManualBuilds {
       throw err;
     }
     const source = await this.sources.entity(rule.sourceId);
+    const started = await this.startNew(rule, source, req.ref, req.commit.toLowerCase(), { kind: 'rebuild', rebuildOf: req.of, by: req.by });
+    return { ...started, rebuildOf: req.of };
+  }
+
+  /** A build started by request: a new id, so a new build (never one that ran before). */
+  private async startNew(rule: BuildRuleEntity, source: CodeSourceEntity, ref: string, commit: string, trigger: BuildTriggerInfo): Promise<StartedBuild> {
     const buildId = randomUUID();
-    const started = await this.starter.start({
-      rule,
-      source,
-      buildId,
-      workflowId: pushWorkflowId(rule.id, buildId),
-      ref: req.ref,
-      commit: req.commit.toLowerCase(),
-      trigger: { kind: 'rebuild', rebuildOf: req.of, by: req.by },
-    });
-    return { buildId: started.buildId, workflowId: started.workflowId, ref: req.ref, commit: req.commit.toLowerCase(), rebuildOf: req.of };
+    const started = await this.starter.start({ rule, source, buildId, workflowId: pushWorkflowId(rule.id, buildId), ref, commit, trigger });
+    return { buildId: started.buildId, workflowId: started.workflowId, ref, commit };
   }
 }

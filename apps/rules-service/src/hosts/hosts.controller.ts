@@ -21,11 +21,11 @@ export class HostsController {
 
   @Handles(oauthStart)
   oauthStart(@Payload() req: RequestOf<typeof oauthStart>) {
-    return this.hosts.oauthStart(req ?? { provider: '' });
+    return this.hosts.oauthStart(req);
   }
 
   @Handles(oauthCallback)
   oauthCallback(@Payload() req: RequestOf<typeof oauthCallback>) {
-    return this.hosts.oauthCallback(req ?? {});
+    return this.hosts.oauthCallback(req);
   }
 }

@@ -10,7 +10,7 @@ export class EventsController {
 
   @Handles(eventsList)
   list(@Payload() q: RequestOf<typeof eventsList>) {
-    return this.events.list(q ?? {});
+    return this.events.list(q);
   }
 
   @Handles(eventsGet)

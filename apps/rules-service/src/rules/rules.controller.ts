@@ -35,7 +35,7 @@ export class RulesController {
 
   @Handles(rulesList)
   list(@Payload() req: RequestOf<typeof rulesList>) {
-    return this.rules.list(req ?? {});
+    return this.rules.list(req);
   }
 
   @Handles(rulesGet)

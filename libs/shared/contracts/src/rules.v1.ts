@@ -125,10 +125,10 @@ export const buildsStart = defineRpc('rules.builds.start.v1', startBuildRequestS
 /** Run a finished build again: a new build (own id, record and tags) with its inputs, linked to it. */
 export const rebuildRequestSchema = z.object({
   /** The build repeated; its rule, ref and commit (read from its record by the caller). */
-  of: z.string(),
-  ruleId: z.string(),
-  ref: z.string(),
-  commit: z.string(),
+  of: z.string().uuid({ message: 'must be an id' }),
+  ruleId: z.string().uuid({ message: 'must be an id' }),
+  ref: z.string().min(1, 'must be the ref the build was of'),
+  commit: z.string().regex(/^[0-9a-f]{40}$/i, 'must be a full 40-character commit id'),
   by: z.string(),
 });
 export type RebuildRequest = z.infer<typeof rebuildRequestSchema>;
