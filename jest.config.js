@@ -14,6 +14,7 @@ const project = (name, root, testMatch) => ({
     '^@kiln/contracts$': '<rootDir>/libs/shared/contracts/src/index.ts',
     '^@kiln/platform$': '<rootDir>/libs/shared/platform/src/index.ts',
     '^@kiln/testing$': '<rootDir>/libs/testing/src/index.ts',
+    '^@kiln/api-client$': '<rootDir>/libs/api-client/src/index.ts',
   },
 });
 
@@ -31,6 +32,7 @@ module.exports = {
     project('rules-service', 'apps/rules-service', specs),
     project('build-orchestrator', 'apps/build-orchestrator', specs),
     project('log-service', 'apps/log-service', specs),
-    { ...project('e2e', 'test/e2e', ['**/*.e2e-spec.ts']) },
+    // One stack for every e2e file, booted once (tests that need apps configured otherwise start their own).
+    { ...project('e2e', 'test/e2e', ['**/*.e2e-spec.ts']), globalSetup: '<rootDir>/test/e2e/support/global-setup.ts', globalTeardown: '<rootDir>/test/e2e/support/global-teardown.ts' },
   ],
 };

@@ -4,7 +4,7 @@ import { connect, StringCodec } from 'nats';
 import { Client } from 'pg';
 import { buildLogSubject, buildLogV1, BuildLogV1, LogLine, logsPage } from '@kiln/contracts';
 import { EventBus, JsonLogger, natsOptions, tuneHeap } from '@kiln/platform';
-import { services, startStack, Stack } from '../test/e2e/support/stack';
+import { startStack, Stack } from '../test/e2e/support/stack';
 
 const INGEST_LINES = Number(process.env.BENCH_INGEST_LINES ?? 200_000);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 20);
@@ -23,8 +23,8 @@ function lines(from: number, n: number): LogLine[] {
   return Array.from({ length: n }, (_, k) => ({ seq: from + k, time: now, stream: k % 9 === 0 ? 'stderr' : 'stdout', text: text(from + k) }));
 }
 
-async function db(): Promise<Client> {
-  const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
+async function db(stack: Stack): Promise<Client> {
+  const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
   await pg.connect();
   return pg;
 }
@@ -42,8 +42,8 @@ async function ingest(stack: Stack): Promise<void> {
   console.log(
     `Log ingest: ${INGEST_LINES.toLocaleString()} lines from ${STREAMS} builds in chunks of ${CHUNK}, through log-service versus multi-row INSERTs (${BASELINE_ROWS_PER_INSERT} rows each)\n`,
   );
-  const pg = await db();
-  const bus = await EventBus.connect(services.natsAdmin, 'bench-logs', new JsonLogger('bench', 'warn'));
+  const pg = await db(stack);
+  const bus = await EventBus.connect(stack.natsAdmin, 'bench-logs', new JsonLogger('bench', 'warn'));
   try {
     await stack.stopApp('log-service');
     const perStream = Math.ceil(INGEST_LINES / STREAMS);
@@ -168,7 +168,7 @@ async function query(stack: Stack): Promise<void> {
   console.log(
     `Log queries: one build's log, ${QUERY_RUNS} sequential requests each after ${WARMUP_RUNS} to warm up, gateway (HTTP → NATS → log-service → SQL) and the same SQL on an open connection taking turns\n`,
   );
-  const pg = await db();
+  const pg = await db(stack);
   const buildId = randomUUID();
   const ruleId = randomUUID();
   await pg.query(
@@ -178,7 +178,7 @@ async function query(stack: Stack): Promise<void> {
   );
   const headers = { Authorization: `Bearer ${stack.adminToken}` };
   const gw = httpClient(stack.gatewayUrl, headers);
-  const nc = await connect(natsOptions(services.natsAdmin, 'bench'));
+  const nc = await connect(natsOptions(stack.natsAdmin, 'bench'));
   const sc = StringCodec();
   try {
     for (const size of SIZES) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { githubPush, PushFacts } from '@kiln/testing';
 import { Api } from '../test/e2e/support/api';
 import { Client } from 'pg';
-import { ROOT, services, startStack, storedPushes } from '../test/e2e/support/stack';
+import { ROOT, startStack, storedPushes } from '../test/e2e/support/stack';
 import { addCpu, cpuByPart, cpuSince } from './cpu';
 import { LoadResult, mergeLoads, prepare, runLoad } from './load';
 
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const bare = spawn(process.execPath, [join(ROOT, 'bench', 'bare-webhook-server.js'), String(BARE_PORT), secret], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((r) => bare.stdout?.once('data', r));
   const stack = await startStack(18480);
-  const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
+  const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
   await pg.connect();
   try {
     const api = new Api(stack.gatewayUrl, stack.adminToken);
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
      */
     const ledgerCatchUp = async () => {
       const t0 = performance.now();
-      const expected = await storedPushes();
+      const expected = await storedPushes(stack.natsAdmin);
       while ((await ledgerCount()) < expected && performance.now() - t0 < 600_000) await new Promise((r) => setTimeout(r, 20));
       return performance.now() - t0;
     };
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     const bareRounds: LoadResult[] = [];
     const kilnRounds: LoadResult[] = [];
     let catchUpMs = 0;
-    const storedBefore = await storedPushes();
+    const storedBefore = await storedPushes(stack.natsAdmin);
     // CPU per accepted push, per part of the system, over Kiln's rounds and the ledger's catch-up after each.
     const kilnCpu = new Map<string, number>();
     for (let round = 0; round < ROUNDS; round++) {
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       catchUpMs = Math.max(catchUpMs, await ledgerCatchUp());
       addCpu(kilnCpu, cpuSince(cpuBefore, cpuByPart()));
     }
-    const stored = (await storedPushes()) - storedBefore;
+    const stored = (await storedPushes(stack.natsAdmin)) - storedBefore;
     const baseline = mergeLoads(bareRounds);
     const kiln = mergeLoads(kilnRounds);
 

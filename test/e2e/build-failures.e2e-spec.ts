@@ -6,7 +6,7 @@ import { GitFixture } from './support/git-fixture';
 import { BuildItem, Scenario } from './support/scenario';
 import { processesWith } from './support/processes';
 import { manifestDigest, OwnRegistry, registryTags } from './support/registry';
-import { Stack, startStack } from './support/stack';
+import { sharedStack, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -22,7 +22,7 @@ describe('builds that fail, are cancelled, and can be inspected', () => {
   const run = `${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    stack = await startStack(18580);
+    stack = sharedStack();
     git = await GitFixture.start();
     authGit = await GitFixture.start('x-access-token:good-token');
     api = new Api(stack.gatewayUrl, stack.adminToken);

@@ -10,7 +10,7 @@ import { GitFixture } from './support/git-fixture';
 import { pullAndRun, registryFetch } from './support/registry';
 import { BuildItem, Scenario } from './support/scenario';
 import { buildNow } from './support/builds';
-import { natsPassword, postgresPassword, services, Stack, startStack } from './support/stack';
+import { natsPassword, postgresPassword, services, sharedStack, Stack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -35,7 +35,7 @@ describe('a build is untrusted code: what a RUN step can reach', () => {
   const run = `${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    stack = await startStack(19780);
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
     // The stand-in package mirror, on the path the design gives builds: the host's build-network address.
@@ -186,7 +186,7 @@ describe('every control-plane connection is authenticated and least-privilege', 
   let api: Api;
 
   beforeAll(async () => {
-    stack = await startStack(19880);
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });
@@ -234,7 +234,7 @@ describe('every control-plane connection is authenticated and least-privilege', 
   });
 
   it('refuses a PostgreSQL login as Kiln without its password, and takes it with the password', async () => {
-    const url = (password: string | null) => `postgres://kiln${password === null ? '' : `:${encodeURIComponent(password)}`}@127.0.0.1:5432/${services.database}`;
+    const url = (password: string | null) => `postgres://kiln${password === null ? '' : `:${encodeURIComponent(password)}`}@127.0.0.1:5432/${stack.database}`;
     for (const bad of [null, '', 'wrong-password']) {
       const pg = new PgClient({ connectionString: url(bad) });
       await expect(pg.connect()).rejects.toThrow(/password/i);

@@ -9,7 +9,7 @@ import { GitFixture } from './support/git-fixture';
 import { processesWith } from './support/processes';
 import { pullAndRun, readImage } from './support/registry';
 import { BuildItem, Scenario } from './support/scenario';
-import { ROOT, services, Stack, startStack } from './support/stack';
+import { ROOT, services, sharedStack, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -188,7 +188,7 @@ describe('per-rule build options and per-worker capacity', () => {
     }
 
     // Nothing in the database holds the secret in clear.
-    const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
+    const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
     await pg.connect();
     try {
       for (const table of ['rules.build_rules', 'logs.build_log_lines', 'logs.builds', 'logs.build_steps']) {
@@ -242,7 +242,7 @@ describe('BuildKit crashing mid-build', () => {
   const run = `${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    stack = await startStack(19180);
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });

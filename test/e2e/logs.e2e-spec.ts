@@ -8,7 +8,7 @@ import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { Scenario } from './support/scenario';
-import { ROOT, services, Stack, startStack } from './support/stack';
+import { ROOT, sharedStack, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -74,7 +74,7 @@ describe('build logs: live follow, queries and redaction', () => {
   let buildId: string;
 
   beforeAll(async () => {
-    stack = await startStack(18880);
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
     const source = await api.ok<{ id: string; webhookUrl: string; webhookSecret: string }>('POST', '/api/v1/sources', { provider: 'github', name: 'logs', baseUrl: git.baseUrl, token });
@@ -132,7 +132,7 @@ describe('build logs: live follow, queries and redaction', () => {
     const b64 = Buffer.from(token).toString('base64');
     expect(JSON.stringify(all)).not.toContain(token);
     expect(JSON.stringify(all)).not.toContain(b64);
-    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
+    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
     await pg.connect();
     try {
       const leaked = await pg.query(`SELECT count(*)::int AS n FROM logs.build_log_lines WHERE text LIKE $1 OR text LIKE $2`, [`%${token}%`, `%${b64}%`]);
@@ -331,9 +331,9 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
   });
 
   it('stores a redelivered chunk once, and deleting a build removes its record, steps and lines', async () => {
-    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
+    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
     await pg.connect();
-    const bus = await EventBus.connect(services.natsAdmin, 'logs-spec', new JsonLogger('test', 'error'));
+    const bus = await EventBus.connect(stack.natsAdmin, 'logs-spec', new JsonLogger('test', 'error'));
     try {
       const count = async (id: string) =>
         (
@@ -376,7 +376,7 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
   });
 
   it('keeps the last N builds of a rule, drops builds older than its days and the global policy, and never a running one', async () => {
-    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
+    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
     await pg.connect();
     try {
       const count = async (id: string) =>

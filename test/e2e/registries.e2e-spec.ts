@@ -7,7 +7,7 @@ import { GitFixture } from './support/git-fixture';
 import { OwnRegistry, registryTags } from './support/registry';
 import { Scenario } from './support/scenario';
 import { buildNow } from './support/builds';
-import { services, Stack, startStack } from './support/stack';
+import { services, sharedStack, Stack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -59,7 +59,7 @@ describe('registries with credentials: push to them, pull private base images fr
 
   beforeAll(async () => {
     await registry.start();
-    stack = await startStack(19480);
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
     pushPrivateBase(registry, `${registry.address}/private/base:1`, `private-base-${run}`);
@@ -79,6 +79,7 @@ describe('registries with credentials: push to them, pull private base images fr
     expect(JSON.stringify(created)).not.toContain('never-shown-1');
     expect(JSON.stringify(await api.ok('GET', `/api/v1/registries/${created.id}`))).not.toContain('never-shown-1');
     expect(JSON.stringify(await api.ok('GET', '/api/v1/registries'))).not.toContain('never-shown-1');
+    const countBefore = (await api.ok<{ items: unknown[] }>('GET', '/api/v1/registries')).items.length;
     for (const [body, field] of [
       [{ host: 'https://ghcr.io', username: 'u', password: 'p' }, 'host'],
       [{ host: 'ghcr.io/acme', username: 'u', password: 'p' }, 'host'],
@@ -89,7 +90,7 @@ describe('registries with credentials: push to them, pull private base images fr
       expect(res.status).toBe(400);
       expect(JSON.stringify(res.body)).toContain(field);
     }
-    expect((await api.ok<{ items: unknown[] }>('GET', '/api/v1/registries')).items).toHaveLength(1);
+    expect((await api.ok<{ items: unknown[] }>('GET', '/api/v1/registries')).items).toHaveLength(countBefore);
     // A read-only token cannot add one.
     const reader = await api.ok<{ token: string }>('POST', '/api/v1/tokens', { name: 'reader', role: 'read', namespaces: ['*'] });
     expect((await api.withToken(reader.token).call('POST', '/api/v1/registries', { host: 'ghcr.io', username: 'u', password: 'p' })).status).toBe(403);

@@ -5,7 +5,7 @@ import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { FakeHosts, FakeRepo } from './support/fake-hosts';
 import { authorizeSshKey, git as runGit, GitFixture, sshKeyPair } from './support/git-fixture';
-import { services, Stack, startStack } from './support/stack';
+import { sharedStack, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -16,7 +16,7 @@ describe('code sources: URLs Kiln refuses to contact', () => {
   const run = `${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    stack = await startStack(19580);
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });
@@ -190,7 +190,7 @@ describe('code sources: cloning over SSH with a stored or generated key', () => 
     );
 
   beforeAll(async () => {
-    stack = await startStack(19680);
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });
@@ -253,7 +253,7 @@ describe('code sources: cloning over SSH with a stored or generated key', () => 
 
     // No key and no token in clear anywhere Kiln stores or logs things.
     const keyBody = known.privateKey.split('\n')[2];
-    const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
+    const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
     await pg.connect();
     try {
       const schemas = (
@@ -458,7 +458,7 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
   });
 
   it('keeps no token or OAuth secret in clear in any stored row or service log', async () => {
-    const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${services.database}` });
+    const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
     await pg.connect();
     const secrets = ['good-token', 'revoked-token', 'gh-secret', 'gl-secret', 'ge-secret', 'cd-secret', ...(await hosts.issuedTokens())];
     expect(secrets.length).toBeGreaterThan(8); // the OAuth tokens of the tests above are among them

@@ -4,7 +4,7 @@ import { GitFixture, GitRepo } from './support/git-fixture';
 import { githubPushPayload, sendGithubWebhook } from './support/github';
 import { manifestDigest, pullAndRun, readImage, registryTags } from './support/registry';
 import type { BuildItem } from './support/scenario';
-import { services, Stack, startStack, storedPushes, tail } from './support/stack';
+import { services, sharedStack, Stack, storedPushes, tail } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -16,7 +16,7 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
   let api: Api;
 
   beforeAll(async () => {
-    stack = await startStack();
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });

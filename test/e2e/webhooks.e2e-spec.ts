@@ -7,7 +7,7 @@ import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture, GitRepo } from './support/git-fixture';
 import { BuildItem } from './support/scenario';
-import { services, Stack, startStack, storedPushes } from './support/stack';
+import { services, sharedStack, Stack, storedPushes } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -59,7 +59,7 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
   const run = `${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    stack = await startStack(18280);
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });
@@ -308,7 +308,7 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
 
     // Published in one go with a good one: a message the database refuses though its schema takes it (year 0 is no
     // year in PostgreSQL), and one its schema refuses. The good one is stored; the refused one is parked, with why.
-    const bus = await EventBus.connect(services.natsAdmin, 'webhooks-e2e', new JsonLogger('e2e', 'error'));
+    const bus = await EventBus.connect(stack.natsAdmin, 'webhooks-e2e', new JsonLogger('e2e', 'error'));
     try {
       const base = {
         provider: 'github' as const,

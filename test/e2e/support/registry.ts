@@ -159,6 +159,14 @@ export class OwnRegistry {
   }
 
   async start(): Promise<void> {
+    // A registry left on the port (by a run that was killed) would answer for this one: a test stopping it would not.
+    if (
+      await fetch(`http://${this.address}/v2/`).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new Error(`${this.address} already answers (a registry left by an earlier run?); stop it first`);
     this.child = spawn('docker-registry', ['serve', this.config], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       if (

@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createConnection } from 'node:net';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { connect } from 'nats';
 import type { NatsAuth } from '@kiln/platform';
 import { natsOptions } from '@kiln/platform';
@@ -36,6 +36,9 @@ export const services = {
   nats: process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222',
   /** The operators' NATS user, allowed everything: the tests' own connections (streams, probes) use it. */
   natsAdmin: { url: process.env.KILN_TEST_NATS_URL ?? 'nats://127.0.0.1:14222', user: 'kiln-admin', password: natsPassword('kiln-admin') } as NatsAuth,
+  /** The suite's nats-server binary and configuration (users and permissions), for stacks with a NATS server of their own. */
+  natsServer: process.env.KILN_NATS_SERVER ?? join(STATE, 'bin', 'nats-server-v2.15.2'),
+  natsConfig: process.env.KILN_TEST_NATS_CONFIG ?? join(STATE, 'nats-14222.conf'),
   temporal: '127.0.0.1:7233',
   dockerSocket: process.env.KILN_DOCKER_SOCKET ?? join(STATE, 'docker.sock'),
   registry: process.env.KILN_REGISTRY ?? '10.231.0.1:5000',
@@ -55,6 +58,9 @@ type App = (typeof APPS)[number];
 const PORT_ORDER: App[] = ['gateway', 'webhook-ingest', 'rules-service', 'log-service', 'build-orchestrator'];
 
 export interface Stack {
+  /** The stack's own database and NATS server (the shared stack's are the suite's: kiln_test and services.nats). */
+  database: string;
+  natsAdmin: NatsAuth;
   gatewayUrl: string;
   webhookUrl: string;
   adminToken: string;
@@ -67,11 +73,70 @@ export interface Stack {
   startApp(app: App): Promise<void>;
 }
 
-/** Wipe the test database and streams, then start the five compiled apps on test ports. */
-export async function startStack(basePort = 18080, opts: { registry?: string; env?: Record<string, string>; appEnv?: Partial<Record<App, Record<string, string>>> } = {}): Promise<Stack> {
+export interface StackOptions {
+  registry?: string;
+  env?: Record<string, string>;
+  appEnv?: Partial<Record<App, Record<string, string>>>;
+}
+
+/**
+ * Start a stack of the five compiled apps on test ports, with a database and a NATS server of its own (so it never
+ * shares streams, consumers or rows with the suite's shared stack): for tests that configure the apps differently
+ * or stop and start them. Every other test uses `sharedStack()`.
+ */
+export async function startStack(basePort: number, opts: StackOptions = {}): Promise<Stack> {
+  const natsPort = await freePort();
+  const nats = await startNats(natsPort);
+  try {
+    const stack = await launch(basePort, `kiln_test_${basePort}`, { ...services.natsAdmin, url: `nats://127.0.0.1:${natsPort}` }, opts);
+    return {
+      ...stack,
+      stop: async () => {
+        await stack.stop();
+        await nats.stop();
+        await dropDatabase(`kiln_test_${basePort}`);
+      },
+    };
+  } catch (err) {
+    await nats.stop();
+    throw err;
+  }
+}
+
+/** The suite's one stack, on the suite's database and NATS server: started by the e2e project's globalSetup. */
+export const SHARED_STACK_PORT = 18080;
+
+export async function startSharedStack(): Promise<Stack> {
+  return launch(SHARED_STACK_PORT, services.database, services.natsAdmin, {});
+}
+
+/** Where globalSetup writes the shared stack's addresses for the test files. */
+export const SHARED_STACK_ENV = 'KILN_E2E_SHARED_STACK';
+type StackInfo = Omit<Stack, 'stop' | 'stopApp' | 'startApp'>;
+
+export function describeStack(stack: Stack): StackInfo {
+  const { stop: _stop, stopApp: _stopApp, startApp: _startApp, ...info } = stack;
+  return info;
+}
+
+/**
+ * The stack every e2e file shares (booted once per run): rows and builds of other files are there too, so a test
+ * names its own namespaces, repositories and sources. Its apps are not stopped or restarted by tests.
+ */
+export function sharedStack(): Stack {
+  const file = process.env[SHARED_STACK_ENV];
+  if (!file || !existsSync(file)) throw new Error('no shared stack: run the end-to-end tests through `bash scripts/kiln test`, whose jest globalSetup starts it');
+  const info = JSON.parse(readFileSync(file, 'utf8')) as StackInfo;
+  const refuse = async () => {
+    throw new Error('the shared stack is not stopped or restarted by a test: use startStack() for a stack of your own');
+  };
+  return { ...info, stop: async () => undefined, stopApp: refuse, startApp: refuse };
+}
+
+async function launch(basePort: number, database: string, natsAdmin: NatsAuth, opts: StackOptions): Promise<Stack> {
   if (!existsSync(join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js'))) throw new Error('dist/ is missing: run the suite through `npm test` (scripts/kiln test), which compiles first');
-  await resetDatabase();
-  await resetStreams();
+  await resetDatabase(database);
+  await resetStreams(natsAdmin);
   const ports = Object.fromEntries(APPS.map((a) => [a, basePort + PORT_ORDER.indexOf(a)])) as Record<App, number>;
   const logDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-logs-'));
   const adminToken = `kiln_test_${randomBytes(12).toString('hex')}`;
@@ -82,8 +147,8 @@ export async function startStack(basePort = 18080, opts: { registry?: string; en
     KILN_HOST: '127.0.0.1',
     KILN_LOG_LEVEL: 'info',
     // The apps connect as Kiln's own role, with its password; the tests' own queries (set-up, checks) as postgres.
-    KILN_DATABASE_URL: `postgres://kiln:${encodeURIComponent(postgresPassword())}@127.0.0.1:5432/${services.database}`,
-    KILN_NATS_URL: services.nats,
+    KILN_DATABASE_URL: `postgres://kiln:${encodeURIComponent(postgresPassword())}@127.0.0.1:5432/${database}`,
+    KILN_NATS_URL: natsAdmin.url,
     KILN_TEMPORAL_ADDRESS: services.temporal,
     KILN_TASK_QUEUE: taskQueue,
     KILN_SECRET_KEY: randomBytes(32).toString('base64'),
@@ -141,6 +206,8 @@ export async function startStack(basePort = 18080, opts: { registry?: string; en
 
   for (const app of APPS) await startApp(app);
   return {
+    database,
+    natsAdmin,
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     webhookUrl: `http://127.0.0.1:${ports['webhook-ingest']}`,
     adminToken,
@@ -164,19 +231,61 @@ export function tail(file: string, lines = 40): string {
   }
 }
 
-async function resetDatabase(): Promise<void> {
+async function resetDatabase(database: string): Promise<void> {
+  await dropDatabase(database);
   const pg = new Client({ connectionString: services.postgresAdmin });
   await pg.connect();
   try {
-    await pg.query(`DROP DATABASE IF EXISTS ${services.database} WITH (FORCE)`);
-    await pg.query(`CREATE DATABASE ${services.database} OWNER kiln`);
+    await pg.query(`CREATE DATABASE ${database} OWNER kiln`);
   } finally {
     await pg.end();
   }
 }
 
-async function resetStreams(): Promise<void> {
-  const nc = await connect(natsOptions(services.natsAdmin, 'e2e'));
+async function dropDatabase(database: string): Promise<void> {
+  const pg = new Client({ connectionString: services.postgresAdmin });
+  await pg.connect();
+  try {
+    await pg.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  } finally {
+    await pg.end();
+  }
+}
+
+/** A NATS server of the stack's own: the suite's configuration (users, permissions, JetStream) on another port. */
+async function startNats(port: number): Promise<{ stop(): Promise<void> }> {
+  if (await portAnswers(port)) throw new Error(`port ${port} for a stack's NATS server is already in use (left over from an earlier run?); stop it first`);
+  const store = mkdtempSync(join(tmpdir(), `kiln-e2e-nats-${port}-`));
+  const config = readFileSync(services.natsConfig, 'utf8')
+    .replace(/^listen: .*$/m, `listen: 127.0.0.1:${port}`)
+    .replace(/^server_name: .*$/m, `server_name: kiln-${port}`)
+    .replace(/store_dir: "[^"]*"/, `store_dir: ${JSON.stringify(store)}`);
+  writeFileSync(join(store, 'nats.conf'), config);
+  const log = openSync(join(store, 'nats.log'), 'a');
+  const child = spawn(services.natsServer, ['-c', join(store, 'nats.conf')], { stdio: ['ignore', log, log] });
+  closeSync(log);
+  await expectEventually(async () => {
+    if (child.exitCode !== null) throw new Error(`nats-server on ${port} exited with ${child.exitCode}:\n${tail(join(store, 'nats.log'))}`);
+    if (!(await portAnswers(port))) throw new Error(`nats-server on ${port} is not listening yet`);
+  }, 20_000);
+  return {
+    stop: async () => {
+      await stopChild(child);
+      rmSync(store, { recursive: true, force: true });
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+async function resetStreams(natsAdmin: NatsAuth): Promise<void> {
+  const nc = await connect(natsOptions(natsAdmin, 'e2e'));
   try {
     const jsm = await nc.jetstreamManager();
     for (const name of ['KILN_EVENTS', 'KILN_BUILDS', 'KILN_LOGS']) await jsm.streams.delete(name).catch(() => undefined);
@@ -186,8 +295,8 @@ async function resetStreams(): Promise<void> {
 }
 
 /** Messages stored in a stream right now, or only those on one subject. */
-export async function streamMessages(stream: string, subject?: string): Promise<number> {
-  const nc = await connect(natsOptions(services.natsAdmin, 'e2e'));
+export async function streamMessages(stream: string, subject?: string, nats: NatsAuth = services.natsAdmin): Promise<number> {
+  const nc = await connect(natsOptions(nats, 'e2e'));
   try {
     const jsm = await nc.jetstreamManager();
     if (!subject) return (await jsm.streams.info(stream)).state.messages;
@@ -199,7 +308,19 @@ export async function streamMessages(stream: string, subject?: string): Promise<
 }
 
 /** Normalized pushes stored (ledger records of pings and refusals share the stream). */
-export const storedPushes = (): Promise<number> => streamMessages('KILN_EVENTS', 'push.received.v1');
+export const storedPushes = (nats: NatsAuth = services.natsAdmin): Promise<number> => streamMessages('KILN_EVENTS', 'push.received.v1', nats);
+
+/** A port nothing listens on now (the kernel's pick). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
