@@ -7,7 +7,7 @@ COPY tsconfig.base.json tsconfig.json tsconfig.build.json nx.json ./
 COPY libs libs
 COPY apps apps
 COPY tools tools
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+RUN npx tsc -p tsconfig.build.json && npx vite build --config apps/console/vite.config.mts && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 # git clones sources in build-orchestrator; ca-certificates for https git hosts.

@@ -18,6 +18,10 @@ export default [
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:platform', 'type:contracts', 'type:domain', 'type:testing'] },
             // Fixtures of the hosts' documented deliveries, for specs and benchmarks; no app's production code imports them.
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: [] },
+            // Generated from the gateway's OpenAPI document; for the console and any TypeScript caller of the API (and the e2e tests).
+            { sourceTag: 'type:client', onlyDependOnLibsWithTags: [] },
+            // The web console runs in the browser: it reaches Kiln through the generated API client only.
+            { sourceTag: 'type:console', onlyDependOnLibsWithTags: ['type:client'] },
             { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:contracts', 'type:domain'] },
             { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: ['type:domain'] },
             { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [] },

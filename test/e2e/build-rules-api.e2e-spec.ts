@@ -1,9 +1,10 @@
+import { createKilnClient } from '@kiln/api-client';
 import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { manifestDigest } from './support/registry';
 import { BuildItem, Scenario } from './support/scenario';
-import { Stack, startStack } from './support/stack';
+import { sharedStack, Stack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -17,7 +18,7 @@ describe('build rules and builds through the REST API', () => {
   const run = `${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    stack = await startStack(18180);
+    stack = sharedStack();
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });
@@ -120,6 +121,33 @@ describe('build rules and builds through the REST API', () => {
       expect(res.status).toBe(400);
       expect(res.body.fields.map((f) => f.field)).toContain(field);
       expect((await api.ok<{ items: unknown[] }>('GET', rulesPath(ns, 'app'))).items).toEqual([]);
+    });
+
+    it('is driven by the client generated from the OpenAPI document, with typed bodies, answers and errors', async () => {
+      const kiln = createKilnClient({ baseUrl: stack.gatewayUrl, token: stack.adminToken });
+      const created = await kiln.POST('/api/v1/namespaces/{ns}/repositories/{repo}/build-rules', {
+        params: { path: { ns: 'client', repo: 'app' } },
+        body: { sourceId: s.source.id, repository: s.repo.fullName, trigger: { type: 'branch', branch: 'main' }, tagRule: { prefix: 'cli', parts: ['ref'] } },
+      });
+      expect(created.response.status).toBe(201);
+      const rule = created.data;
+      if (!rule) throw new Error(`no rule: ${JSON.stringify(created.error)}`);
+      expect(rule).toMatchObject({ namespace: 'client', trigger: { type: 'branch', branch: 'main' }, dockerfilePath: 'Dockerfile', source: { status: 'ok' } });
+      const preview = await kiln.POST('/api/v1/build-rules/{id}/preview', { params: { path: { id: rule.id } }, body: { ref: 'refs/heads/main', commit: 'a'.repeat(40) } });
+      expect(preview.data).toMatchObject({ wouldFire: true, reason: null, tag: 'cli-main' });
+      const list = await kiln.GET('/api/v1/namespaces/{ns}/repositories/{repo}/build-rules', { params: { path: { ns: 'client', repo: 'app' }, query: { limit: 10 } } });
+      expect(list.data?.items.map((r) => r.id)).toEqual([rule.id]);
+      const off = await kiln.PUT('/api/v1/build-rules/{id}/auto-trigger', { params: { path: { id: rule.id } }, body: { enabled: false } });
+      expect(off.data?.autoTrigger).toBe(false);
+      // A query parameter of the wrong kind is refused by the gateway with the parameter's name, as documented.
+      const bad = await fetch(`${stack.gatewayUrl}/api/v1/builds?limit=ten`, { headers: { Authorization: `Bearer ${stack.adminToken}` } });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ code: 'ValidationFailed', fields: [{ field: 'limit', message: 'must be a whole number' }] });
+      const gone = await kiln.DELETE('/api/v1/build-rules/{id}', { params: { path: { id: rule.id } } });
+      expect(gone.data).toEqual({ deleted: true });
+      const missing = await kiln.GET('/api/v1/build-rules/{id}', { params: { path: { id: rule.id } } });
+      expect(missing.response.status).toBe(404);
+      expect(missing.error).toMatchObject({ status: 404, code: 'NotFound' });
     });
 
     it('previews whether a rule fires and the exact tag, for slash and unicode refs', async () => {

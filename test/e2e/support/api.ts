@@ -1,4 +1,6 @@
-/** A small client for Kiln's REST API. */
+import { apiContract } from './api-contract';
+
+/** A small client for Kiln's REST API; every JSON answer is checked against the schema the API documents for it. */
 export class Api {
   constructor(
     readonly baseUrl: string,
@@ -22,6 +24,8 @@ export class Api {
     } catch {
       /* plain text answer */
     }
+    const problem = apiContract().problem(method, this.baseUrl + path, res.status, res.headers.get('content-type') ?? '', parsed);
+    if (problem) throw new Error(`the API broke its contract: ${problem}`);
     return { status: res.status, body: parsed as T };
   }
 

@@ -3,28 +3,13 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, PATH_COMPONENT_RE } from '@kiln/domain';
+import { ConflictError, NotFoundError } from '@kiln/domain';
 import { KILN_CONFIG, parseInput } from '@kiln/platform';
+import { createTokenSchema, type TokenView } from '@kiln/contracts';
 import { GatewayConfig } from '../config';
 import { ApiTokenEntity } from './api-token.entity';
 
 const CONFIGURED_ADMIN = 'admin (configured)';
-
-const createSchema = z
-  .object({
-    name: z.string().trim().min(1).max(100),
-    role: z.enum(['read', 'write', 'admin']),
-    namespaces: z.array(z.string().refine((n) => n === '*' || PATH_COMPONENT_RE.test(n), 'must be a namespace name or *')).min(1, 'name at least one namespace, or *'),
-  })
-  .strict();
-
-export interface TokenView {
-  id: string;
-  name: string;
-  role: string;
-  namespaces: string[];
-  createdAt: string;
-}
 
 const TOKEN_CACHE_MS = 5_000;
 
@@ -50,10 +35,14 @@ export class TokensService implements OnApplicationBootstrap {
 
   /** The token itself is in this answer only; Kiln keeps its hash. */
   async create(input: unknown): Promise<TokenView & { token: string }> {
-    const req = parseInput(createSchema, input);
+    const req = parseInput(createTokenSchema, input);
     const token = `kiln_${randomBytes(24).toString('base64url')}`;
     const saved = await this.tokens.save(this.tokens.create({ id: randomUUID(), name: req.name, role: req.role, namespaces: [...new Set(req.namespaces)], tokenHash: hashToken(token) }));
     return { ...view(saved), token };
+  }
+
+  view(token: ApiTokenEntity): TokenView {
+    return view(token);
   }
 
   async list(): Promise<{ items: TokenView[]; nextCursor: null }> {

@@ -1,16 +1,18 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { buildsCancel, buildsRebuild, buildsDelete, buildsGet, buildsList, BuildsQuery, logsList, logsPage, LogsQuery } from '@kiln/contracts';
+import { buildLogParamsSchema, buildsCancel, buildsListParamsSchema, buildsRebuild, buildsDelete, buildsGet, buildsList, logLineViewSchema, logsList, logsPage, LogsQuery } from '@kiln/contracts';
+import { Endpoint, QueryPipe } from '@kiln/platform';
+import { z } from 'zod';
 import { KilnError } from '@kiln/domain';
 import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
 import { authorize, namespaceOf } from '../auth/authorize';
 import { Rpc } from '../common/rpc.service';
-import { num } from '../common/params';
-import { logFilters, logPageQuery } from './log-pages';
+import { logFilters, logPageQuery, LogParams } from './log-pages';
 
 const FOLLOW_POLL_MS = 250;
 const FOLLOW_SETTLE_MS = 1000;
+const FOLLOW_EVENTS = `follow=true: server-sent events; each \`line\` event (id: the line id) carries a line ${JSON.stringify(Object.keys(logLineViewSchema.shape))}, and a last \`status\` event carries {status, failure, tags, digest}`;
 
 @ApiTags('builds')
 @ApiBearerAuth()
@@ -20,25 +22,15 @@ export class BuildsApiController {
   constructor(private readonly rpc: Rpc) {}
 
   @Get()
-  list(@Req() req: AuthedRequest, @Query() q: Record<string, string>) {
+  @Endpoint({ summary: 'Builds, newest first, with filters', query: buildsListParamsSchema, response: buildsList.response })
+  list(@Req() req: AuthedRequest, @Query(new QueryPipe(buildsListParamsSchema)) q: z.output<typeof buildsListParamsSchema>) {
     authorize(req.token, null, 'read');
-    const query: BuildsQuery = {
-      ruleId: q.ruleId,
-      imageRepository: q.repository ?? q.imageRepository,
-      namespaces: req.token?.namespaces,
-      status: q.status as BuildsQuery['status'],
-      ref: q.ref,
-      triggerKind: q.triggerKind as BuildsQuery['triggerKind'],
-      rebuildOf: q.rebuildOf,
-      since: q.since,
-      until: q.until,
-      cursor: q.cursor,
-      limit: num(q.limit, 'limit'),
-    };
-    return this.rpc.call(buildsList, query);
+    const { repository, imageRepository, ...filters } = q;
+    return this.rpc.call(buildsList, { ...filters, imageRepository: repository ?? imageRepository, namespaces: req.token?.namespaces });
   }
 
   @Get(':id')
+  @Endpoint({ summary: 'A build with its steps, instructions, tags, digest and failure', response: buildsGet.response, errors: [404] })
   async get(@Req() req: AuthedRequest, @Param('id') id: string) {
     return this.buildFor(req, id, 'read');
   }
@@ -49,7 +41,13 @@ export class BuildsApiController {
    * runs, resumes after `Last-Event-ID` (a line id), and ends with the build's final status.
    */
   @Get(':id/logs')
-  async logs(@Req() req: AuthedRequest, @Res() res: Response, @Param('id') buildId: string, @Query() q: Record<string, string>) {
+  @Endpoint({
+    summary: "A build's log: a page, the whole log as text, or a live stream",
+    query: buildLogParamsSchema,
+    response: { 'application/json': logsList.response, 'text/plain': z.string().describe('format=text'), 'text/event-stream': z.string().describe(FOLLOW_EVENTS) },
+    errors: [404],
+  })
+  async logs(@Req() req: AuthedRequest, @Res() res: Response, @Param('id') buildId: string, @Query(new QueryPipe(buildLogParamsSchema)) q: LogParams) {
     // log-service checks the build's namespace against the token's in the same call (one round trip per page).
     authorize(req.token, null, 'read');
     const filters = logFilters(buildId, q, req.token);
@@ -92,6 +90,7 @@ export class BuildsApiController {
   }
 
   @Delete(':id')
+  @Endpoint({ summary: 'Delete a finished build record and its log (a running one is a 409)', response: buildsDelete.response, errors: [404, 409] })
   async delete(@Req() req: AuthedRequest, @Param('id') id: string) {
     await this.buildFor(req, id, 'write');
     return this.rpc.call(buildsDelete, { id });
@@ -100,6 +99,7 @@ export class BuildsApiController {
   /** Stops a queued or running build; a finished one is a 409. */
   @Post(':id/cancel')
   @HttpCode(202)
+  @Endpoint({ summary: 'Stop a queued or running build', response: buildsCancel.response, status: 202, errors: [404, 409] })
   async cancel(@Req() req: AuthedRequest, @Param('id') id: string) {
     const build = await this.buildFor(req, id, 'write');
     if (['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new KilnError(409, 'Conflict', `build ${id} already ${build.status}`);
@@ -112,6 +112,7 @@ export class BuildsApiController {
    */
   @Post(':id/rebuild')
   @HttpCode(202)
+  @Endpoint({ summary: 'Run a finished build again as a new build', response: buildsRebuild.response, status: 202, errors: [404, 409] })
   async rebuild(@Req() req: AuthedRequest, @Param('id') id: string) {
     const build = await this.buildFor(req, id, 'write');
     if (!['succeeded', 'failed', 'cancelled'].includes(build.status)) throw new KilnError(409, 'Conflict', `build ${id} is ${build.status}; wait for it to finish (or cancel it) before rebuilding it`);

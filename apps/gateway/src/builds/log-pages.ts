@@ -1,30 +1,27 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KilnError } from '@kiln/domain';
-import { logsPage, LogsQuery, StepName } from '@kiln/contracts';
-import { answerJson, INTERNAL, JsonLogger, serveAheadOfFramework } from '@kiln/platform';
+import { buildLogParamsSchema, logsPage, LogsQuery } from '@kiln/contracts';
+import { answerJson, INTERNAL, JsonLogger, parseInput, serveAheadOfFramework, withoutEmpty } from '@kiln/platform';
+import type { z } from 'zod';
 import type { ApiTokenEntity } from '../auth/api-token.entity';
 import { authorize } from '../auth/authorize';
 import type { TokensService } from '../auth/tokens.service';
 import type { Rpc } from '../common/rpc.service';
-import { num } from '../common/params';
 
 type Params = Record<string, string | undefined>;
+export type LogParams = z.output<typeof buildLogParamsSchema>;
+
+/** The query of a log read, checked by its contract schema (a wrong parameter is a 400 naming it). */
+export const logParams = (q: Params): LogParams => parseInput(buildLogParamsSchema, withoutEmpty(q));
 
 /** What a log read asks log-service for: the build, the caller's namespaces (checked there), and the filters. */
-export function logFilters(buildId: string, q: Params, token: ApiTokenEntity | undefined): Omit<LogsQuery, 'cursor'> {
-  return {
-    buildId,
-    namespaces: token?.namespaces,
-    step: q.step as StepName | undefined,
-    stream: q.stream as LogsQuery['stream'],
-    attempt: num(q.attempt, 'attempt'),
-    contains: q.contains,
-  };
+export function logFilters(buildId: string, q: LogParams, token: ApiTokenEntity | undefined): Omit<LogsQuery, 'cursor'> {
+  return { buildId, namespaces: token?.namespaces, step: q.step, stream: q.stream, attempt: q.attempt, contains: q.contains };
 }
 
 /** A JSON page of the log: cursor paging or `tail`, with the filters. */
-export function logPageQuery(buildId: string, q: Params, token: ApiTokenEntity | undefined): LogsQuery {
-  return { ...logFilters(buildId, q, token), cursor: q.cursor, limit: num(q.limit, 'limit'), tail: num(q.tail, 'tail') };
+export function logPageQuery(buildId: string, q: LogParams, token: ApiTokenEntity | undefined): LogsQuery {
+  return { ...logFilters(buildId, q, token), cursor: q.cursor, limit: q.limit, tail: q.tail };
 }
 
 const PAGE_PATH = /^\/api\/v1\/builds\/([^/?#]+)\/logs(?:\?(.*))?$/;
@@ -64,7 +61,7 @@ async function page(req: IncomingMessage, res: ServerResponse, next: () => void,
   if (!token) return next();
   try {
     authorize(token, null, 'read');
-    const answer = await rpc.bytes(logsPage, logPageQuery(buildId, q, token));
+    const answer = await rpc.bytes(logsPage, logPageQuery(buildId, logParams(q), token));
     res.writeHead(answer.status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': answer.body.byteLength });
     res.end(answer.body);
   } catch (err) {

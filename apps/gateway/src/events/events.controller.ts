@@ -1,10 +1,11 @@
 import { Controller, Get, HttpCode, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { eventsGet, eventsList, eventsRedeliver } from '@kiln/contracts';
+import { eventsGet, eventsList, eventsListParamsSchema, eventsRedeliver } from '@kiln/contracts';
+import { Endpoint, QueryPipe } from '@kiln/platform';
+import type { z } from 'zod';
 import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
 import { authorize } from '../auth/authorize';
 import { Rpc } from '../common/rpc.service';
-import { num } from '../common/params';
 
 @ApiTags('events')
 @ApiBearerAuth()
@@ -15,12 +16,14 @@ export class EventsApiController {
 
   /** The ledger spans sources, which belong to no namespace: tokens for every namespace only. */
   @Get()
-  list(@Req() req: AuthedRequest, @Query() q: Record<string, string>) {
+  @Endpoint({ summary: 'Webhook deliveries, newest first', query: eventsListParamsSchema, response: eventsList.response })
+  list(@Req() req: AuthedRequest, @Query(new QueryPipe(eventsListParamsSchema)) q: z.output<typeof eventsListParamsSchema>) {
     authorize(req.token, '*', 'read');
-    return this.rpc.call(eventsList, { sourceId: q.sourceId, repository: q.repository, outcome: q.outcome, since: q.since, until: q.until, cursor: q.cursor, limit: num(q.limit, 'limit') });
+    return this.rpc.call(eventsList, q);
   }
 
   @Get(':id')
+  @Endpoint({ summary: 'A delivery with its decision per rule', response: eventsGet.response, errors: [404] })
   get(@Req() req: AuthedRequest, @Param('id') id: string) {
     authorize(req.token, '*', 'read');
     return this.rpc.call(eventsGet, { id });
@@ -28,6 +31,7 @@ export class EventsApiController {
 
   @Post(':id/redeliver')
   @HttpCode(200)
+  @Endpoint({ summary: 'Evaluate a stored push again (a rule that already built it is not run twice)', response: eventsRedeliver.response, errors: [404, 409] })
   redeliver(@Req() req: AuthedRequest, @Param('id') id: string) {
     authorize(req.token, '*', 'write');
     return this.rpc.call(eventsRedeliver, { id });

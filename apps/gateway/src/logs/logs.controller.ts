@@ -1,10 +1,11 @@
 import { Controller, Get, HttpCode, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { logsRetentionRun, logsSearch } from '@kiln/contracts';
+import { logSearchParamsSchema, logsRetentionRun, logsSearch } from '@kiln/contracts';
+import { Endpoint, QueryPipe } from '@kiln/platform';
+import type { z } from 'zod';
 import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
 import { authorize } from '../auth/authorize';
 import { Rpc } from '../common/rpc.service';
-import { num } from '../common/params';
 
 @ApiTags('logs')
 @ApiBearerAuth()
@@ -15,7 +16,8 @@ export class LogsApiController {
 
   /** Lines containing `contains` across the builds of a rule (`ruleId`) or an image repository (`repository`), newest first. */
   @Get('logs/search')
-  search(@Req() req: AuthedRequest, @Query() q: Record<string, string>) {
+  @Endpoint({ summary: 'Log lines containing a text across builds, newest first', query: logSearchParamsSchema, response: logsSearch.response })
+  search(@Req() req: AuthedRequest, @Query(new QueryPipe(logSearchParamsSchema)) q: z.output<typeof logSearchParamsSchema>) {
     authorize(req.token, null, 'read');
     return this.rpc.call(logsSearch, {
       contains: q.contains,
@@ -25,13 +27,14 @@ export class LogsApiController {
       since: q.since,
       until: q.until,
       cursor: q.cursor,
-      limit: num(q.limit, 'limit'),
+      limit: q.limit,
     });
   }
 
   /** Apply the retention policies now (the job also runs on its own schedule). */
   @Post('admin/retention/run')
   @HttpCode(200)
+  @Endpoint({ summary: 'Apply the retention policies now (they also run on a schedule)', response: logsRetentionRun.response })
   runRetention(@Req() req: AuthedRequest) {
     authorize(req.token, null, 'admin');
     return this.rpc.call(logsRetentionRun, {});

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { registriesCreate, registriesDelete, registriesGet, registriesList, registriesUpdate, RegistryInput } from '@kiln/contracts';
+import { registriesCreate, registriesDelete, registriesGet, registriesList, registriesUpdate, registryInputSchema, registryPatchSchema } from '@kiln/contracts';
+import { Endpoint } from '@kiln/platform';
 import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
 import { authorize } from '../auth/authorize';
 import { Rpc } from '../common/rpc.service';
@@ -19,30 +20,35 @@ export class RegistriesApiController {
 
   @Post()
   @HttpCode(201)
-  create(@Req() req: AuthedRequest, @Body() body: RegistryInput) {
+  @Endpoint({ body: registryInputSchema, response: registriesCreate.response, status: 201 })
+  create(@Req() req: AuthedRequest, @Body() body: unknown) {
     authorize(req.token, null, 'admin');
     return this.rpc.call(registriesCreate, obj(body));
   }
 
   @Get()
+  @Endpoint({ response: registriesList.response })
   list(@Req() req: AuthedRequest) {
     authorize(req.token, null, 'read');
     return this.rpc.call(registriesList, {});
   }
 
   @Get(':id')
+  @Endpoint({ response: registriesGet.response, errors: [404] })
   get(@Req() req: AuthedRequest, @Param('id') id: string) {
     authorize(req.token, null, 'read');
     return this.rpc.call(registriesGet, { id });
   }
 
   @Patch(':id')
-  update(@Req() req: AuthedRequest, @Param('id') id: string, @Body() body: Partial<RegistryInput>) {
+  @Endpoint({ body: registryPatchSchema, response: registriesUpdate.response, errors: [404] })
+  update(@Req() req: AuthedRequest, @Param('id') id: string, @Body() body: unknown) {
     authorize(req.token, null, 'admin');
     return this.rpc.call(registriesUpdate, { id, patch: obj(body) });
   }
 
   @Delete(':id')
+  @Endpoint({ summary: 'Delete a registry (refused while rules use it, naming them)', response: registriesDelete.response, errors: [404, 409] })
   delete(@Req() req: AuthedRequest, @Param('id') id: string) {
     authorize(req.token, null, 'admin');
     return this.rpc.call(registriesDelete, { id });

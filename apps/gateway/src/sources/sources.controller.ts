@@ -1,9 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import {
-  CreateSourceRequest,
+  createSourceSchema,
+  hostListParamsSchema,
   oauthCallback,
+  oauthCallbackParamsSchema,
   oauthStart,
+  oauthStartBodySchema,
   OAuthStartRequest,
   sourcesRefs,
   sourcesRepositories,
@@ -12,12 +15,16 @@ import {
   sourcesGet,
   sourcesList,
   sourcesUpdate,
-  UpdateSourceRequest,
+  updateSourceSchema,
 } from '@kiln/contracts';
+import { Endpoint, QueryPipe } from '@kiln/platform';
+import type { z } from 'zod';
 import { AuthedRequest, AuthGuard } from '../auth/auth.guard';
 import { authorize } from '../auth/authorize';
 import { Rpc } from '../common/rpc.service';
-import { obj, num } from '../common/params';
+import { obj } from '../common/params';
+
+type HostListParams = z.output<typeof hostListParamsSchema>;
 
 @ApiTags('sources')
 @ApiBearerAuth()
@@ -28,30 +35,35 @@ export class SourcesApiController {
 
   @Post()
   @HttpCode(201)
-  create(@Req() req: AuthedRequest, @Body() body: CreateSourceRequest) {
+  @Endpoint({ summary: 'Connect a code source (the answer carries its webhook secret, once)', body: createSourceSchema, response: sourcesCreate.response, status: 201 })
+  create(@Req() req: AuthedRequest, @Body() body: unknown) {
     authorize(req.token, null, 'admin');
     return this.rpc.call(sourcesCreate, obj(body));
   }
 
   @Get()
+  @Endpoint({ response: sourcesList.response })
   list(@Req() req: AuthedRequest) {
     authorize(req.token, null, 'read');
     return this.rpc.call(sourcesList, {});
   }
 
   @Get(':id')
+  @Endpoint({ response: sourcesGet.response, errors: [404] })
   get(@Req() req: AuthedRequest, @Param('id') id: string) {
     authorize(req.token, null, 'read');
     return this.rpc.call(sourcesGet, { id });
   }
 
   @Patch(':id')
-  update(@Req() req: AuthedRequest, @Param('id') id: string, @Body() body: UpdateSourceRequest) {
+  @Endpoint({ summary: 'Rename, or renew its credentials (an unauthorized source is ok again)', body: updateSourceSchema, response: sourcesUpdate.response, errors: [404] })
+  update(@Req() req: AuthedRequest, @Param('id') id: string, @Body() body: unknown) {
     authorize(req.token, null, 'admin');
     return this.rpc.call(sourcesUpdate, { id, patch: obj(body) });
   }
 
   @Delete(':id')
+  @Endpoint({ summary: 'Delete a source (refused while rules use it, naming them)', response: sourcesDelete.response, errors: [404, 409] })
   delete(@Req() req: AuthedRequest, @Param('id') id: string) {
     authorize(req.token, null, 'admin');
     return this.rpc.call(sourcesDelete, { id });
@@ -59,22 +71,25 @@ export class SourcesApiController {
 
   /** Repositories the source's credentials can see on the host (cursor paging). */
   @Get(':id/repositories')
-  repositories(@Req() req: AuthedRequest, @Param('id') id: string, @Query() q: Record<string, string>) {
+  @Endpoint({ query: hostListParamsSchema, response: sourcesRepositories.response, errors: [404, 422] })
+  repositories(@Req() req: AuthedRequest, @Param('id') id: string, @Query(new QueryPipe(hostListParamsSchema)) q: HostListParams) {
     authorize(req.token, null, 'read');
-    return this.rpc.call(sourcesRepositories, { id, cursor: q.cursor, limit: num(q.limit, 'limit') });
+    return this.rpc.call(sourcesRepositories, { id, cursor: q.cursor, limit: q.limit });
   }
 
   /** `repo` is URL-encoded `owner/name` (or the git URL of a `git` source). */
   @Get(':id/repositories/:repo/branches')
-  branches(@Req() req: AuthedRequest, @Param('id') id: string, @Param('repo') repo: string, @Query() q: Record<string, string>) {
+  @Endpoint({ query: hostListParamsSchema, response: sourcesRefs.response, errors: [404, 422] })
+  branches(@Req() req: AuthedRequest, @Param('id') id: string, @Param('repo') repo: string, @Query(new QueryPipe(hostListParamsSchema)) q: HostListParams) {
     authorize(req.token, null, 'read');
-    return this.rpc.call(sourcesRefs, { id, repo, kind: 'branches', cursor: q.cursor, limit: num(q.limit, 'limit') });
+    return this.rpc.call(sourcesRefs, { id, repo, kind: 'branches', cursor: q.cursor, limit: q.limit });
   }
 
   @Get(':id/repositories/:repo/tags')
-  tags(@Req() req: AuthedRequest, @Param('id') id: string, @Param('repo') repo: string, @Query() q: Record<string, string>) {
+  @Endpoint({ query: hostListParamsSchema, response: sourcesRefs.response, errors: [404, 422] })
+  tags(@Req() req: AuthedRequest, @Param('id') id: string, @Param('repo') repo: string, @Query(new QueryPipe(hostListParamsSchema)) q: HostListParams) {
     authorize(req.token, null, 'read');
-    return this.rpc.call(sourcesRefs, { id, repo, kind: 'tags', cursor: q.cursor, limit: num(q.limit, 'limit') });
+    return this.rpc.call(sourcesRefs, { id, repo, kind: 'tags', cursor: q.cursor, limit: q.limit });
   }
 
   /**
@@ -83,6 +98,7 @@ export class SourcesApiController {
    */
   @Post('oauth/:provider')
   @HttpCode(200)
+  @Endpoint({ summary: "Start the host's OAuth flow (send the user to authorizeUrl)", body: oauthStartBodySchema, response: oauthStart.response, errors: [404, 422] })
   oauthStart(@Req() req: AuthedRequest, @Param('provider') provider: string, @Body() body: unknown) {
     authorize(req.token, null, 'admin');
     return this.rpc.call(oauthStart, { ...obj<OAuthStartRequest>(body), provider });
@@ -97,7 +113,8 @@ export class OAuthCallbackController {
   constructor(private readonly rpc: Rpc) {}
 
   @Get('callback')
-  callback(@Query() q: Record<string, string>) {
-    return this.rpc.call(oauthCallback, { code: q.code, state: q.state, error: q.error, error_description: q.error_description });
+  @Endpoint({ summary: 'Where the host sends the browser back: stores the token as a source', query: oauthCallbackParamsSchema, response: oauthCallback.response, public: true, errors: [404, 422] })
+  callback(@Query(new QueryPipe(oauthCallbackParamsSchema)) q: z.output<typeof oauthCallbackParamsSchema>) {
+    return this.rpc.call(oauthCallback, q);
   }
 }

@@ -4,32 +4,13 @@ import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '@kiln/domain';
+import { registryInputSchema, registryPatchSchema } from '@kiln/contracts';
 import type { Page, RegistryCredentials, RegistryInput, RegistryView } from '@kiln/contracts';
 import { parseInput } from '@kiln/platform';
 import { SECRET_BOX } from '../crypto/tokens';
 import { SecretBox } from '../crypto/secret-box';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { RegistryEntity } from './registry.entity';
-
-/** A registry host as image names carry it: a DNS name or IPv4 address, an optional port; no scheme, no path. */
-const host = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .regex(
-    /^(?=.{1,253}(:|$))[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/,
-    'must be a registry host as in image names (ghcr.io, registry.example.com:5000), without scheme or path',
-  );
-
-const fields = {
-  name: z.string().trim().min(1).max(100),
-  host,
-  username: z.string().min(1).max(255),
-  password: z.string().min(1).max(8192),
-  insecure: z.boolean(),
-};
-const createSchema = z.object({ ...fields, name: fields.name.optional(), insecure: fields.insecure.default(false) }).strict();
-const updateSchema = z.object(fields).partial().strict();
 
 @Injectable()
 export class RegistriesService {
@@ -39,7 +20,7 @@ export class RegistriesService {
   ) {}
 
   async create(input: RegistryInput): Promise<RegistryView> {
-    const r = parseInput(createSchema, input);
+    const r = parseInput(registryInputSchema, input);
     const entity = this.registries.create({ id: randomUUID(), name: r.name ?? r.host, host: r.host, username: r.username, passwordSealed: this.box.seal(r.password), insecure: r.insecure });
     return view(await this.registries.save(entity));
   }
@@ -54,7 +35,7 @@ export class RegistriesService {
 
   /** New credentials take effect from the next build; the password is never sent back. */
   async update(id: string, patch: Partial<RegistryInput>): Promise<RegistryView> {
-    const p = parseInput(updateSchema, patch ?? {});
+    const p = parseInput(registryPatchSchema, patch ?? {});
     const r = await this.entity(id);
     if (p.name !== undefined) r.name = p.name;
     if (p.host !== undefined) r.host = p.host;

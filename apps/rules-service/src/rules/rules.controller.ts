@@ -12,6 +12,7 @@ import {
   rulesGet,
   rulesList,
   rulesPreview,
+  rulesPreviewDraft,
   rulesSetAutoTrigger,
   rulesUpdate,
 } from '@kiln/contracts';
@@ -61,6 +62,11 @@ export class RulesController {
   @Handles(rulesPreview)
   preview(@Payload() req: RequestOf<typeof rulesPreview>) {
     return this.rules.preview(req.id, req.ref, req.commit);
+  }
+
+  @Handles(rulesPreviewDraft)
+  previewDraft(@Payload() req: RequestOf<typeof rulesPreviewDraft>) {
+    return this.rules.previewDraft(req.namespace, req.imageRepository, req.rule, req.ref, req.commit);
   }
 
   @Handles(rulesBuildSecrets)

@@ -57,7 +57,7 @@ export class RulesService {
   async update(id: string, patch: Partial<BuildRuleInput>): Promise<BuildRuleView> {
     const current = await this.entity(id);
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new ValidationError([{ field: '(body)', message: 'must be an object' }]);
-    const merged: BuildRuleInput = {
+    const merged: Record<string, unknown> = {
       name: current.name,
       sourceId: current.sourceId,
       repository: current.repository,
@@ -145,14 +145,22 @@ export class RulesService {
 
   /** Would the rule fire for this ref, and which tag would it produce now? */
   async preview(id: string, ref: unknown, commit: unknown): Promise<PreviewResult> {
-    const problems = [];
-    if (typeof ref !== 'string' || !ref.startsWith('refs/')) problems.push({ field: 'ref', message: 'must be a full ref such as refs/heads/main or refs/tags/v1' });
-    if (typeof commit !== 'string' || !/^[0-9a-f]{7,64}$/i.test(commit)) problems.push({ field: 'commit', message: 'must be a commit id (hex)' });
-    if (problems.length > 0) throw new ValidationError(problems);
-    const rule = await this.entity(id);
-    const match = matchTrigger(rule.trigger, { ref: ref as string, deleted: false });
-    const parsed = parseRef(ref as string);
-    const tag = renderTag(rule.tagRule, { refName: parsed.type === 'other' ? (commit as string).slice(0, 12) : parsed.name, commit: commit as string, time: new Date() });
+    checkPreviewInput(ref, commit);
+    return this.render(await this.entity(id), ref as string, commit as string);
+  }
+
+  /** A preview of a rule as written, before it is saved: checked as a create would check it; nothing is written. */
+  async previewDraft(namespace: string, imageRepository: string, input: unknown, ref: unknown, commit: unknown): Promise<PreviewResult> {
+    validateImageRepository(namespace, imageRepository);
+    const rule = validateRule(input, null);
+    checkPreviewInput(ref, commit);
+    return this.render({ ...rule, namespace, imageRepository }, ref as string, commit as string);
+  }
+
+  private render(rule: Pick<BuildRuleEntity, 'trigger' | 'tagRule' | 'autoTrigger' | 'namespace' | 'imageRepository'>, ref: string, commit: string): PreviewResult {
+    const match = matchTrigger(rule.trigger, { ref, deleted: false });
+    const parsed = parseRef(ref);
+    const tag = renderTag(rule.tagRule, { refName: parsed.type === 'other' ? commit.slice(0, 12) : parsed.name, commit, time: new Date() });
     const reason = !match.matched ? (match.reason ?? 'the trigger does not match') : !rule.autoTrigger ? 'auto-trigger is off: pushes build nothing (build now still works)' : null;
     return { wouldFire: reason === null, reason, tag, image: `${this.config.KILN_REGISTRY}/${rule.namespace}/${rule.imageRepository}:${tag}` };
   }
@@ -250,4 +258,11 @@ export function toView(r: BuildRuleEntity): BuildRuleView {
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };
+}
+
+function checkPreviewInput(ref: unknown, commit: unknown): void {
+  const problems = [];
+  if (typeof ref !== 'string' || !ref.startsWith('refs/')) problems.push({ field: 'ref', message: 'must be a full ref such as refs/heads/main or refs/tags/v1' });
+  if (typeof commit !== 'string' || !/^[0-9a-f]{7,64}$/i.test(commit)) problems.push({ field: 'commit', message: 'must be a commit id (hex)' });
+  if (problems.length > 0) throw new ValidationError(problems);
 }

@@ -3,12 +3,13 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, PROVIDERS, ValidationError } from '@kiln/domain';
+import { ConflictError, NotFoundError, ValidationError } from '@kiln/domain';
 import { generateSshKey, publicKeyOf } from './ssh-keys';
 import { OAuthError, oauthApp, oauthRedirectUri, OAuthToken, refreshAccessToken } from './oauth';
 
 /** OAuth access tokens are renewed this long before they expire. */
 const REFRESH_AHEAD_MS = 5 * 60_000;
+import { createSourceSchema, updateSourceSchema } from '@kiln/contracts';
 import type { CreateSourceRequest, CreatedSourceView, Page, SourceCredentials, SourceView, SourceWebhookConfig, UpdateSourceRequest } from '@kiln/contracts';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { checkUrlField, EventBus, HostPolicy, KILN_CONFIG, parseInput } from '@kiln/platform';
@@ -17,47 +18,6 @@ import { RulesConfig } from '../config';
 import { SECRET_BOX } from '../crypto/tokens';
 import { SecretBox } from '../crypto/secret-box';
 import { CodeSourceEntity } from './code-source.entity';
-
-const httpUrl = z
-  .string()
-  .url()
-  .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
-
-const sshKey = z
-  .string()
-  .max(16_384)
-  .refine((k) => /^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----\r?\n[\s\S]+\n-----END (OPENSSH|RSA|EC) PRIVATE KEY-----\s*$/.test(k), 'must be an unencrypted private key in OpenSSH or PEM form');
-
-/** Fields a source is created with and may change later (the provider never changes). */
-const sourceFields = {
-  baseUrl: httpUrl.nullish(),
-  apiUrl: httpUrl.nullish(),
-  token: z.string().min(1).max(4096).optional(),
-  password: z.string().min(1).max(4096).optional(),
-  sshPrivateKey: sshKey.optional(),
-  generateSshKey: z.boolean().optional(),
-  webhookSecret: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
-};
-
-type CredentialFields = { token?: string; password?: string; sshPrivateKey?: string; generateSshKey?: boolean };
-function credentialProblems(v: CredentialFields, ctx: z.RefinementCtx): void {
-  if (v.token && v.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give a token or a password, not both' });
-  if (v.sshPrivateKey && v.generateSshKey) ctx.addIssue({ code: 'custom', path: ['generateSshKey'], message: 'give a key or ask for one, not both' });
-}
-
-const createSchema = z
-  .object({ provider: z.enum(PROVIDERS), name: z.string().trim().min(1).max(100), username: z.string().min(1).max(255).optional(), ...sourceFields })
-  .strict()
-  .superRefine((v, ctx) => {
-    credentialProblems(v, ctx);
-    if (v.password && !v.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with a password' });
-    if ((v.sshPrivateKey || v.generateSshKey) && v.provider !== 'git') ctx.addIssue({ code: 'custom', path: ['sshPrivateKey'], message: 'SSH keys are for git sources (hosts use tokens or OAuth)' });
-  });
-
-const updateSchema = z
-  .object({ name: z.string().trim().min(1).max(100).optional(), username: z.string().min(1).max(255).nullish(), ...sourceFields })
-  .strict()
-  .superRefine(credentialProblems);
 
 @Injectable()
 export class SourcesService {
@@ -123,7 +83,7 @@ export class SourcesService {
   }
 
   async create(input: CreateSourceRequest): Promise<CreatedSourceView> {
-    const req = parseInput(createSchema, input);
+    const req = parseInput(createSourceSchema, input);
     if (req.baseUrl) await checkUrlField(this.hosts, 'baseUrl', req.baseUrl, ['https', 'http']);
     if (req.apiUrl) await checkUrlField(this.hosts, 'apiUrl', req.apiUrl, ['https', 'http']);
     const webhookSecret = req.webhookSecret ?? randomBytes(24).toString('base64url');
@@ -151,7 +111,7 @@ export class SourcesService {
 
   /** New credentials are a re-authorization: they clear an `unauthorized` state. */
   async update(id: string, input: UpdateSourceRequest): Promise<SourceView> {
-    const patch = parseInput(updateSchema, input);
+    const patch = parseInput(updateSourceSchema, input);
     const source = await this.entity(id);
     if (patch.baseUrl) await checkUrlField(this.hosts, 'baseUrl', patch.baseUrl, ['https', 'http']);
     if (patch.apiUrl) await checkUrlField(this.hosts, 'apiUrl', patch.apiUrl, ['https', 'http']);

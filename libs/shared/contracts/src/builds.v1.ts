@@ -1,13 +1,12 @@
 import { z } from 'zod';
 import { BUILD_STATUSES, PROVIDERS } from '@kiln/domain';
-import { defineEvent } from './define';
+import { defineEvent, instant } from './define';
 
 export const STEP_NAMES = ['clone', 'build', 'tag', 'push', 'cleanup'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 export const STEP_STATUSES = ['running', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
-const instant = z.string().datetime({ offset: true });
 const uuid = z.string().uuid();
 
 export const buildFailureSchema = z.object({

@@ -25,25 +25,31 @@ export const PARKED_HEADERS = { subject: 'Kiln-Parked-Subject', stream: 'Kiln-Pa
 
 /**
  * A request/reply call over core NATS (NestJS `@MessagePattern`): a versioned pattern, the schema every handler parses
- * its request through (the request type is inferred from it), and the answer's type.
+ * its request through (the request type is inferred from it), and the answer's schema (its type is inferred from it;
+ * the API documents answers it passes on with it).
  */
 export interface RpcDef<Req, Res> {
   readonly pattern: string;
   readonly request: z.ZodType<Req, z.ZodTypeDef, unknown>;
-  readonly __res?: Res;
+  readonly response: z.ZodType<Res, z.ZodTypeDef, unknown>;
 }
 
-/** `defineRpc('rules.rules.get.v1', byId).returns<BuildRuleView>()` */
-export function defineRpc<S extends z.ZodTypeAny>(pattern: string, request: S): { returns<Res>(): RpcDef<z.output<S>, Res> } {
+/** `defineRpc('rules.rules.get.v1', byId).returns(buildRuleViewSchema)` */
+export function defineRpc<S extends z.ZodTypeAny>(pattern: string, request: S): { returns<R extends z.ZodTypeAny>(response: R): RpcDef<z.output<S>, z.output<R>> } {
   if (!/\.v\d+$/.test(pattern)) throw new Error(`RPC pattern ${pattern} carries no version (….v1, say)`);
-  return { returns: <Res>() => ({ pattern, request }) as RpcDef<z.output<S>, Res> };
+  return { returns: <R extends z.ZodTypeAny>(response: R) => ({ pattern, request, response }) as RpcDef<z.output<S>, z.output<R>> };
 }
 
 /** A page of a list, and the cursor of the next one (null on the last). */
+export const pageOf = <T extends z.ZodTypeAny>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable().describe('The next page (null on the last)') });
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
 }
+/** The answer to a delete. */
+export const deletedSchema = z.object({ deleted: z.literal(true) });
+/** An ISO-8601 instant with its offset, as every answer writes times. */
+export const instant = z.string().datetime({ offset: true });
 
 /** Requests that name one thing. Any string: a service answers 404 for an id it does not know. */
 export const byId = z.object({ id: z.string() });

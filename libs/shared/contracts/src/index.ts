@@ -1,4 +1,5 @@
 export * from './define';
+export * from './http';
 export * from './push-received.v1';
 export * from './builds.v1';
 export * from './build-workflow';
@@ -7,4 +8,5 @@ export * from './rules.v1';
 export * from './events.v1';
 export * from './logs.v1';
 export * from './registries.v1';
+export * from './tokens.v1';
 export * from './health';

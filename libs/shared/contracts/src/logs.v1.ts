@@ -1,48 +1,47 @@
-import { BUILD_STATUSES, type BuildStatus } from '@kiln/domain';
+import { BUILD_STATUSES } from '@kiln/domain';
 import { z } from 'zod';
-import { byId, defineBytesRpc, defineRpc, noArgs, pageQuery } from './define';
+import { byId, defineBytesRpc, defineRpc, deletedSchema, instant, noArgs, pageOf, pageQuery } from './define';
 import type { Page } from './define';
-import { LOG_STREAMS, STEP_NAMES, type BuildFailure, type BuildInstruction, type BuildTriggerInfo, type LogStream, type PlatformImage, type StepName, type StepStatus } from './builds.v1';
+import { pageParams, queryBool, queryInt } from './http';
+import { buildFailureSchema, buildInstructionSchema, buildTriggerSchema, LOG_STREAMS, platformImageSchema, STEP_NAMES, STEP_STATUSES } from './builds.v1';
 
 // Builds and logs (log-service)
-export interface BuildStepView {
-  name: StepName;
-  status: StepStatus;
-  attempt: number;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  message: string | null;
-}
+export const buildStepViewSchema = z.object({
+  name: z.enum(STEP_NAMES),
+  status: z.enum(STEP_STATUSES),
+  attempt: z.number().int(),
+  startedAt: instant.nullable(),
+  finishedAt: instant.nullable(),
+  durationMs: z.number().int().nullable(),
+  message: z.string().nullable(),
+});
+export type BuildStepView = z.infer<typeof buildStepViewSchema>;
 
-export interface BuildView {
-  id: string;
-  ruleId: string;
-  ruleName: string;
-  ruleDeleted: boolean;
-  imageRepository: string;
-  sourceId: string;
-  trigger: BuildTriggerInfo;
-  status: BuildStatus;
-  ref: string;
-  commit: string;
-  tags: string[];
-  /** The pushed manifest, or the image index when there are several platforms or attestations. */
-  digest: string | null;
-  /** Each platform's image in the index. */
-  images: PlatformImage[];
-  workflowId: string;
-  failure: BuildFailure | null;
-  /** Each Dockerfile instruction of the build step as BuildKit ran it, in its log's `#N` order. */
-  instructions: BuildInstruction[];
-  /** The build this one repeats (a rebuild), and the builds that repeat this one (oldest first; with one build only). */
-  rebuildOf: string | null;
-  rebuilds?: string[];
-  steps?: BuildStepView[];
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+export const buildViewSchema = z.object({
+  id: z.string().uuid(),
+  ruleId: z.string().uuid(),
+  ruleName: z.string(),
+  ruleDeleted: z.boolean(),
+  imageRepository: z.string(),
+  sourceId: z.string().uuid(),
+  trigger: buildTriggerSchema,
+  status: z.enum(BUILD_STATUSES),
+  ref: z.string(),
+  commit: z.string(),
+  tags: z.array(z.string()),
+  digest: z.string().nullable().describe('The pushed manifest, or the image index when there are several platforms or attestations'),
+  images: z.array(platformImageSchema).describe("Each platform's image in the index"),
+  workflowId: z.string(),
+  failure: buildFailureSchema.nullable(),
+  instructions: z.array(buildInstructionSchema).describe("Each Dockerfile instruction of the build step as BuildKit ran it, in its log's #N order"),
+  rebuildOf: z.string().uuid().nullable().describe('The build this one repeats (a rebuild)'),
+  rebuilds: z.array(z.string().uuid()).optional().describe('The builds that repeat this one, oldest first (with one build only)'),
+  steps: z.array(buildStepViewSchema).optional().describe('With one build only'),
+  createdAt: instant,
+  startedAt: instant.nullable(),
+  finishedAt: instant.nullable(),
+});
+export type BuildView = z.infer<typeof buildViewSchema>;
 
 export const buildsQuerySchema = z.object({
   ruleId: z.string().optional(),
@@ -61,15 +60,16 @@ export const buildsQuerySchema = z.object({
 });
 export type BuildsQuery = z.infer<typeof buildsQuerySchema>;
 
-export interface LogLineView {
-  id: string;
-  seq: number;
-  step: StepName;
-  attempt: number;
-  stream: LogStream;
-  time: string;
-  text: string;
-}
+export const logLineViewSchema = z.object({
+  id: z.string().describe('The cursor of the next page after this line'),
+  seq: z.number().int(),
+  step: z.enum(STEP_NAMES),
+  attempt: z.number().int(),
+  stream: z.enum(LOG_STREAMS),
+  time: instant,
+  text: z.string(),
+});
+export type LogLineView = z.infer<typeof logLineViewSchema>;
 
 export const logsQuerySchema = z.object({
   buildId: z.string(),
@@ -102,25 +102,55 @@ export const logSearchQuerySchema = z.object({
   ...pageQuery,
 });
 export type LogSearchQuery = z.infer<typeof logSearchQuerySchema>;
-export interface LogSearchHit extends LogLineView {
-  buildId: string;
-  ruleId: string;
-  imageRepository: string;
-  ref: string;
-  commit: string;
-}
-export const logsSearch = defineRpc('logs.lines.search.v1', logSearchQuerySchema).returns<Page<LogSearchHit>>();
+export const logSearchHitSchema = logLineViewSchema.extend({ buildId: z.string().uuid(), ruleId: z.string().uuid(), imageRepository: z.string(), ref: z.string(), commit: z.string() });
+export type LogSearchHit = z.infer<typeof logSearchHitSchema>;
+export const logsSearch = defineRpc('logs.lines.search.v1', logSearchQuerySchema).returns(pageOf(logSearchHitSchema));
 
-export interface RetentionRun {
-  buildsDeleted: number;
-  linesDeleted: number;
-}
+export const retentionRunSchema = z.object({ buildsDeleted: z.number().int(), linesDeleted: z.number().int() });
+export type RetentionRun = z.infer<typeof retentionRunSchema>;
 /** Run the retention job now (operators; it also runs on its own schedule). */
-export const logsRetentionRun = defineRpc('logs.retention.run.v1', noArgs).returns<RetentionRun>();
+export const logsRetentionRun = defineRpc('logs.retention.run.v1', noArgs).returns(retentionRunSchema);
 
-export const buildsList = defineRpc('logs.builds.list.v1', buildsQuerySchema).returns<Page<BuildView>>();
-export const buildsGet = defineRpc('logs.builds.get.v1', byId).returns<BuildView>();
-export const logsList = defineRpc('logs.lines.list.v1', logsQuerySchema).returns<Page<LogLineView>>();
+export const buildsList = defineRpc('logs.builds.list.v1', buildsQuerySchema).returns(pageOf(buildViewSchema));
+export const buildsGet = defineRpc('logs.builds.get.v1', byId).returns(buildViewSchema);
+export const logsList = defineRpc('logs.lines.list.v1', logsQuerySchema).returns(pageOf(logLineViewSchema));
 /** The same page as `logsList`, answered as the JSON bytes the gateway sends on (the log reader's hot path). */
 export const logsPage = defineBytesRpc<LogsQuery, Page<LogLineView>>('logs.lines.page.v1');
-export const buildsDelete = defineRpc('logs.builds.delete.v1', byId).returns<{ deleted: true }>();
+export const buildsDelete = defineRpc('logs.builds.delete.v1', byId).returns(deletedSchema);
+
+// Query parameters of the REST API's reads, parsed by the gateway into the requests above.
+export const buildsListParamsSchema = z.object({
+  ruleId: z.string().optional(),
+  repository: z.string().optional().describe('Image repository namespace/name'),
+  imageRepository: z.string().optional().describe('The same as repository'),
+  status: z.enum(BUILD_STATUSES).optional(),
+  ref: z.string().optional().describe('The full ref (refs/heads/main)'),
+  triggerKind: z.enum(['push', 'manual', 'rebuild']).optional(),
+  rebuildOf: z.string().optional().describe('Rebuilds of this build'),
+  since: z.string().optional().describe('ISO-8601 instant: created at or after'),
+  until: z.string().optional().describe('ISO-8601 instant: created before'),
+  ...pageParams,
+});
+export const logFilterParams = {
+  step: z.enum(STEP_NAMES).optional(),
+  stream: z.enum(LOG_STREAMS).optional(),
+  attempt: queryInt.describe("A step's attempt (from 1)"),
+  contains: z.string().optional().describe('Case-insensitive text the line contains'),
+};
+export const buildLogParamsSchema = z.object({
+  ...logFilterParams,
+  cursor: z.string().optional().describe('Lines after this line id'),
+  limit: queryInt,
+  tail: queryInt.describe('The last N lines (ignores cursor)'),
+  format: z.enum(['json', 'text']).optional().describe('text: the whole log as a plain-text download'),
+  follow: queryBool.describe('true: server-sent events (line, then a final status) while the build runs; resumes after Last-Event-ID'),
+});
+export const logSearchParamsSchema = z.object({
+  contains: z.string().optional().describe('At least 2 characters'),
+  ruleId: z.string().optional(),
+  repository: z.string().optional().describe('Image repository namespace/name'),
+  imageRepository: z.string().optional().describe('The same as repository'),
+  since: z.string().optional().describe('ISO-8601 instant; default 7 days ago'),
+  until: z.string().optional(),
+  ...pageParams,
+});

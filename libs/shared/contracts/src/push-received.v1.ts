@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { PROVIDERS } from '@kiln/domain';
-import { defineEvent } from './define';
-
-const instant = z.string().datetime({ offset: true });
+import { defineEvent, instant } from './define';
 
 export const headCommitSchema = z.object({
   id: z.string().min(1),

@@ -1,16 +1,40 @@
 import { applyDecorators, PipeTransform, UsePipes } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
+import type { z } from 'zod';
 import type { RpcDef } from '@kiln/contracts';
 import { ValidationError } from '@kiln/domain';
 
-/** Parses a request through its contract's schema; what fails is refused as a 400 naming each failing field. */
-export class ContractPipe<Req> implements PipeTransform<unknown, Req> {
-  constructor(private readonly def: RpcDef<Req, unknown>) {}
+/** Parses a value through a schema; what fails is refused as a 400 naming each failing field. */
+export class SchemaPipe<T> implements PipeTransform<unknown, T> {
+  constructor(
+    private readonly schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+    private readonly whole = '(request)',
+  ) {}
 
-  transform(value: unknown): Req {
-    const parsed = this.def.request.safeParse(value ?? {});
+  transform(value: unknown): T {
+    const parsed = this.schema.safeParse(value ?? {});
     if (parsed.success) return parsed.data;
-    throw new ValidationError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(request)', message: i.message })));
+    throw new ValidationError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || this.whole, message: i.message })));
+  }
+}
+
+/** Query parameters: strings on the wire, where an empty one (`?limit=`) reads as absent. */
+export function withoutEmpty(query: unknown): unknown {
+  if (typeof query !== 'object' || query === null) return query;
+  return Object.fromEntries(Object.entries(query).filter(([, v]) => v !== ''));
+}
+
+/** `@Query(new QueryPipe(schema))`: the query parsed through its contract schema; a wrong parameter is a 400 naming it. */
+export class QueryPipe<T> extends SchemaPipe<T> {
+  override transform(value: unknown): T {
+    return super.transform(withoutEmpty(value));
+  }
+}
+
+/** Parses a request through its contract's schema. */
+export class ContractPipe<Req> extends SchemaPipe<Req> {
+  constructor(def: RpcDef<Req, unknown>) {
+    super(def.request);
   }
 }
 

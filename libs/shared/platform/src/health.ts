@@ -1,5 +1,7 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import type { HealthReport } from '@kiln/contracts';
+import { healthReportSchema, type HealthReport } from '@kiln/contracts';
+import { ApiResponse } from '@nestjs/swagger';
+import { Endpoint, openApiSchema } from './openapi';
 import type { Response } from 'express';
 
 export interface HealthCheck {
@@ -22,6 +24,8 @@ export class HealthController {
   ) {}
 
   @Get()
+  @Endpoint({ summary: "The app's liveness and each dependency's state", response: healthReportSchema, public: true })
+  @ApiResponse({ status: 503, description: 'A dependency is down (its check says why)', schema: openApiSchema(healthReportSchema) })
   async health(@Res() res: Response): Promise<void> {
     const report = await runHealthChecks(this.service, this.checks);
     res.status(report.status === 'up' ? 200 : 503).json(report);

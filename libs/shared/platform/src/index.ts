@@ -12,3 +12,4 @@ export * from './http-fast-path';
 export * from './git';
 export * from './url-guard';
 export * from './contract-pipe';
+export * from './openapi';
