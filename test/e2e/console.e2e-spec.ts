@@ -11,6 +11,8 @@ jest.setTimeout(300_000);
 
 /** Screenshots of the console's main pages, for the record (`dist/console-screenshots`). */
 const SHOTS = join(ROOT, 'dist', 'console-screenshots');
+/** Form controls on the page without an accessible name. */
+const UNLABELLED_CONTROLS = `[...document.querySelectorAll('input, select, textarea, button')].filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent.trim()))).map((el) => el.outerHTML)`;
 const dockerfile = (extra = '') => `FROM kiln/busybox:local\nCOPY hello.txt /hello.txt\n${extra}CMD ["cat", "/hello.txt"]\n`;
 
 describe('the web console, in a real browser against the real stack', () => {
@@ -62,7 +64,7 @@ describe('the web console, in a real browser against the real stack', () => {
     await page.getByLabel('Name', { exact: true }).fill(`gh-console-${run}`);
     await page.getByLabel(/Base URL/).fill(git.baseUrl);
     await page.getByLabel('Token', { exact: true }).fill('tok');
-    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
     const secret = (await page.getByTestId('webhook-secret').textContent()) ?? '';
     const webhookUrl = (await page.getByRole('status').locator('code').first().textContent()) ?? '';
     expect(secret.length).toBeGreaterThanOrEqual(16);
@@ -70,7 +72,8 @@ describe('the web console, in a real browser against the real stack', () => {
     await page.getByRole('cell', { name: `gh-console-${run}`, exact: true }).waitFor();
     await shot('sources');
     const s = new Scenario(api, git, { id: webhookUrl.split('/').pop() as string, webhookUrl, webhookSecret: secret }, git.createRepo(`acme/console-${run}`));
-    s.repo.commit({ Dockerfile: dockerfile(), 'hello.txt': `hello from the console ${run}\n` }, 'first');
+    // A build that prints for a few seconds, so the page is reloaded while it runs.
+    s.repo.commit({ Dockerfile: dockerfile('RUN for i in 1 2 3 4 5 6 7 8; do echo tick-$i; sleep 0.5; done\n'), 'hello.txt': `hello from the console ${run}\n` }, 'first');
 
     // The rule dialog: repository, trigger, tag rule, and the exact tag for a ref, from the server's own renderer.
     await page.goto(`${stack.gatewayUrl}/#/repositories/${ns}/${repoName}`);
@@ -89,6 +92,9 @@ describe('the web console, in a real browser against the real stack', () => {
     await dialog.getByLabel(/Pattern/).fill('^refs/heads/(main');
     await ui(dialog.getByRole('button', { name: 'Create rule' })).toBeDisabled();
     await dialog.getByLabel('Push to a branch').check();
+    await dialog.getByText('Build options').click();
+    // Every control of the dialog has an accessible name (a label or aria-label).
+    expect(await page.evaluate(UNLABELLED_CONTROLS)).toEqual([]);
     await shot('rule-dialog');
     await dialog.getByRole('button', { name: 'Create rule' }).click();
     await page.getByRole('listitem', { name: /^rule / }).waitFor();
@@ -106,11 +112,25 @@ describe('the web console, in a real browser against the real stack', () => {
       .or(page.getByText(/^\d+ lines$/))
       .first()
       .waitFor();
-    await log.getByText(`hello from the console ${run}`, { exact: false }).or(log.getByText('COPY hello.txt')).first().waitFor({ timeout: 120_000 });
+    // Lines arrive while the build runs; a reload mid-build picks the log up again whole.
+    await log.getByText('tick-2').first().waitFor({ timeout: 120_000 });
+    expect(await page.locator('h1 .status-running').count()).toBe(1);
+    await page.reload();
     await page.locator('h1 .status-succeeded').waitFor({ timeout: 120_000 });
+    await page.getByText(/^\d+ lines$/).waitFor({ timeout: 30_000 });
+    const buildId = page.url().split('/').pop() as string;
+    const stored = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${buildId}/logs?limit=5000`);
+    // Exactly the stored lines, in order: no gap and no repeat across the reload.
+    expect(await log.locator('.line').allTextContents()).toEqual(stored.items.map((l) => l.text));
+    expect(stored.items.filter((l) => /^tick-\d$/.test(l.text)).map((l) => l.text)).toEqual(['tick-1', 'tick-2', 'tick-3', 'tick-4', 'tick-5', 'tick-6', 'tick-7', 'tick-8']);
     await ui(page.getByRole('textbox', { name: 'docker pull command' })).toHaveValue(new RegExp(`^docker pull .*/${ns}/${repoName}:web-main-${commit.slice(0, 7)}$`));
     expect(await log.locator('.line').count()).toBeGreaterThan(3);
     await shot('build-succeeded');
+    // At phone width the page reflows: nothing wider than the screen but the log and tables, which scroll inside.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await shot('build-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
     // A reload mid-build or after: the whole log once, no gaps, no repeats.
     const before = await log.locator('.line').allTextContents();
     await page.reload();
@@ -147,6 +167,10 @@ describe('the web console, in a real browser against the real stack', () => {
       const event = await api.ok<{ decisions: Array<{ decision: string }> }>('GET', `/api/v1/events/${eventId}`);
       expect(event.decisions.map((d) => d.decision)).toEqual(['auto-trigger-off']);
     });
+    // The webhook events page shows the push and why it built nothing.
+    await page.goto(`${stack.gatewayUrl}/#/events`);
+    await page.getByRole('row').filter({ hasText: s.repo.fullName }).filter({ hasText: 'auto-trigger-off' }).first().waitFor();
+    await page.goto(`${stack.gatewayUrl}/#/repositories/${ns}/${repoName}-b`);
     expect(await s.builds(rule.id)).toHaveLength(1);
     await page.getByLabel('branch to build').fill('main');
     await page.getByRole('button', { name: 'Build now' }).click();

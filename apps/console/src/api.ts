@@ -1,4 +1,4 @@
-import { createKilnClient, type components, type KilnClient } from '@kiln/api-client';
+import { createKilnClient, type components, type KilnClient, type operations } from '@kiln/api-client';
 
 export type Schemas = components['schemas'];
 export type BuildRule = Schemas['BuildRuleView'];
@@ -6,6 +6,9 @@ export type Build = Schemas['BuildView'];
 export type Source = Schemas['SourceView'];
 export type LogLine = Schemas['LogLine'];
 export type ErrorBody = Schemas['ErrorBody'];
+/** A rule as created (the body of Rules_create). */
+export type RuleInput = NonNullable<operations['Rules_create']['requestBody']>['content']['application/json'];
+export type Platform = NonNullable<RuleInput['platforms']>[number];
 
 const TOKEN_KEY = 'kiln.token';
 

@@ -98,7 +98,8 @@ async function update(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): P
   }
   // A mirror whose repository git cannot open is damaged (a truncated HEAD or config, a removed objects folder).
   await local(['rev-parse', '--git-dir'], 'the mirror does not open');
-  const has = async () => (await git(['--git-dir', path, 'cat-file', '-e', `${spec.commit}^{commit}`])).code === 0;
+  // --quiet: a commit not in the mirror yet is the usual case, not an error for the build log.
+  const has = async () => (await git(['--git-dir', path, 'rev-parse', '--verify', '--quiet', `${spec.commit}^{commit}`])).code === 0;
   let fetchedObjects = 0;
   if (!(await has())) {
     const before = await objectCount(path, env);

@@ -21,7 +21,8 @@ export function Builds({ session, query }: { session: Session; query: URLSearchP
     [ruleId, status, ref, repository],
   );
   const running = builds.data?.some((b) => b.status === 'queued' || b.status === 'running');
-  usePoll(running ? 2000 : null, builds.reload);
+  // New builds appear without a reload (a push can start one at any time); faster while one runs.
+  usePoll(running ? 1500 : 4000, builds.reload);
   return (
     <section>
       <h1>Builds{ruleId ? ' of a rule' : ''}</h1>

@@ -102,6 +102,13 @@ function RuleRow({ session, rule, onEdit, onChanged }: { session: Session; rule:
   const [ref, setRef] = useState('');
   const [kind, setKind] = useState<'branch' | 'tag' | 'commit'>('branch');
   const writer = canWrite(session);
+  // Branches and tags as the source's host lists them (a git source, or a host that refuses, leaves free text).
+  const refs = useLoad(async () => {
+    if (!writer || kind === 'commit') return [];
+    const path = kind === 'branch' ? '/api/v1/sources/{id}/repositories/{repo}/branches' : '/api/v1/sources/{id}/repositories/{repo}/tags';
+    const answer = await session.client.GET(path, { params: { path: { id: rule.sourceId, repo: rule.repository }, query: { limit: 100 } } });
+    return answer.data?.items ?? [];
+  }, [kind, rule.sourceId, rule.repository, writer]);
   const toggle = () =>
     action
       .run(async () => ok(await session.client.PUT('/api/v1/build-rules/{id}/auto-trigger', { params: { path: { id: rule.id } }, body: { enabled: !rule.autoTrigger } })))
@@ -154,7 +161,19 @@ function RuleRow({ session, rule, onEdit, onChanged }: { session: Session; rule:
               <option value="tag">tag</option>
               <option value="commit">commit</option>
             </select>
-            <input aria-label={`${kind} to build`} value={ref} onChange={(e) => setRef(e.target.value)} placeholder={kind === 'commit' ? 'commit id' : kind === 'tag' ? 'v1.0.0' : 'main'} required />
+            <input
+              aria-label={`${kind} to build`}
+              list={`refs-${rule.id}`}
+              value={ref}
+              onChange={(e) => setRef(e.target.value)}
+              placeholder={kind === 'commit' ? 'commit id' : kind === 'tag' ? 'v1.0.0' : 'main'}
+              required
+            />
+            <datalist id={`refs-${rule.id}`}>
+              {refs.data?.map((r) => (
+                <option key={r.name} value={r.name} label={r.commit.slice(0, 7)} />
+              ))}
+            </datalist>
             <button type="submit" disabled={action.busy}>
               Build now
             </button>

@@ -1,10 +1,11 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { ok, type BuildRule, type Schemas, type Session } from '../api';
+import { ok, type BuildRule, type Platform, type Schemas, type Session } from '../api';
 import { Alert, useAction, useLoad } from '../hooks';
 
 type TriggerType = Schemas['Trigger']['type'];
 type Part = 'ref' | 'time' | 'commit';
 const PARTS: Part[] = ['ref', 'time', 'commit'];
+const PLATFORMS: Platform[] = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/arm/v6', 'linux/386', 'linux/ppc64le', 'linux/s390x', 'linux/riscv64'];
 
 /** Creates or edits a rule: source → repository → trigger → Dockerfile → context → tag rule, with the exact tag it makes. */
 export function RuleDialog({ session, namespace, repository, rule, onClose }: { session: Session; namespace: string; repository: string; rule: BuildRule | null; onClose: (saved: boolean) => void }) {
@@ -24,6 +25,10 @@ export function RuleDialog({ session, namespace, repository, rule, onClose }: { 
   const [parts, setParts] = useState<Part[]>(rule?.tagRule.parts ?? ['ref', 'time', 'commit']);
   const [autoTrigger, setAutoTrigger] = useState(rule?.autoTrigger ?? true);
   const [sampleRef, setSampleRef] = useState('refs/heads/main');
+  const [timeoutSeconds, setTimeoutSeconds] = useState(rule?.timeoutSeconds ?? 3600);
+  const [target, setTarget] = useState(rule?.target ?? '');
+  const [platforms, setPlatforms] = useState<Platform[]>((rule?.platforms ?? []) as Platform[]);
+  const [buildArgs, setBuildArgs] = useState<Array<{ name: string; value?: string; secret: boolean }>>(rule?.buildArgs.map((a) => ({ ...a })) ?? []);
   const save = useAction();
 
   useEffect(() => {
@@ -44,7 +49,20 @@ export function RuleDialog({ session, namespace, repository, rule, onClose }: { 
     }
   }, [triggerType, pattern]);
   const trigger: Schemas['Trigger'] = triggerType === 'branch' ? { type: 'branch', branch } : triggerType === 'refRegex' ? { type: 'refRegex', pattern } : { type: triggerType };
-  const body = { sourceId, repository: repo.trim(), trigger, dockerfilePath, contextDir, tagRule: { prefix, parts }, autoTrigger };
+  const body = {
+    sourceId,
+    repository: repo.trim(),
+    trigger,
+    dockerfilePath,
+    contextDir,
+    tagRule: { prefix, parts },
+    autoTrigger,
+    timeoutSeconds,
+    target: target.trim() || null,
+    platforms,
+    // A secret shown without its value keeps the stored one (the API never shows it again).
+    buildArgs: buildArgs.filter((a) => a.name.trim()).map((a) => (a.secret && !a.value ? { name: a.name, secret: true } : { name: a.name, value: a.value ?? '', secret: a.secret })),
+  };
   const preview = usePreview(session, namespace, repository, body, sampleRef);
 
   const submit = async (e: FormEvent) => {
@@ -140,6 +158,47 @@ export function RuleDialog({ session, namespace, repository, rule, onClose }: { 
             </button>
           ))}
         </fieldset>
+        <details>
+          <summary>Build options</summary>
+          <label>
+            Timeout (seconds) <input type="number" min={10} max={86400} value={timeoutSeconds} onChange={(e) => setTimeoutSeconds(Number(e.target.value))} />
+          </label>
+          <label>
+            Target stage (empty: the last) <input value={target} onChange={(e) => setTarget(e.target.value)} />
+          </label>
+          <fieldset>
+            <legend>Platforms (none: the worker's own)</legend>
+            {PLATFORMS.map((p) => (
+              <label key={p} className="radio">
+                <input type="checkbox" checked={platforms.includes(p)} onChange={(e) => setPlatforms(e.target.checked ? [...platforms, p] : platforms.filter((x) => x !== p))} /> {p}
+              </label>
+            ))}
+          </fieldset>
+          <fieldset>
+            <legend>Build arguments</legend>
+            {buildArgs.map((a, i) => (
+              <div key={i} className="inline">
+                <input aria-label={`argument ${i + 1} name`} value={a.name} onChange={(e) => setBuildArgs(buildArgs.map((x, j) => (j === i ? { ...x, name: e.target.value } : x)))} />
+                <input
+                  aria-label={`argument ${i + 1} value`}
+                  type={a.secret ? 'password' : 'text'}
+                  placeholder={a.secret && rule ? '(unchanged)' : ''}
+                  value={a.value ?? ''}
+                  onChange={(e) => setBuildArgs(buildArgs.map((x, j) => (j === i ? { ...x, value: e.target.value } : x)))}
+                />
+                <label className="radio">
+                  <input type="checkbox" checked={a.secret} onChange={(e) => setBuildArgs(buildArgs.map((x, j) => (j === i ? { ...x, secret: e.target.checked } : x)))} /> secret
+                </label>
+                <button type="button" aria-label={`remove argument ${i + 1}`} onClick={() => setBuildArgs(buildArgs.filter((_, j) => j !== i))}>
+                  ×
+                </button>
+              </div>
+            ))}
+            <button type="button" onClick={() => setBuildArgs([...buildArgs, { name: '', value: '', secret: false }])}>
+              Add argument
+            </button>
+          </fieldset>
+        </details>
         <label className="switch">
           <input type="checkbox" checked={autoTrigger} onChange={(e) => setAutoTrigger(e.target.checked)} /> Build automatically on push
         </label>

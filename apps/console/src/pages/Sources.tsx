@@ -138,6 +138,14 @@ function Connect({ session, onCreated }: { session: Session; onCreated: (s: Sche
       setPassword('');
     });
   };
+  // The host's authorization page, where Kiln has an OAuth app for it (KILN_OAUTH_*); it sends the browser back to the API.
+  const oauth = () =>
+    action.run(async () => {
+      const started = ok(
+        await session.client.POST('/api/v1/sources/oauth/{provider}', { params: { path: { provider } }, body: { name: name.trim(), ...(baseUrl.trim() ? { baseUrl: baseUrl.trim() } : {}) } }),
+      );
+      window.location.assign(started.authorizeUrl);
+    });
   return (
     <form onSubmit={submit} className="panel">
       <h2>Connect a source</h2>
@@ -186,6 +194,11 @@ function Connect({ session, onCreated }: { session: Session; onCreated: (s: Sche
       <button type="submit" disabled={action.busy}>
         Connect
       </button>
+      {provider !== 'git' && (
+        <button type="button" disabled={action.busy || !name.trim()} onClick={oauth}>
+          Connect through {PROVIDERS.find(([p]) => p === provider)?.[1]} (OAuth)
+        </button>
+      )}
     </form>
   );
 }
