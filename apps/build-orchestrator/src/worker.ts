@@ -1,10 +1,11 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
 import { promises as fs } from 'node:fs';
 import { cloneTaskQueue, registriesCredentials, rulesBuildSecrets, SEARCH_ATTRIBUTES, sourcesCredentials } from '@kiln/contracts';
 import { temporal } from '@temporalio/proto';
-import { callRpc, EventBus, HostPolicy, JsonLogger, KILN_CONFIG, NATS_CLIENT, temporalConnectionOptions } from '@kiln/platform';
+import { callRpc, EventBus, HostPolicy, JsonLogger, KILN_CONFIG, Metrics, METRICS, NATS_CLIENT, temporalConnectionOptions } from '@kiln/platform';
 import { createBuildActivities } from './activities/build-activities';
 import { OrchestratorConfig } from './config';
 import { BuildSlots } from './slots/build-slots';
@@ -23,13 +24,25 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(NATS_CLIENT) private readonly rpc: ClientProxy,
     private readonly bus: EventBus,
     private readonly logger: JsonLogger,
+    metrics: Metrics,
   ) {
     this.workerQueue = `${config.KILN_TASK_QUEUE}@${config.KILN_WORKER_ID}`;
     this.slots = new BuildSlots(config.KILN_MAX_CONCURRENT_BUILDS);
+    metrics.gauge(METRICS.slotsInUse, (g) => g.set(this.slots.inUse));
+    metrics.gauge(METRICS.slots, (g) => g.set(config.KILN_MAX_CONCURRENT_BUILDS));
+    this.metrics = metrics;
   }
+  private readonly metrics: Metrics;
 
   async onApplicationBootstrap(): Promise<void> {
-    installRuntime(this.logger);
+    // The SDK's own metrics (task slots, polls, schedule-to-start latency, ...) from its Prometheus exporter on a
+    // loopback port, served only through this app's authenticated /metrics.
+    const temporalMetrics = `127.0.0.1:${await freePort()}`;
+    installRuntime(this.logger, temporalMetrics);
+    this.metrics.addExternal(async () => {
+      const res = await fetch(`http://${temporalMetrics}/metrics`);
+      return res.ok ? res.text() : '';
+    });
     await fs.mkdir(this.config.KILN_WORK_DIR, { recursive: true });
     this.connection = await NativeConnection.connect(temporalConnectionOptions(this.config));
     await registerSearchAttributes(this.connection, this.config.KILN_TEMPORAL_NAMESPACE, this.logger);
@@ -115,11 +128,26 @@ async function registerSearchAttributes(connection: NativeConnection, namespace:
 
 let runtimeInstalled = false;
 /** Route the SDK's own logs through the JSON logger (warnings and up). */
-function installRuntime(logger: JsonLogger): void {
+function installRuntime(logger: JsonLogger, metricsAddress: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => logger.warn({ msg: entry.message, ...(entry.meta ?? {}) }, 'temporal')),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true }, metricPrefix: 'temporal_' },
+    },
+  });
+}
+
+/** A loopback port nothing listens on now (the kernel's pick). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }

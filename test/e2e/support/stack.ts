@@ -64,6 +64,8 @@ export interface Stack {
   gatewayUrl: string;
   webhookUrl: string;
   adminToken: string;
+  /** The bearer token of every app's /metrics. */
+  metricsToken: string;
   taskQueue: string;
   ports: Record<App, number>;
   logDir: string;
@@ -140,6 +142,7 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
   const ports = Object.fromEntries(APPS.map((a) => [a, basePort + PORT_ORDER.indexOf(a)])) as Record<App, number>;
   const logDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-logs-'));
   const adminToken = `kiln_test_${randomBytes(12).toString('hex')}`;
+  const metricsToken = randomBytes(18).toString('base64url');
   const taskQueue = `kiln-builds-test-${process.pid}-${Date.now()}`;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -153,6 +156,7 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     KILN_TASK_QUEUE: taskQueue,
     KILN_SECRET_KEY: randomBytes(32).toString('base64'),
     KILN_ADMIN_TOKEN: adminToken,
+    KILN_METRICS_TOKEN: metricsToken,
     KILN_BUILDKIT_ADDR: services.buildkit,
     KILN_BUILDCTL: services.buildctl,
     KILN_REGISTRY_AUTH_FILE: services.registryAuthFile,
@@ -211,6 +215,7 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     webhookUrl: `http://127.0.0.1:${ports['webhook-ingest']}`,
     adminToken,
+    metricsToken,
     taskQueue,
     ports,
     logDir,

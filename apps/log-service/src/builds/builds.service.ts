@@ -1,3 +1,5 @@
+import type { Counter, Histogram } from 'prom-client';
+import { Metrics, METRICS } from '@kiln/platform';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
@@ -13,10 +15,23 @@ const RANK: Record<BuildStatus, number> = { queued: 0, running: 1, succeeded: 2,
 /** Owns build records and steps. Status reports are applied forward-only, so replays and reordering are harmless. */
 @Injectable()
 export class BuildsService {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  private readonly builds: Counter;
+  private readonly stepDuration: Histogram;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    metrics: Metrics,
+  ) {
+    this.builds = metrics.counter(METRICS.builds);
+    this.stepDuration = metrics.histogram(METRICS.stepDuration);
+  }
 
   async applyStatus(report: BuildStatusV1): Promise<void> {
+    // Counted once committed: a status only moves forward, so a redelivered report changes (and counts) nothing.
+    const counted: { status?: string; step?: { step: string; status: string; seconds: number } } = {};
     await this.db.transaction(async (tx) => {
+      delete counted.status;
+      delete counted.step;
       const at = new Date(report.at);
       let build = await tx.findOne(BuildEntity, { where: { id: report.buildId }, lock: { mode: 'pessimistic_write' } });
       if (!build) {
@@ -46,12 +61,16 @@ export class BuildsService {
           .execute();
         build = await tx.findOneOrFail(BuildEntity, { where: { id: report.buildId }, lock: { mode: 'pessimistic_write' } });
       }
-      if (report.step) await this.applyStep(tx, report.buildId, report.step, at);
+      if (report.step) {
+        const seconds = await this.applyStep(tx, report.buildId, report.step, at);
+        if (seconds !== null) counted.step = { step: report.step.name, status: report.step.status, seconds };
+      }
       const patch: Partial<BuildEntity> = {};
       // The worker's latest view of the Dockerfile's instructions, whole; its final one may follow the build's end.
       if (report.instructions) patch.instructions = report.instructions;
       if (report.status && !isTerminal(build.status) && RANK[report.status] >= RANK[build.status]) {
         patch.status = report.status;
+        if (report.status !== build.status) counted.status = report.status;
         if (report.status === 'running' && !build.startedAt) patch.startedAt = at;
         if (isTerminal(report.status)) patch.finishedAt = at;
       }
@@ -63,10 +82,17 @@ export class BuildsService {
       }
       if (Object.keys(patch).length > 0) await tx.update(BuildEntity, { id: build.id }, patch);
     });
+    if (counted.status) this.builds.inc({ status: counted.status });
+    if (counted.step) this.stepDuration.observe({ step: counted.step.step, status: counted.step.status }, counted.step.seconds);
   }
 
-  private async applyStep(tx: EntityManager, buildId: string, step: NonNullable<BuildStatusV1['step']>, at: Date): Promise<void> {
+  /** Records a step transition; answers the attempt's duration in seconds when this report ends it. */
+  private async applyStep(tx: EntityManager, buildId: string, step: NonNullable<BuildStatusV1['step']>, at: Date): Promise<number | null> {
     const running = step.status === 'running';
+    const [before] = (await tx.query(`SELECT status, started_at FROM logs.build_steps WHERE build_id = $1 AND name = $2 AND attempt = $3 FOR UPDATE`, [buildId, step.name, step.attempt])) as Array<{
+      status: string;
+      started_at: Date | null;
+    }>;
     await tx.query(
       `INSERT INTO logs.build_steps (build_id, name, attempt, status, started_at, finished_at, message)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -84,6 +110,7 @@ export class BuildsService {
          WHERE build_id = $1 AND name = $2 AND attempt < $3 AND status = 'running'`,
         [buildId, step.name, step.attempt, at],
       );
+    return !running && before?.status === 'running' && before.started_at ? Math.max(0, (at.getTime() - new Date(before.started_at).getTime()) / 1000) : null;
   }
 
   async list(q: BuildsQuery): Promise<Page<BuildView>> {

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { fnv1a32, KilnError, NotFoundError, ValidationError } from '@kiln/domain';
 import { BuildLogV1, LogLineView, LogSearchHit, LogSearchQuery, logsPage, LogsQuery, Page, STEP_NAMES } from '@kiln/contracts';
-import { driverPool, EventBus, JsonLogger, serveBytesRpc } from '@kiln/platform';
+import { driverPool, EventBus, JsonLogger, Metrics, METRICS, serveBytesRpc } from '@kiln/platform';
 
 const STREAMS = ['stdout', 'stderr', 'system'];
 
@@ -20,6 +20,7 @@ export class LogsService implements OnApplicationBootstrap {
     @InjectDataSource() private readonly db: DataSource,
     private readonly bus: EventBus,
     private readonly logger: JsonLogger,
+    private readonly metrics: Metrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -44,14 +45,19 @@ export class LogsService implements OnApplicationBootstrap {
       }
     }
     if (cols[0].length === 0) return 0;
-    await this.db.query(
-      `INSERT INTO logs.build_log_lines (build_id, step, attempt, seq, stream, time, text)
-       SELECT b, s, a, q, st, t, x FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::text[])
-         WITH ORDINALITY AS u(b, s, a, q, st, t, x, n)
-       ORDER BY n
-       ON CONFLICT DO NOTHING`,
+    // Lines a redelivered chunk repeats are skipped (the conflict) and not counted as written.
+    const [{ n }] = (await this.db.query(
+      `WITH ins AS (
+         INSERT INTO logs.build_log_lines (build_id, step, attempt, seq, stream, time, text)
+         SELECT b, s, a, q, st, t, x FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::text[])
+           WITH ORDINALITY AS u(b, s, a, q, st, t, x, n)
+         ORDER BY n
+         ON CONFLICT DO NOTHING
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM ins`,
       cols,
-    );
+    )) as Array<{ n: number }>;
+    this.metrics.counter(METRICS.logLines).inc(n);
     return cols[0].length;
   }
 

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { KV } from 'nats';
 import { deterministicId, KilnError, Provider } from '@kiln/domain';
 import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, SOURCE_CHANGED_SUBJECT, SourceWebhookConfig, sourcesWebhookConfig } from '@kiln/contracts';
-import { callRpc, EventBus, JsonLogger, NATS_CLIENT } from '@kiln/platform';
+import { callRpc, EventBus, JsonLogger, Metrics, METRICS, NATS_CLIENT } from '@kiln/platform';
+import type { Counter } from 'prom-client';
 import { codingAdapter } from './providers/coding';
 import { createGiteeAdapter, GITEE_WINDOW_MS } from './providers/gitee';
 import { githubAdapter } from './providers/github';
@@ -35,11 +36,16 @@ export class WebhooksService implements OnModuleInit {
   private replay: Promise<KV> | null = null;
   private readonly configs = new Map<string, { config: Promise<SourceWebhookConfig>; until: number }>();
 
+  private readonly deliveries: Counter;
+
   constructor(
     private readonly bus: EventBus,
     @Inject(NATS_CLIENT) private readonly rpc: ClientProxy,
     private readonly logger: JsonLogger,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.deliveries = metrics.counter(METRICS.webhookDeliveries);
+  }
 
   onModuleInit(): void {
     this.bus.nc.subscribe(SOURCE_CHANGED_SUBJECT, { callback: (_err, msg) => this.configs.delete(new TextDecoder().decode(msg.data)) });
@@ -57,7 +63,17 @@ export class WebhooksService implements OnModuleInit {
     return config;
   }
 
+  /** A delivery's answer, counted by provider and outcome (`kiln_webhook_deliveries_total`). */
   async receive(delivery: Delivery): Promise<WebhookAnswer> {
+    const counted = { provider: 'unknown' };
+    const answer = await this.answer(delivery, counted);
+    const outcome =
+      answer.status === 202 && !('ignored' in answer.body) ? 'accepted' : answer.status === 200 ? 'ping' : answer.status === 202 ? 'ignored' : answer.status >= 500 ? 'unavailable' : 'refused';
+    this.deliveries.inc({ provider: counted.provider, outcome });
+    return answer;
+  }
+
+  private async answer(delivery: Delivery, counted: { provider: string }): Promise<WebhookAnswer> {
     const receivedAt = isoNow();
     let eventType: string | null = null;
     for (const h of EVENT_HEADERS) eventType ||= delivery.headers[h] || null;
@@ -69,6 +85,7 @@ export class WebhooksService implements OnModuleInit {
       if (err instanceof KilnError && err.status === 503) return { status: 503, body: { code: 'ServiceUnavailable', message: 'cannot look up the source right now; the host will redeliver' } };
       throw err;
     }
+    counted.provider = config.provider;
     const adapter = ADAPTERS[config.provider];
     if (!adapter) return { status: 400, body: { code: 'UnsupportedProvider', message: `${config.provider} sources receive no webhooks; use build now` } };
     let outcome: Outcome = adapter.read(delivery, config.webhookSecret);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { BaseConfig, loadConfig, NatsAuth, natsOptions } from './config';
 import { JsonLogger } from './logger';
 import { KilnExceptionFilter } from './rpc';
+import { Metrics } from './metrics';
 
 export interface ServiceSpec {
   name: string;
@@ -25,6 +26,8 @@ export async function startService(spec: ServiceSpec): Promise<INestApplication>
   app.useGlobalFilters(new KilnExceptionFilter(spec.logger));
   app.enableShutdownHooks();
   if (spec.configure) await spec.configure(app);
+  // After configure: a listener it puts ahead of the framework is measured too.
+  app.get(Metrics).instrumentHttp(app.getHttpServer());
   if (spec.nats) {
     app.connectMicroservice<MicroserviceOptions>({ transport: Transport.NATS, options: { ...natsOptions(spec.nats.auth, `${spec.name}-server`), queue: spec.nats.queue } }, { inheritAppConfig: true });
     await app.startAllMicroservices();

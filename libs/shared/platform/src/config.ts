@@ -16,6 +16,8 @@ export const baseConfigSchema = z.object({
    * comma-separated names, addresses and CIDR ranges. Empty: none.
    */
   KILN_GIT_ALLOW_HOSTS: z.string().default(''),
+  /** The bearer token a Prometheus scraper sends to GET /metrics (scripts/kiln generates one); unset: /metrics is off. */
+  KILN_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

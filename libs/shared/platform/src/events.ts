@@ -1,4 +1,5 @@
 import { EventDef, PARKED_HEADERS, parkedSubject, STREAMS, StreamName } from '@kiln/contracts';
+import { Metrics, METRICS } from './metrics';
 import {
   AckPolicy,
   ConsumerMessages,
@@ -64,6 +65,8 @@ export class EventBus {
   private readonly js: JetStreamClient;
   private readonly publisher: JetStreamPublisher;
   private readonly running = new Set<ConsumerMessages>();
+  /** The durable consumers this bus runs, for the consumer-lag gauge. */
+  private readonly consumers = new Map<string, { stream: string; durable: string }>();
   private readonly decoder = new TextDecoder();
 
   private constructor(
@@ -161,6 +164,7 @@ export class EventBus {
     const filter = opts.filterSubject ?? def.subject;
     const ackWaitMs = opts.ackWaitMs ?? 30_000;
     await this.ensureConsumer(def.stream, durable, filter, ackWaitMs, opts.maxAckPendingMessages ?? 10_000);
+    this.consumers.set(`${def.stream}/${durable}`, { stream: def.stream, durable });
     const consumer = await this.js.consumers.get(def.stream, durable);
     const maxBatch = opts.maxBatch ?? 500;
     const messages = await consumer.consume({ max_messages: Math.max(maxBatch * 2, 100) });
@@ -221,6 +225,19 @@ export class EventBus {
    * redelivered later instead, so nothing is lost. (Parked once per message and consumer: a stream that was recreated
    * numbers its messages anew, so the time the message was stored is part of its key.)
    */
+  /** `kiln_jetstream_consumer_pending`: each consumer's lag (not yet delivered) and unacknowledged messages, read at scrape time. */
+  instrument(metrics: Metrics): void {
+    metrics.gauge(METRICS.consumerPending, async (gauge) => {
+      gauge.reset();
+      for (const { stream, durable } of this.consumers.values()) {
+        const info = await this.jsm.consumers.info(stream, durable).catch(() => null);
+        if (!info) continue;
+        gauge.set({ stream, consumer: durable, kind: 'pending' }, info.num_pending);
+        gauge.set({ stream, consumer: durable, kind: 'ack_pending' }, info.num_ack_pending);
+      }
+    });
+  }
+
   private async park(durable: string, msg: JsMsg, reason: string): Promise<void> {
     this.logger.error({ msg: 'message refused by its schema; parked', durable, subject: msg.subject, seq: msg.seq, reason }, 'EventBus');
     const h = natsHeaders();

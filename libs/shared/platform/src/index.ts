@@ -13,3 +13,4 @@ export * from './git';
 export * from './url-guard';
 export * from './contract-pipe';
 export * from './openapi';
+export * from './metrics';

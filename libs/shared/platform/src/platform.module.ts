@@ -7,6 +7,7 @@ import { JsonLogger } from './logger';
 import { NATS_CLIENT } from './rpc';
 import { NATS_CONNECTION } from './bytes-rpc';
 import { connect } from 'nats';
+import { Metrics, MetricsController, METRICS_TOKEN } from './metrics';
 
 export interface PlatformOptions {
   service: string;
@@ -33,20 +34,24 @@ class PlatformShutdown implements OnApplicationShutdown {
 export class PlatformModule {
   static forRoot(opts: PlatformOptions): DynamicModule {
     const closers: Array<() => Promise<void>> = [];
+    const metrics = new Metrics(opts.service);
     const providers: Provider[] = [
       { provide: KILN_CONFIG, useValue: opts.config },
       { provide: SERVICE_NAME, useValue: opts.service },
       { provide: JsonLogger, useValue: opts.logger },
       { provide: PlatformShutdown.CLOSERS, useValue: closers },
       PlatformShutdown,
+      { provide: Metrics, useValue: metrics },
+      { provide: METRICS_TOKEN, useValue: opts.config.KILN_METRICS_TOKEN },
     ];
-    const exported: Array<symbol | typeof JsonLogger | typeof EventBus> = [KILN_CONFIG, SERVICE_NAME, JsonLogger];
+    const exported: Array<symbol | typeof JsonLogger | typeof EventBus | typeof Metrics> = [KILN_CONFIG, SERVICE_NAME, JsonLogger, Metrics];
     if (opts.events) {
       providers.push({
         provide: EventBus,
         useFactory: async () => {
           const bus = await EventBus.connect(natsAuth(opts.config), opts.service, opts.logger);
           await bus.ensureStreams();
+          bus.instrument(metrics);
           closers.push(() => bus.close());
           return bus;
         },
@@ -73,7 +78,7 @@ export class PlatformModule {
       });
       exported.push(NATS_CLIENT, NATS_CONNECTION);
     }
-    return { module: PlatformModule, providers, exports: exported };
+    return { module: PlatformModule, providers, exports: exported, controllers: [MetricsController] };
   }
 }
 
