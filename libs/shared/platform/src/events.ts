@@ -65,6 +65,8 @@ export class EventBus {
   private readonly js: JetStreamClient;
   private readonly publisher: JetStreamPublisher;
   private readonly running = new Set<ConsumerMessages>();
+  /** Each consumer's writer: it ends once the messages already taken are handled and acknowledged. */
+  private readonly writers = new Set<Promise<void>>();
   /** The durable consumers this bus runs, for the consumer-lag gauge. */
   private readonly consumers = new Map<string, { stream: string; durable: string }>();
   private readonly decoder = new TextDecoder();
@@ -189,7 +191,7 @@ export class EventBus {
         state.done = true;
         state.wake?.();
       });
-    void (async () => {
+    const writer = (async () => {
       while (!state.done || queue.length > 0) {
         if (queue.length === 0) {
           await new Promise<void>((resolve) => (state.wake = resolve));
@@ -217,6 +219,8 @@ export class EventBus {
         }
       }
     })();
+    this.writers.add(writer);
+    void writer.finally(() => this.writers.delete(writer));
   }
 
   /**
@@ -283,10 +287,16 @@ export class EventBus {
     return !this.nc.isClosed();
   }
 
+  /**
+   * Stops taking messages, lets each consumer handle and acknowledge what it already took (for up to 10 s), then
+   * drains the connection, which delivers those acks. What was taken but not handled is redelivered after ack wait.
+   */
   async close(): Promise<void> {
     for (const m of this.running) m.stop();
     this.running.clear();
-    // Draining delivers the acks already on their way; whatever is still unanswered then fails.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.writers]), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
     if (!this.nc.isClosed()) await this.nc.drain();
     this.publisher.close();
   }

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { buildLogSubject, buildLogV1, type BuildLogV1 } from '@kiln/contracts';
+import { EventBus, JsonLogger } from '@kiln/platform';
+import { Api } from './support/api';
+import { expectEventually } from './support/expect-eventually';
+import { GitFixture } from './support/git-fixture';
+import { githubPushPayload, sendGithubWebhook } from './support/github';
+import { Scenario } from './support/scenario';
+import { Stack, startStack, storedPushes } from './support/stack';
+
+jest.setTimeout(240_000);
+
+/**
+ * SIGTERM under load: an app that is told to stop finishes what it took (answers in-flight requests, acknowledges
+ * what it stored) and takes nothing more; what it did not take is delivered again after it restarts, and stored once.
+ */
+describe('graceful shutdown under load', () => {
+  let stack: Stack;
+  let git: GitFixture;
+  let api: Api;
+  const run = `${process.pid}-${Date.now()}`;
+
+  beforeAll(async () => {
+    stack = await startStack(20180);
+    git = await GitFixture.start();
+    api = new Api(stack.gatewayUrl, stack.adminToken);
+  });
+
+  afterAll(async () => {
+    await git?.stop();
+    await stack?.stop();
+  });
+
+  it('webhook-ingest: every delivery answered 202 is stored, and the rest, sent again as a host does, are stored once', async () => {
+    const s = await Scenario.create(api, git, `acme/sigterm-${run}`);
+    const head = s.repo.commit({ 'a.txt': run }, 'one commit for every delivery');
+    const push = s.repo.push('refs/heads/main');
+    const payload = githubPushPayload(s.repo, 'refs/heads/main', push, s.repo.info('refs/heads/main^{commit}'), `${git.baseUrl}/${s.repo.fullName}.git`);
+    expect(head.sha).toBe(push.after);
+    const ids = Array.from({ length: 240 }, () => randomUUID());
+    const answered = new Map<string, number>();
+    const before = await storedPushes(stack.natsAdmin);
+    const send = async (id: string) => {
+      try {
+        answered.set(id, (await sendGithubWebhook(s.source.webhookUrl, s.source.webhookSecret, 'push', payload, { deliveryId: id })).status);
+      } catch {
+        answered.set(id, 0); // the connection was refused or cut: the host saw no answer
+      }
+    };
+    // Eight deliveries in flight at a time; SIGTERM lands in the middle of them.
+    let next = 0;
+    const senders = Array.from({ length: 8 }, async () => {
+      while (next < ids.length) await send(ids[next++]);
+    });
+    await expectEventually(async () => expect(answered.size).toBeGreaterThanOrEqual(80), 60_000, 20);
+    const stopped = stack.stopApp('webhook-ingest', 'SIGTERM');
+    await Promise.all(senders);
+    await stopped;
+    const accepted = ids.filter((id) => answered.get(id) === 202);
+    const unanswered = ids.filter((id) => answered.get(id) !== 202);
+    expect(accepted.length).toBeGreaterThanOrEqual(80);
+    expect(unanswered.length).toBeGreaterThan(0);
+    // No answer but 202 or no answer at all: a stopping app never answered with an error it caused itself.
+    expect([...new Set(ids.map((id) => answered.get(id)))].sort()).toEqual([0, 202]);
+    // Everything it accepted was stored before it stopped.
+    expect((await storedPushes(stack.natsAdmin)) - before).toBe(accepted.length);
+
+    await stack.startApp('webhook-ingest');
+    // The host delivers again what got no answer, and, being unsure, some of what did: each is stored once.
+    for (const id of [...unanswered, ...accepted.slice(0, 10)]) {
+      const again = await sendGithubWebhook(s.source.webhookUrl, s.source.webhookSecret, 'push', payload, { deliveryId: id });
+      expect(again.status).toBe(202);
+    }
+    expect((await storedPushes(stack.natsAdmin)) - before).toBe(ids.length);
+  });
+
+  it('log-service: lines published while it stops are all stored once after it restarts', async () => {
+    const bus = await EventBus.connect(stack.natsAdmin, 'shutdown-spec', new JsonLogger('test', 'error'));
+    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
+    await pg.connect();
+    try {
+      const buildId = randomUUID();
+      const chunks = 200;
+      const perChunk = 25;
+      const publish = async (i: number) => {
+        const chunk: BuildLogV1 = {
+          buildId,
+          step: 'build',
+          attempt: 1,
+          lines: Array.from({ length: perChunk }, (_, j) => ({ seq: i * perChunk + j, time: new Date().toISOString(), stream: 'stdout' as const, text: `line ${i * perChunk + j}` })),
+        };
+        await bus.publish(buildLogV1, chunk, { subject: buildLogSubject(buildId), msgId: `shutdown-${buildId}-${i}` });
+      };
+      const count = async () =>
+        (await pg.query('SELECT count(*)::int AS n, count(DISTINCT seq)::int AS d FROM logs.build_log_lines WHERE build_id = $1', [buildId])).rows[0] as { n: number; d: number };
+      for (let i = 0; i < chunks / 2; i++) await publish(i);
+      // SIGTERM while log-service is writing the first half; the second half arrives while it is down.
+      const stopped = stack.stopApp('log-service', 'SIGTERM');
+      for (let i = chunks / 2; i < chunks; i++) await publish(i);
+      await stopped;
+      const whileDown = await count();
+      expect(whileDown.n).toBe(whileDown.d);
+      expect(whileDown.n).toBeLessThan(chunks * perChunk);
+      await stack.startApp('log-service');
+      await expectEventually(async () => expect(await count()).toEqual({ n: chunks * perChunk, d: chunks * perChunk }), 60_000, 200);
+    } finally {
+      await pg.end();
+      await bus.close();
+    }
+  });
+});
