@@ -18,6 +18,8 @@ export const baseConfigSchema = z.object({
   KILN_GIT_ALLOW_HOSTS: z.string().default(''),
   /** The bearer token a Prometheus scraper sends to GET /metrics (scripts/kiln generates one); unset: /metrics is off. */
   KILN_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** How many servers of the NATS cluster store each Kiln stream (JetStream replicas): 1, or 3 (or 5) on a cluster. */
+  KILN_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

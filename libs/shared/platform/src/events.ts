@@ -89,8 +89,11 @@ export class EventBus {
     return new EventBus(nc, await nc.jetstreamManager(), logger, options.inboxPrefix);
   }
 
-  /** Create or update every Kiln stream. Idempotent; safe from many replicas at once. */
-  async ensureStreams(): Promise<void> {
+  /**
+   * Create or update every Kiln stream, stored on `replicas` servers of the NATS cluster (KILN_STREAM_REPLICAS: 1 on
+   * one server, 3 on a three-node cluster). Idempotent; safe from many replicas of an app at once.
+   */
+  async ensureStreams(replicas = 1): Promise<void> {
     for (const [name, def] of Object.entries(STREAMS) as Array<[StreamName, (typeof STREAMS)[StreamName]]>) {
       const limits = STREAM_LIMITS[name];
       const config = {
@@ -101,6 +104,7 @@ export class EventBus {
         storage: StorageType.File,
         max_age: nanos(limits.maxAgeMs),
         duplicate_window: nanos(limits.duplicateWindowMs),
+        num_replicas: replicas,
       };
       try {
         await this.jsm.streams.info(name);

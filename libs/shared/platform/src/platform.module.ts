@@ -50,7 +50,7 @@ export class PlatformModule {
         provide: EventBus,
         useFactory: async () => {
           const bus = await EventBus.connect(natsAuth(opts.config), opts.service, opts.logger);
-          await bus.ensureStreams();
+          await bus.ensureStreams(opts.config.KILN_STREAM_REPLICAS);
           bus.instrument(metrics);
           closers.push(() => bus.close());
           return bus;
