@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { symlinkSync } from 'node:fs';
 import { Api } from './support/api';
+import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { BuildItem, Scenario } from './support/scenario';
@@ -224,16 +225,10 @@ describe('a worker killed mid-build', () => {
   let api: Api;
   const run = `${process.pid}-${Date.now()}`;
 
-  beforeAll(async () => {
-    stack = await startStack(18680);
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-    await stack?.stop();
-  });
+  onStack(
+    () => startStack(18680),
+    (t) => ({ stack, git, api } = t),
+  );
 
   it('is detected by the heartbeat timeout; the step runs again on a live worker and the tag is pushed once', async () => {
     const s = await Scenario.create(api, git, `acme/crash-${run}`);

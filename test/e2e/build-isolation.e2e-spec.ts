@@ -6,6 +6,7 @@ import { Client as PgClient } from 'pg';
 import { sourcesCredentials } from '@kiln/contracts';
 import { natsOptions } from '@kiln/platform';
 import { Api } from './support/api';
+import { onStack } from './support/on-stack';
 import { GitFixture } from './support/git-fixture';
 import { pullAndRun, registryFetch } from './support/registry';
 import { BuildItem, Scenario } from './support/scenario';
@@ -185,16 +186,7 @@ describe('every control-plane connection is authenticated and least-privilege', 
   let git: GitFixture;
   let api: Api;
 
-  beforeAll(async () => {
-    stack = sharedStack();
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-    await stack?.stop();
-  });
+  onStack(sharedStack, (t) => ({ stack, git, api } = t));
 
   const asUser = (user: string, password = natsPassword(user)) => connect(natsOptions({ url: services.nats, user, password }, `probe-${user}`));
 

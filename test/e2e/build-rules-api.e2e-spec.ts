@@ -1,5 +1,6 @@
 import { createKilnClient } from '@kiln/api-client';
 import { Api } from './support/api';
+import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { manifestDigest } from './support/registry';
@@ -17,16 +18,7 @@ describe('build rules and builds through the REST API', () => {
   let api: Api;
   const run = `${process.pid}-${Date.now()}`;
 
-  beforeAll(async () => {
-    stack = sharedStack();
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-    await stack?.stop();
-  });
+  onStack(sharedStack, (t) => ({ stack, git, api } = t));
 
   const rulesPath = (ns: string, repo: string) => `/api/v1/namespaces/${ns}/repositories/${repo}/build-rules`;
 

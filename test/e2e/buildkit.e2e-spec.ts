@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Api } from './support/api';
+import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { ImageIndex, manifestDigest, pullAndRun, readBlob, readImage, readManifest } from './support/registry';
@@ -55,16 +56,10 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
   let api: Api;
   const run = `${process.pid}-${Date.now()}`;
 
-  beforeAll(async () => {
-    stack = await startStack(19980);
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-    await stack?.stop();
-  });
+  onStack(
+    () => startStack(19980),
+    (t) => ({ stack, git, api } = t),
+  );
 
   const build = (ruleId: string) => buildNow(api, ruleId);
   const instructions = async (id: string) =>

@@ -1,4 +1,5 @@
 import { Api } from './support/api';
+import { onStack } from './support/on-stack';
 import { GitFixture } from './support/git-fixture';
 import { Scenario } from './support/scenario';
 import { sharedStack, Stack } from './support/stack';
@@ -23,15 +24,7 @@ describe('Prometheus metrics on every app', () => {
   let api: Api;
   const run = `${process.pid}-${Date.now()}`;
 
-  beforeAll(async () => {
-    stack = sharedStack();
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-  });
+  onStack(sharedStack, (t) => ({ stack, git, api } = t));
 
   const scrape = async (app: keyof Stack['ports'], token: string | null = stack.metricsToken) => {
     const res = await fetch(`http://127.0.0.1:${stack.ports[app]}/metrics`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });

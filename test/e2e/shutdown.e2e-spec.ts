@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { buildLogSubject, buildLogV1, type BuildLogV1 } from '@kiln/contracts';
 import { EventBus, JsonLogger } from '@kiln/platform';
 import { Api } from './support/api';
+import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { githubPushPayload, sendGithubWebhook } from './support/github';
@@ -21,16 +22,10 @@ describe('graceful shutdown under load', () => {
   let api: Api;
   const run = `${process.pid}-${Date.now()}`;
 
-  beforeAll(async () => {
-    stack = await startStack(20180);
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-    await stack?.stop();
-  });
+  onStack(
+    () => startStack(20180),
+    (t) => ({ stack, git, api } = t),
+  );
 
   it('webhook-ingest: every delivery answered 202 is stored, and the rest, sent again as a host does, are stored once', async () => {
     const s = await Scenario.create(api, git, `acme/sigterm-${run}`);

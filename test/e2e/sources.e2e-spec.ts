@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 import { Api } from './support/api';
+import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';
 import { FakeHosts, FakeRepo } from './support/fake-hosts';
 import { authorizeSshKey, git as runGit, GitFixture, sshKeyPair } from './support/git-fixture';
@@ -10,21 +11,11 @@ import { sharedStack, Stack, startStack } from './support/stack';
 jest.setTimeout(300_000);
 
 describe('code sources: URLs Kiln refuses to contact', () => {
-  let stack: Stack;
   let git: GitFixture;
   let api: Api;
   const run = `${process.pid}-${Date.now()}`;
 
-  beforeAll(async () => {
-    stack = sharedStack();
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-    await stack?.stop();
-  });
+  onStack(sharedStack, (t) => ({ git, api } = t));
 
   const refusedRepositories: Array<[string, string, RegExp]> = [
     ['file://', 'file:///etc/passwd', /scheme file: is not allowed/],
@@ -189,16 +180,7 @@ describe('code sources: cloning over SSH with a stored or generated key', () => 
       250,
     );
 
-  beforeAll(async () => {
-    stack = sharedStack();
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-    await stack?.stop();
-  });
+  onStack(sharedStack, (t) => ({ stack, git, api } = t));
 
   it('builds through a key Kiln generated, once its public half is a deploy key', async () => {
     const created = await api.ok<{ id: string; credentials: string; sshPublicKey: string }>('POST', '/api/v1/sources', { provider: 'git', name: `gen-${run}`, generateSshKey: true });

@@ -1,4 +1,5 @@
 import { Api } from './support/api';
+import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture, GitRepo } from './support/git-fixture';
 import { githubPushPayload, sendGithubWebhook } from './support/github';
@@ -15,16 +16,7 @@ describe('walking skeleton: a signed GitHub push becomes an image in the registr
   let git: GitFixture;
   let api: Api;
 
-  beforeAll(async () => {
-    stack = sharedStack();
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-    await stack?.stop();
-  });
+  onStack(sharedStack, (t) => ({ stack, git, api } = t));
 
   it('builds, tags and pushes each pushed commit once, and keeps its logs', async () => {
     const repo: GitRepo = git.createRepo('acme/hello');

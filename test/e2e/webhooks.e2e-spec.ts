@@ -4,6 +4,7 @@ import { PARKED_HEADERS, parkedSubject, pushReceivedV1 } from '@kiln/contracts';
 import { EventBus, JsonLogger } from '@kiln/platform';
 import { forge, giteePush, githubPush, Host, HostDelivery, HOSTS, pingFor, PushFacts, pushFor } from '@kiln/testing';
 import { Api } from './support/api';
+import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture, GitRepo } from './support/git-fixture';
 import { BuildItem } from './support/scenario';
@@ -58,16 +59,7 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
   let api: Api;
   const run = `${process.pid}-${Date.now()}`;
 
-  beforeAll(async () => {
-    stack = sharedStack();
-    git = await GitFixture.start();
-    api = new Api(stack.gatewayUrl, stack.adminToken);
-  });
-
-  afterAll(async () => {
-    await git?.stop();
-    await stack?.stop();
-  });
+  onStack(sharedStack, (t) => ({ stack, git, api } = t));
 
   describe.each(HOSTS)('%s', (host: Host) => {
     const secret = `secret-for-${host}-${run}`;

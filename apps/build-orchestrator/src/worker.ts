@@ -1,11 +1,10 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
 import { promises as fs } from 'node:fs';
 import { cloneTaskQueue, registriesCredentials, rulesBuildSecrets, SEARCH_ATTRIBUTES, sourcesCredentials } from '@kiln/contracts';
 import { temporal } from '@temporalio/proto';
-import { callRpc, EventBus, HostPolicy, JsonLogger, KILN_CONFIG, Metrics, METRICS, NATS_CLIENT, temporalConnectionOptions } from '@kiln/platform';
+import { callRpc, EventBus, freePort, HostPolicy, JsonLogger, KILN_CONFIG, Metrics, METRICS, NATS_CLIENT, temporalConnectionOptions } from '@kiln/platform';
 import { createBuildActivities } from './activities/build-activities';
 import { OrchestratorConfig } from './config';
 import { BuildSlots } from './slots/build-slots';
@@ -137,17 +136,5 @@ function installRuntime(logger: JsonLogger, metricsAddress: string): void {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
       metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true }, metricPrefix: 'temporal_' },
     },
-  });
-}
-
-/** A loopback port nothing listens on now (the kernel's pick). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }

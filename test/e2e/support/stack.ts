@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { createConnection } from 'node:net';
 import { connect } from 'nats';
 import type { NatsAuth } from '@kiln/platform';
-import { natsOptions } from '@kiln/platform';
+import { freePort, natsOptions } from '@kiln/platform';
 import { Client } from 'pg';
 import { expectEventually } from './expect-eventually';
 
@@ -314,18 +314,6 @@ export async function streamMessages(stream: string, subject?: string, nats: Nat
 
 /** Normalized pushes stored (ledger records of pings and refusals share the stream). */
 export const storedPushes = (nats: NatsAuth = services.natsAdmin): Promise<number> => streamMessages('KILN_EVENTS', 'push.received.v1', nats);
-
-/** A port nothing listens on now (the kernel's pick). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,5 +1,5 @@
 import type { Counter, Histogram } from 'prom-client';
-import { Metrics, METRICS } from '@kiln/platform';
+import { Metrics, METRICS, newestFirstPage } from '@kiln/platform';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
@@ -114,13 +114,7 @@ export class BuildsService {
   }
 
   async list(q: BuildsQuery): Promise<Page<BuildView>> {
-    const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
-    const qb = this.db
-      .getRepository(BuildEntity)
-      .createQueryBuilder('b')
-      .orderBy('b.created_at', 'DESC')
-      .addOrderBy('b.id', 'DESC')
-      .limit(limit + 1);
+    const qb = this.db.getRepository(BuildEntity).createQueryBuilder('b');
     if (q.ruleId) {
       if (!z.string().uuid().safeParse(q.ruleId).success) throw new ValidationError([{ field: 'ruleId', message: 'must be a rule id' }]);
       qb.andWhere('b.rule_id = :ruleId', { ruleId: q.ruleId });
@@ -139,31 +133,13 @@ export class BuildsService {
       if (!z.string().uuid().safeParse(q.rebuildOf).success) throw new ValidationError([{ field: 'rebuildOf', message: 'must be a build id' }]);
       qb.andWhere(`b.trigger->>'kind' = 'rebuild' AND b.trigger->>'rebuildOf' = :of`, { of: q.rebuildOf });
     }
-    for (const [field, op] of [
-      ['since', '>='],
-      ['until', '<'],
-    ] as const) {
-      const value = q[field];
-      if (value === undefined) continue;
-      if (Number.isNaN(new Date(value).getTime())) throw new ValidationError([{ field, message: 'must be an ISO-8601 time' }]);
-      qb.andWhere(`b.created_at ${op} :${field}`, { [field]: new Date(value) });
-    }
     if (q.namespaces && !q.namespaces.includes('*')) {
       if (q.namespaces.length === 0) qb.andWhere('false');
       else qb.andWhere(`split_part(b.image_repository, '/', 1) IN (:...namespaces)`, { namespaces: q.namespaces });
     }
-    if (q.cursor) {
-      const [at, id] = Buffer.from(q.cursor, 'base64url').toString().split('|');
-      if (!at || !id || !z.string().uuid().safeParse(id).success) throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API gave out' }]);
-      qb.andWhere('(b.created_at, b.id) < (:at, :id)', { at, id });
-    }
-    const rows = await qb.getMany();
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((b) => toView(b)),
-      nextCursor: rows.length > limit && last ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url') : null,
-    };
+    if (q.cursor && !z.string().uuid().safeParse(Buffer.from(q.cursor, 'base64url').toString().split('|')[1]).success)
+      throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API gave out' }]);
+    return newestFirstPage(qb, { ...q, timeColumn: 'b.created_at', idColumn: 'b.id', time: (b) => b.createdAt, id: (b) => b.id, view: (b) => toView(b) });
   }
 
   /** Deleting a build removes its record, steps and lines; a build still running cannot be deleted. */

@@ -1,3 +1,4 @@
+import { newestFirstPage } from '@kiln/platform';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -17,13 +18,7 @@ export class EventsService {
   ) {}
 
   async list(q: EventsQuery): Promise<Page<EventView>> {
-    const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
-    const qb = this.db
-      .getRepository(PushEventEntity)
-      .createQueryBuilder('e')
-      .orderBy('e.received_at', 'DESC')
-      .addOrderBy('e.event_id', 'DESC')
-      .limit(limit + 1);
+    const qb = this.db.getRepository(PushEventEntity).createQueryBuilder('e');
     if (q.sourceId) {
       // Compared as a uuid, so that the (source_id, received_at) index serves it (a text cast made every source
       // filter walk the whole ledger in time order).
@@ -35,27 +30,7 @@ export class EventsService {
       if (!OUTCOMES.includes(q.outcome)) throw new ValidationError([{ field: 'outcome', message: `must be one of ${OUTCOMES.join(', ')}` }]);
       qb.andWhere('e.outcome = :outcome', { outcome: q.outcome });
     }
-    for (const [field, op] of [
-      ['since', '>='],
-      ['until', '<'],
-    ] as const) {
-      const value = q[field];
-      if (value === undefined) continue;
-      if (Number.isNaN(new Date(value).getTime())) throw new ValidationError([{ field, message: 'must be an ISO-8601 time' }]);
-      qb.andWhere(`e.received_at ${op} :${field}`, { [field]: new Date(value) });
-    }
-    if (q.cursor) {
-      const [at, id] = Buffer.from(q.cursor, 'base64url').toString().split('|');
-      if (!at || !id) throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API gave out' }]);
-      qb.andWhere('(e.received_at, e.event_id) < (:at, :id)', { at, id });
-    }
-    const rows = await qb.getMany();
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((e) => view(e)),
-      nextCursor: rows.length > limit && last ? Buffer.from(`${last.receivedAt.toISOString()}|${last.eventId}`).toString('base64url') : null,
-    };
+    return newestFirstPage(qb, { ...q, timeColumn: 'e.received_at', idColumn: 'e.event_id', time: (e) => e.receivedAt, id: (e) => e.eventId, view: (e) => view(e) });
   }
 
   async get(id: string): Promise<EventView> {
