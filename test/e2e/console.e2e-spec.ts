@@ -105,7 +105,8 @@ describe('the web console, in a real browser against the real stack', () => {
     const { commit } = await s.pushAndDeliver('refs/heads/main');
     await page.getByRole('link', { name: 'Builds of this rule' }).click();
     const buildLink = page.getByRole('link', { name: /^build .* (queued|running|succeeded)$/ });
-    await buildLink.first().click();
+    // The push's build appears once rules-service has evaluated it and started it (allow for a loaded machine).
+    await buildLink.first().click({ timeout: 120_000 });
     const log = page.getByTestId('log');
     await page
       .getByText('following…')
