@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -20,8 +21,11 @@ export class LogsService implements OnApplicationBootstrap {
     @InjectDataSource() private readonly db: DataSource,
     private readonly bus: EventBus,
     private readonly logger: JsonLogger,
-    private readonly metrics: Metrics,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.linesWritten = metrics.counter(METRICS.logLines);
+  }
+  private readonly linesWritten: Counter;
 
   onApplicationBootstrap(): void {
     serveBytesRpc(this.bus.nc, logsPage, 'log-service', this.logger, (q) => this.listJson(q));
@@ -57,7 +61,7 @@ export class LogsService implements OnApplicationBootstrap {
        SELECT count(*)::int AS n FROM ins`,
       cols,
     )) as Array<{ n: number }>;
-    this.metrics.counter(METRICS.logLines).inc(n);
+    this.linesWritten.inc(n);
     return cols[0].length;
   }
 

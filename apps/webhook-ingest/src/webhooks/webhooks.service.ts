@@ -65,15 +65,14 @@ export class WebhooksService implements OnModuleInit {
 
   /** A delivery's answer, counted by provider and outcome (`kiln_webhook_deliveries_total`). */
   async receive(delivery: Delivery): Promise<WebhookAnswer> {
-    const counted = { provider: 'unknown' };
+    // answer() fills in the provider once the source is known, and the outcome where it decides it.
+    const counted = { provider: 'unknown', outcome: 'refused' };
     const answer = await this.answer(delivery, counted);
-    const outcome =
-      answer.status === 202 && !('ignored' in answer.body) ? 'accepted' : answer.status === 200 ? 'ping' : answer.status === 202 ? 'ignored' : answer.status >= 500 ? 'unavailable' : 'refused';
-    this.deliveries.inc({ provider: counted.provider, outcome });
+    this.deliveries.inc(counted);
     return answer;
   }
 
-  private async answer(delivery: Delivery, counted: { provider: string }): Promise<WebhookAnswer> {
+  private async answer(delivery: Delivery, counted: { provider: string; outcome: string }): Promise<WebhookAnswer> {
     const receivedAt = isoNow();
     let eventType: string | null = null;
     for (const h of EVENT_HEADERS) eventType ||= delivery.headers[h] || null;
@@ -82,7 +81,10 @@ export class WebhooksService implements OnModuleInit {
       config = await this.sourceConfig(delivery.sourceId);
     } catch (err) {
       if (err instanceof KilnError && err.status === 404) return { status: 404, body: { code: 'NotFound', message: `source ${delivery.sourceId} does not exist` } };
-      if (err instanceof KilnError && err.status === 503) return { status: 503, body: { code: 'ServiceUnavailable', message: 'cannot look up the source right now; the host will redeliver' } };
+      if (err instanceof KilnError && err.status === 503) {
+        counted.outcome = 'unavailable';
+        return { status: 503, body: { code: 'ServiceUnavailable', message: 'cannot look up the source right now; the host will redeliver' } };
+      }
       throw err;
     }
     counted.provider = config.provider;
@@ -99,11 +101,13 @@ export class WebhooksService implements OnModuleInit {
         await record({ recordId: randomUUID(), deliveryId: null, outcome: 'refused', status: outcome.status, reason: outcome.reason });
         return { status: outcome.status, body: { code: outcome.status === 401 ? 'SignatureInvalid' : 'BadDelivery', message: outcome.reason } };
       case 'ping': {
+        counted.outcome = 'ping';
         const recordId = deterministicId(`${config.provider}:${config.id}:${outcome.deliveryId}`);
         await record({ recordId, deliveryId: outcome.deliveryId, outcome: 'ping', status: 200, reason: null });
         return { status: 200, body: { ok: true, eventId: recordId } };
       }
       case 'ignored': {
+        counted.outcome = 'ignored';
         const recordId = deterministicId(`${config.provider}:${config.id}:${outcome.deliveryId}`);
         await record({ recordId, deliveryId: outcome.deliveryId, outcome: 'ignored', status: 202, reason: outcome.reason });
         return { status: 202, body: { eventId: recordId, ignored: true, reason: outcome.reason } };
@@ -117,8 +121,10 @@ export class WebhooksService implements OnModuleInit {
           this.logger.debug({ msg: ack.duplicate ? 'duplicate delivery' : 'push stored', eventId, deliveryId: outcome.deliveryId, ref: event.ref, seq: ack.seq }, 'Webhooks');
         } catch (err) {
           this.logger.error({ msg: 'could not store event; answering 503 so the host redelivers', eventId, err: String(err) }, 'Webhooks');
+          counted.outcome = 'unavailable';
           return { status: 503, body: { code: 'StoreUnavailable', message: 'the event could not be stored; the host will redeliver' } };
         }
+        counted.outcome = 'accepted';
         return { status: 202, body: { eventId } };
       }
     }

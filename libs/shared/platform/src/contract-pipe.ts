@@ -2,7 +2,7 @@ import { applyDecorators, PipeTransform, UsePipes } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import type { z } from 'zod';
 import type { RpcDef } from '@kiln/contracts';
-import { ValidationError } from '@kiln/domain';
+import { parseInput } from './validation';
 
 /** Parses a value through a schema; what fails is refused as a 400 naming each failing field. */
 export class SchemaPipe<T> implements PipeTransform<unknown, T> {
@@ -12,9 +12,7 @@ export class SchemaPipe<T> implements PipeTransform<unknown, T> {
   ) {}
 
   transform(value: unknown): T {
-    const parsed = this.schema.safeParse(value ?? {});
-    if (parsed.success) return parsed.data;
-    throw new ValidationError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || this.whole, message: i.message })));
+    return parseInput(this.schema, value ?? {}, '', this.whole);
   }
 }
 

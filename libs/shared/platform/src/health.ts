@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { healthReportSchema, type HealthReport } from '@kiln/contracts';
 import { ApiResponse } from '@nestjs/swagger';
@@ -46,16 +45,4 @@ export async function runHealthChecks(service: string, checks: HealthCheck[]): P
   );
   const checksOut = Object.fromEntries(results);
   return { service, status: results.every(([, r]) => r.status === 'up') ? 'up' : 'down', checks: checksOut };
-}
-
-/** A loopback port nothing listens on now (the kernel's pick): for an exporter or a test server of the process's own. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

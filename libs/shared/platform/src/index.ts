@@ -14,3 +14,4 @@ export * from './url-guard';
 export * from './contract-pipe';
 export * from './openapi';
 export * from './metrics';
+export * from './ports';
