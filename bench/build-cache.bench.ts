@@ -9,7 +9,7 @@ import { githubPush } from '@kiln/testing';
 import { Api } from '../test/e2e/support/api';
 import { GitFixture, GitRepo } from '../test/e2e/support/git-fixture';
 import { services, startStack } from '../test/e2e/support/stack';
-import { startBuildkitd } from '../test/e2e/support/builds';
+import { startBuildkitd, workflowEnded } from '../test/e2e/support/builds';
 
 /**
  * Builds of a realistic repository: a service with a multi-stage Dockerfile (dependencies installed from a package
@@ -26,6 +26,8 @@ const PACKAGE_BYTES = 2 * 1024 * 1024;
 /** The stand-in package mirror serves at about the speed of a good remote mirror. */
 const MIRROR_BYTES_PER_S = 12 * 1024 * 1024;
 const MIRROR_PORT = 15061;
+/** BENCH_EXPLAIN=1: print where the time of the last warm build went, Kiln's log and the script's progress. */
+const EXPLAIN = process.env.BENCH_EXPLAIN === '1';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sh = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) => {
@@ -34,8 +36,9 @@ const sh = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) =
   return r.stdout;
 };
 /** Without blocking this process: the package mirror the builds download from is served from its event loop. */
-const run = async (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) => {
-  await execFileAsync(cmd, args, { env, maxBuffer: 64 * 1024 * 1024 });
+const run = async (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> => {
+  const { stderr } = await execFileAsync(cmd, args, { env, maxBuffer: 64 * 1024 * 1024 });
+  return stderr;
 };
 
 const DOCKERFILE = `FROM kiln/busybox:local AS deps
@@ -116,6 +119,17 @@ async function packageMirror(): Promise<Server> {
   return server;
 }
 
+/** A build's log lines with the time each was written, counted from the request that started the build. */
+async function explainBuild(api: Api, buildId: string, t0: number): Promise<string> {
+  const build = await api.ok<{ createdAt: string }>('GET', `/api/v1/builds/${buildId}`);
+  const page = await api.ok<{ items: Array<{ time: string; step: string; text: string }> }>('GET', `/api/v1/builds/${buildId}/logs?limit=1000`);
+  const origin = Date.parse(build.createdAt);
+  return [
+    `build ${buildId} created ${(origin - (performance.timeOrigin + t0)).toFixed(0)} ms after the request`,
+    ...page.items.map((l) => `${String(Date.parse(l.time) - origin).padStart(6)} ms ${l.step}: ${l.text}`),
+  ].join('\n');
+}
+
 function pruneBuildKit(address: string): void {
   sh(services.buildctl, ['--addr', address, 'prune', '--all']);
 }
@@ -141,16 +155,21 @@ async function main(): Promise<void> {
 
     const scratch = mkdtempSync(join(tmpdir(), 'kiln-bench-script-'));
     let n = 0;
+    let lastScript = '';
+    let lastKiln = '';
     const script = async (address: string): Promise<number> => {
+      await settle();
       const dir = join(scratch, `c${n++}`);
       const t0 = performance.now();
       await run('git', ['clone', '--quiet', repo.url, dir]);
-      await run(
+      const cloned = performance.now();
+      const progress = await run(
         services.buildctl,
         [
           '--addr',
           address,
           'build',
+          '--progress=plain',
           '--frontend',
           'dockerfile.v0',
           '--local',
@@ -163,6 +182,7 @@ async function main(): Promise<void> {
         { ...process.env, DOCKER_CONFIG: dirname(services.registryAuthFile) },
       );
       const ms = performance.now() - t0;
+      lastScript = `clone ${((cloned - t0) / 1000).toFixed(2)} s, buildctl ${((ms - cloned + t0) / 1000).toFixed(2)} s\n${progress}`;
       rmSync(dir, { recursive: true, force: true });
       return ms;
     };
@@ -174,14 +194,28 @@ async function main(): Promise<void> {
         trigger: { type: 'branch', branch: 'main' },
         autoTrigger: false,
       });
+    let lastBuild: { workflowId: string } | null = null;
+    /** Kiln's last build ends its workflow (the layer cache's export) before anything else is measured or pruned. */
+    const settle = async () => {
+      if (lastBuild) await workflowEnded(lastBuild);
+    };
+    /**
+     * From the request to the build's record saying `succeeded` (its `finishedAt`, written when the worker reports
+     * it): read from the record, so polling it sparingly does not load the machine the build runs on.
+     */
     const kiln = async (ruleId: string): Promise<number> => {
+      const requested = Date.now();
       const t0 = performance.now();
       const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
       for (;;) {
-        const b = await api.ok<{ status: string; failure: unknown }>('GET', `/api/v1/builds/${buildId}`);
-        if (b.status === 'succeeded') return performance.now() - t0;
+        const b = await api.ok<{ status: string; failure: unknown; finishedAt: string | null; workflowId: string }>('GET', `/api/v1/builds/${buildId}`);
+        if (b.status === 'succeeded' && b.finishedAt) {
+          lastBuild = b;
+          if (EXPLAIN) lastKiln = await explainBuild(api, buildId, t0);
+          return Date.parse(b.finishedAt) - requested;
+        }
         if (b.status === 'failed' || b.status === 'cancelled') throw new Error(`bench build ${buildId}: ${JSON.stringify(b.failure)}`);
-        await new Promise((r) => setTimeout(r, 25));
+        await new Promise((r) => setTimeout(r, 250));
       }
     };
     const change = (i: number) => {
@@ -195,6 +229,7 @@ async function main(): Promise<void> {
     const coldKiln: number[] = [];
     let rule = await newRule();
     for (let i = 0; i < RUNS; i++) {
+      await settle();
       pruneBuildKit(services.buildkit);
       coldScript.push(await script(services.buildkit));
       pruneBuildKit(services.buildkit);
@@ -202,6 +237,7 @@ async function main(): Promise<void> {
       rule = await newRule();
       coldKiln.push(await kiln(rule.id));
     }
+    if (EXPLAIN) console.log(`--- the last cold build by script: ${lastScript}\n--- the last cold build by Kiln:\n${lastKiln}`);
     // Warm: a one-file change to the application code after a build of the previous commit, each side with its caches.
     const warmScript: number[] = [];
     const warmKiln: number[] = [];
@@ -210,10 +246,12 @@ async function main(): Promise<void> {
       warmScript.push(await script(services.buildkit));
       warmKiln.push(await kiln(rule.id));
     }
+    if (EXPLAIN) console.log(`--- the last warm build by script: ${lastScript}\n--- the last warm build by Kiln:\n${lastKiln}`);
     // The same warm build on a second worker: an engine and a mirror folder that have never seen the repository.
     const second: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const daemon = await startBuildkitd();
+      await settle();
       await stack.stopApp('build-orchestrator');
       stack.env.KILN_BUILDKIT_ADDR = daemon.address;
       stack.env.KILN_WORKER_ID = `bench-second-${i}`;
@@ -221,8 +259,11 @@ async function main(): Promise<void> {
       await stack.startApp('build-orchestrator');
       change(100 + i);
       second.push(await kiln(rule.id));
+      if (EXPLAIN && i === RUNS - 1) console.log(`--- the last build on a second worker, by Kiln:\n${lastKiln}`);
+      const exited = new Promise((r) => daemon.process.once('exit', r));
       daemon.process.kill('SIGTERM');
-      rmSync(daemon.dir, { recursive: true, force: true });
+      await exited;
+      rmSync(daemon.dir, { recursive: true, force: true, maxRetries: 5 });
     }
     await stack.stopApp('build-orchestrator');
     stack.env.KILN_BUILDKIT_ADDR = services.buildkit;

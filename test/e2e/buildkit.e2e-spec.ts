@@ -10,7 +10,7 @@ import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { ImageIndex, manifestDigest, pullAndRun, readBlob, readImage, readManifest } from './support/registry';
 import { Scenario } from './support/scenario';
-import { buildNow, startBuildkitd } from './support/builds';
+import { buildNow, startBuildkitd, workflowEnded } from './support/builds';
 import { services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
@@ -304,6 +304,8 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
       const first = await build(rule.id);
       expect(first.status).toBe('succeeded');
       expect(await logs(first.id)).toContain(`slow step ran ${run}`);
+      // The export runs once the build is reported done; restarting the worker before it ends would stop it.
+      await workflowEnded(first);
       // Then by a second worker whose engine has never seen the repository.
       await workerOn(daemon.address, `second-${process.pid}`);
       const b = await build(rule.id);

@@ -1,4 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,19 @@ export async function buildNow(api: Api, ruleId: string, timeoutMs = 180_000): P
     timeoutMs,
     200,
   );
+}
+
+/**
+ * Waits until the build's workflow has ended. A build is reported done when its image is pushed; its workflow goes on
+ * to export the rule's layer cache and clean up, which a test that restarts the worker must not cut short.
+ */
+export async function workflowEnded(build: { workflowId: string }): Promise<void> {
+  const connection = await Connection.connect({ address: services.temporal });
+  try {
+    await new Client({ connection }).workflow.getHandle(build.workflowId).result();
+  } finally {
+    await connection.close();
+  }
 }
 
 /**

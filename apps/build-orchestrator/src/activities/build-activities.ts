@@ -5,7 +5,7 @@ import { KilnError, Redactor, renderTag } from '@kiln/domain';
 import { BuildInput, BuildInstruction, BuildStatusV1, RegistryCredentials, SourceCredentials, sourceStatusV1, StepName } from '@kiln/contracts';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EventBus, HostPolicy, JsonLogger } from '@kiln/platform';
-import { BuildkitOptions, missingPlatforms, solve, SolveStatus, Vertex, workerPlatforms } from '../buildkit/buildkit-client';
+import { BuildkitOptions, CacheSolveSpec, exportLayerCache, missingPlatforms, solve, SolveStatus, Vertex, workerPlatforms } from '../buildkit/buildkit-client';
 import { credentialsFor, RegistryClient } from '../registry/registry-client';
 import { cloneCommit } from '../git/git-client';
 import { checkoutFromMirror } from '../git/git-mirror';
@@ -101,6 +101,24 @@ export function createBuildActivities(deps: BuildActivityDeps) {
 
   const insecure = (input: BuildInput) => input.registryInsecure ?? isInsecure(input.registry, deps.insecureRegistries);
 
+  /** What decides the build's layers: the image's solve and the cache's solve must agree on all of it. */
+  async function solveInputs(input: BuildInput, workdir: string, secrets: Record<string, string>, signal: AbortSignal) {
+    return {
+      cloneDir: workdir,
+      dockerfilePath: input.dockerfilePath,
+      contextDir: input.contextDir,
+      insecureRegistry: insecure(input),
+      registryAuth: await registryAuth(input),
+      buildArgs: input.buildArgs ?? {},
+      secrets,
+      target: input.target,
+      platforms: input.platforms ?? [],
+      cacheNamespace: `kiln-rule-${input.descriptor.ruleId}`,
+      signal,
+      deadlineMs: (input.timeoutSeconds ?? 3600) * 1000,
+    };
+  }
+
   /** A refused clone marks the source unauthorized (durably), so its rules show it and users re-authorize. */
   async function reportAuthFailure<T>(sourceId: string, body: () => Promise<T>): Promise<T> {
     try {
@@ -160,7 +178,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
      * BuildKit builds the image and pushes it to the registry by digest; the tag is applied by the push step. The
      * returned `imageId` is that digest.
      */
-    async buildImage(input: BuildInput, workdir: string): Promise<{ imageId: string }> {
+    async buildImage(input: BuildInput, workdir: string, options: BuildOptions = {}): Promise<{ imageId: string }> {
       const d = input.descriptor;
       return step(input, 'build', async (log, signal) => {
         log.line(`building ${input.dockerfilePath} with context ${input.contextDir} (BuildKit)`);
@@ -181,6 +199,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           log.line(`platforms: ${platforms.join(', ')}`);
         }
         if (input.target) log.line(`target stage: ${input.target}`);
+        if (input.cacheRef && options.deferCacheExport) log.line(`layer cache: from ${input.cacheRef}; it is updated there once the image is pushed`);
         const registry = input.registry;
         const progress = new ProgressLog(log);
         // The build record shows each instruction as it goes: its list, whenever it changed, at most once a second.
@@ -195,27 +214,17 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           await publishStatus(deps.bus, { buildId: d.buildId, instructions });
         };
         const { digest } = await solve(deps.buildkit, {
-          cloneDir: workdir,
-          dockerfilePath: input.dockerfilePath,
-          contextDir: input.contextDir,
+          ...(await solveInputs(input, workdir, secrets, signal)),
           imageName: `${registry}/${d.imageRepository}`,
-          insecureRegistry: insecure(input),
-          registryAuth: await registryAuth(input),
-          buildArgs,
-          secrets,
           // Labels are image config only: per-build values do not defeat BuildKit's layer cache.
           labels: {
             'org.opencontainers.image.revision': d.commit,
             'org.opencontainers.image.source': input.source.cloneUrl,
             'org.opencontainers.image.created': new Date().toISOString(),
           },
-          target: input.target,
-          platforms,
           cacheRef: input.cacheRef,
-          cacheNamespace: `kiln-rule-${d.ruleId}`,
+          exportCache: !options.deferCacheExport,
           provenance: true,
-          signal,
-          deadlineMs: (input.timeoutSeconds ?? 3600) * 1000,
           onStatus: (st) => {
             progress.write(st);
             if (Date.now() - lastReport >= 1000) void reportInstructions(false).catch(() => undefined);
@@ -224,6 +233,31 @@ export function createBuildActivities(deps: BuildActivityDeps) {
         log.line(`pushed ${registry}/${d.imageRepository}@${digest}`);
         return { imageId: digest };
       });
+    },
+
+    /**
+     * The rule's layer cache, exported to the registry after the build has pushed its image and been reported done:
+     * the same solve again, which BuildKit answers from its local cache. Best effort: the image is already pushed, so
+     * a failure here is the worker's log line and the next build's slower start, never a failed build.
+     */
+    async exportCache(input: BuildInput, workdir: string): Promise<{ exported: boolean }> {
+      const cacheRef = input.cacheRef;
+      if (!cacheRef) return { exported: false };
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
+      const started = Date.now();
+      try {
+        const spec: CacheSolveSpec = { ...(await solveInputs(input, workdir, await secretArgs(input), ctx.cancellationSignal)), cacheRef, onStatus: () => undefined };
+        await exportLayerCache(deps.buildkit, spec);
+        deps.logger.log({ msg: 'layer cache exported', buildId: input.descriptor.buildId, cacheRef, ms: Date.now() - started }, 'BuildActivities');
+        return { exported: true };
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw err;
+        deps.logger.warn({ msg: 'layer cache not exported', buildId: input.descriptor.buildId, cacheRef, err: err instanceof Error ? err.message : String(err) }, 'BuildActivities');
+        return { exported: false };
+      } finally {
+        clearInterval(beat);
+      }
     },
 
     /** The tag's time is read here, when the tag is chosen. */
@@ -261,6 +295,11 @@ export function createBuildActivities(deps: BuildActivityDeps) {
 }
 
 export type BuildActivities = ReturnType<typeof createBuildActivities>;
+
+export interface BuildOptions {
+  /** The workflow exports the layer cache in a step of its own after the push (`exportCache`). */
+  deferCacheExport?: boolean;
+}
 
 /** A Dockerfile instruction's vertex: `[2/3] RUN make`, `[build 1/4] FROM …` (not context loads or exports). */
 const INSTRUCTION_RE = /^\[[^\]]*\b\d+\/\d+\] /;

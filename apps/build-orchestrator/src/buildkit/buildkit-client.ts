@@ -47,8 +47,10 @@ export interface SolveSpec {
   target?: string | null;
   /** Platforms to build (one image index); empty: the worker's own. */
   platforms?: string[];
-  /** Layer cache in a registry (`host/repository:tag`): imported before, exported (mode=max) after. */
+  /** Layer cache in a registry (`host/repository:tag`): imported before the build. */
   cacheRef?: string;
+  /** Export the layer cache (mode=max) to `cacheRef` in the same solve, after the push (default true). */
+  exportCache?: boolean;
   /** Namespace of the build's `RUN --mount=type=cache` directories (the rule): kept across its builds, apart from others'. */
   cacheNamespace?: string;
   /** Push BuildKit's SLSA provenance attestation (mode=min) with the image. */
@@ -57,6 +59,9 @@ export interface SolveSpec {
   deadlineMs: number;
   onStatus: (s: SolveStatus) => void;
 }
+
+/** What a cache-only solve needs: the build as the image's solve saw it, without the image's own outputs. */
+export type CacheSolveSpec = Omit<SolveSpec, 'imageName' | 'labels' | 'provenance' | 'exportCache' | 'cacheRef'> & { cacheRef: string };
 
 export interface SolveResult {
   /** Digest of what was pushed: the manifest (or index, with attestations or several platforms). */
@@ -86,6 +91,34 @@ export async function resolveInside(root: string, rel: string, what: string): Pr
  * environment unless a step mounts a secret.
  */
 export async function solve(bk: BuildkitOptions, s: SolveSpec): Promise<SolveResult> {
+  const insecure = s.insecureRegistry ? ',registry.insecure=true' : '';
+  const outputs = [
+    '--output',
+    `type=image,name=${s.imageName},push=true,push-by-digest=true${insecure}`,
+    ...Object.entries(s.labels).flatMap(([k, v]) => ['--opt', `label:${k}=${v}`]),
+    ...(s.provenance ? ['--opt', 'attest:provenance=mode=min'] : []),
+    ...(s.cacheRef ? ['--import-cache', `type=registry,ref=${s.cacheRef}${insecure}`] : []),
+    ...(s.cacheRef && s.exportCache !== false ? ['--export-cache', `type=registry,ref=${s.cacheRef},mode=max,ignore-error=true${insecure}`] : []),
+  ];
+  const { outcome, metadata } = await runSolve(bk, s, outputs);
+  const digest = metadata['containerimage.digest'];
+  if (outcome.exitCode === 0 && digest) return { digest };
+  throw classify(outcome, s.imageName);
+}
+
+/**
+ * The layer cache of a build that has just pushed its image, exported to the registry (mode=max) by solving the same
+ * build again: every step is in BuildKit's local cache, so nothing runs; only the cache's layers and manifest are
+ * pushed. Kept apart from the image's solve so that a build is done (its image pushed) without waiting for it.
+ */
+export async function exportLayerCache(bk: BuildkitOptions, s: CacheSolveSpec): Promise<void> {
+  const insecure = s.insecureRegistry ? ',registry.insecure=true' : '';
+  const { outcome } = await runSolve(bk, s, ['--export-cache', `type=registry,ref=${s.cacheRef},mode=max${insecure}`]);
+  if (outcome.exitCode !== 0) throw classify(outcome, s.cacheRef.replace(/:[^:/]*$/, ''));
+}
+
+/** One buildctl solve of the Dockerfile frontend with the build's inputs, plus `outputs` (exports, caches, opts). */
+async function runSolve(bk: BuildkitOptions, s: Omit<SolveSpec, 'imageName' | 'labels'>, outputs: string[]): Promise<{ outcome: BuildctlOutcome; metadata: Record<string, string> }> {
   const context = await resolveInside(s.cloneDir, s.contextDir, 'build context');
   const dockerfile = await resolveInside(s.cloneDir, s.dockerfilePath, 'Dockerfile');
   if (!(await fs.stat(dockerfile)).isFile()) throw userFailure('DockerfileNotFound', `${s.dockerfilePath} is not a file`, "change the rule's Dockerfile path");
@@ -109,33 +142,27 @@ export async function solve(bk: BuildkitOptions, s: SolveSpec): Promise<SolveRes
       `filename=${basename(dockerfile)}`,
       '--metadata-file',
       join(session, 'metadata.json'),
-      '--output',
-      `type=image,name=${s.imageName},push=true,push-by-digest=true${s.insecureRegistry ? ',registry.insecure=true' : ''}`,
+      ...outputs,
     ];
-    const insecure = s.insecureRegistry ? ',registry.insecure=true' : '';
     if (s.target) args.push('--opt', `target=${s.target}`);
     if (s.platforms && s.platforms.length > 0) args.push('--opt', `platform=${s.platforms.join(',')}`);
-    if (s.provenance) args.push('--opt', 'attest:provenance=mode=min');
-    if (s.cacheRef) args.push('--import-cache', `type=registry,ref=${s.cacheRef}${insecure}`, '--export-cache', `type=registry,ref=${s.cacheRef},mode=max,ignore-error=true${insecure}`);
     // RUN --mount=type=cache directories are the rule's own: another repository's Dockerfile cannot read or poison them.
     if (s.cacheNamespace) args.push('--opt', `build-arg:BUILDKIT_CACHE_MOUNT_NS=${s.cacheNamespace}`);
     for (const [k, v] of Object.entries(s.buildArgs)) args.push('--opt', `build-arg:${k}=${v}`);
-    for (const [k, v] of Object.entries(s.labels)) args.push('--opt', `label:${k}=${v}`);
     let n = 0;
     for (const [id, value] of Object.entries(s.secrets)) {
       const file = join(session, `secret-${n++}`);
       await fs.writeFile(file, value, { mode: 0o600 });
       args.push('--secret', `id=${id},src=${file}`);
     }
-    const errors = await runBuildctl(bk.buildctl, args, { DOCKER_CONFIG: session }, s);
-    let digest: string | undefined;
+    const outcome = await runBuildctl(bk.buildctl, args, { DOCKER_CONFIG: session }, s);
+    let metadata: Record<string, string> = {};
     try {
-      digest = (JSON.parse(await fs.readFile(join(session, 'metadata.json'), 'utf8')) as Record<string, string>)['containerimage.digest'];
+      metadata = JSON.parse(await fs.readFile(join(session, 'metadata.json'), 'utf8')) as Record<string, string>;
     } catch {
       /* no metadata: the build failed */
     }
-    if (errors.exitCode === 0 && digest) return { digest };
-    throw classify(errors, s.imageName);
+    return { outcome, metadata };
   } finally {
     await fs.rm(session, { recursive: true, force: true });
   }
@@ -148,7 +175,7 @@ interface BuildctlOutcome {
   failedVertex: Vertex | null;
 }
 
-function runBuildctl(bin: string, args: string[], env: Record<string, string>, s: SolveSpec): Promise<BuildctlOutcome> {
+function runBuildctl(bin: string, args: string[], env: Record<string, string>, s: Pick<SolveSpec, 'signal' | 'deadlineMs' | 'onStatus'>): Promise<BuildctlOutcome> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(bin, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const vertexes = new Map<string, Vertex>();

@@ -20,7 +20,7 @@ const WORKFLOWS = resolve(__dirname, '../../../../dist/apps/build-orchestrator/s
 jest.setTimeout(60_000);
 
 type Report = Omit<BuildStatusV1, 'at'>;
-type Fakes = Partial<Pick<BuildActivities, 'buildImage' | 'tagImage' | 'pushImage'>>;
+type Fakes = Partial<Pick<BuildActivities, 'buildImage' | 'tagImage' | 'pushImage' | 'exportCache'>>;
 
 let bundle: WorkflowBundleWithSourceMap;
 let native: NativeConnection;
@@ -108,6 +108,10 @@ async function runBuild(fakes: Fakes, opts: { input?: BuildInput; during?: (work
       seen.push('push');
       return { digest: 'sha256:' + '2'.repeat(64) };
     },
+    exportCache: async () => {
+      seen.push(`cache after ${reports.map((r) => r.status).join(',') || 'no report'}`);
+      return { exported: true };
+    },
     cleanup: async (buildId: string, workdir: string | null) => void seen.push(`cleanup ${buildId === build.descriptor.buildId} ${workdir}`),
     ...fakes,
   };
@@ -146,6 +150,40 @@ describe('the build workflow, with fake activities on a real Temporal server', (
     expect(result).toEqual({ tags: ['127.0.0.1:1/spec/app:main'], digest: 'sha256:' + '2'.repeat(64) });
     expect(seen).toEqual(['clone', 'build', 'tag', 'push', `cleanup true /tmp/spec-${build.descriptor.buildId}`]);
     expect(reports).toEqual([{ buildId: build.descriptor.buildId, status: 'succeeded', tags: result?.tags, digest: result?.digest }]);
+  });
+
+  it("exports the rule's layer cache after the build is reported done, and before cleanup", async () => {
+    const options: unknown[] = [];
+    const { error, seen, reports } = await runBuild(
+      {
+        buildImage: async (_input, _workdir, opts) => {
+          options.push(opts);
+          return { imageId: 'sha256:' + '1'.repeat(64) };
+        },
+      },
+      { input: { ...input(), cacheRef: '127.0.0.1:1/spec/app/kiln-cache:rule-1' } },
+    );
+    expect(error).toBeNull();
+    expect(options).toEqual([{ deferCacheExport: true }]);
+    expect(seen).toEqual(['clone', 'tag', 'push', 'cache after succeeded', expect.stringMatching(/^cleanup true /)]);
+    expect(reports.map((r) => r.status)).toEqual(['succeeded']);
+  });
+
+  it('a failed cache export, tried once, leaves the build succeeded', async () => {
+    let attempts = 0;
+    const { error, result, seen } = await runBuild(
+      {
+        exportCache: async () => {
+          attempts++;
+          throw new Error('registry went away');
+        },
+      },
+      { input: { ...input(), cacheRef: '127.0.0.1:1/spec/app/kiln-cache:rule-1' } },
+    );
+    expect(error).toBeNull();
+    expect(result?.digest).toBe('sha256:' + '2'.repeat(64));
+    expect(attempts).toBe(1);
+    expect(seen.at(-1)).toMatch(/^cleanup true /);
   });
 
   it('retries a step that fails for a passing reason, and the build succeeds', async () => {

@@ -6,6 +6,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -26,6 +27,9 @@ const shared = proxyActivities<BuildActivities>({
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
 });
 
+/** The `patched()` id of exporting the layer cache in a step after the push (histories before it export in the build). */
+const CACHE_AFTER_PUSH = 'layer-cache-after-push';
+
 /** How often the build is moved to another worker when the one holding the clone disappears. */
 const MAX_PLACEMENTS = 3;
 
@@ -33,7 +37,8 @@ const MAX_PLACEMENTS = 3;
 type StopReason = { kind: 'timeout'; seconds: number } | { kind: 'superseded'; by: string };
 
 /**
- * One build: clone → build → tag → push, then cleanup (always). The clone runs on the clone queue, polled only by
+ * One build: clone → build → tag → push, then the layer cache's export (once the build is reported done), then
+ * cleanup (always). The clone runs on the clone queue, polled only by
  * workers with a free build slot (until then the build is queued); the steps after clone run on the worker that
  * holds the clone (its own task queue). If that worker dies, the steps time out and the build starts over from
  * clone on a live worker. The rule's timeout (counted from the end of the clone) and a newer push (when the rule asks) stop the build from inside.
@@ -96,8 +101,10 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
             heartbeatTimeout: '10 seconds',
             retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: [...USER_FAILURES] },
           });
+          // Builds started by this code export the rule's layer cache after they are done, not before.
+          const cacheAfterPush = !!input.cacheRef && patched(CACHE_AFTER_PUSH);
           enter('build');
-          const { imageId } = await pinned.buildImage(input, cloned.workdir);
+          const { imageId } = cacheAfterPush ? await pinned.buildImage(input, cloned.workdir, { deferCacheExport: true }) : await pinned.buildImage(input, cloned.workdir);
           enter('tag');
           const { repository, tag } = await pinned.tagImage(input, imageId);
           enter('push');
@@ -105,6 +112,18 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
           enter('done');
           const result: BuildResult = { tags: [`${repository}:${tag}`], digest };
           await shared.reportStatus({ buildId, status: 'succeeded', tags: result.tags, digest });
+          // The image is pushed and the build reported: the cache export no longer holds anyone up. It is best
+          // effort (tried once, its failure only logged), and it runs before cleanup, where the clone still is.
+          if (cacheAfterPush) {
+            const once = proxyActivities<BuildActivities>({
+              taskQueue: cloned.workerQueue,
+              scheduleToStartTimeout: '30 seconds',
+              startToCloseTimeout: `${timeoutSeconds} seconds`,
+              heartbeatTimeout: '10 seconds',
+              retry: { maximumAttempts: 1 },
+            });
+            await once.exportCache(input, cloned.workdir).catch(() => undefined);
+          }
           return result;
         } catch (err) {
           if (placement < MAX_PLACEMENTS && workerLost(err) && !isCancellation(err)) continue;
