@@ -69,18 +69,25 @@ export async function sendGithubWebhook(
   const json = opts.raw ?? JSON.stringify(payload);
   const raw = opts.form ? `payload=${encodeURIComponent(json)}` : json;
   const deliveryId = opts.deliveryId ?? randomUUID();
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'Content-Type': opts.form ? 'application/x-www-form-urlencoded' : 'application/json',
-      'User-Agent': 'GitHub-Hookshot/f1aa6e4',
-      'X-GitHub-Event': event,
-      'X-GitHub-Delivery': deliveryId,
-      'X-GitHub-Hook-ID': '292430182',
-      'X-Hub-Signature': 'sha1=' + createHmac('sha1', secret).update(raw).digest('hex'),
-      'X-Hub-Signature-256': opts.signature ?? 'sha256=' + createHmac('sha256', secret).update(raw).digest('hex'),
-    },
-    body: raw,
+  const send = () =>
+    fetch(url, {
+      method: 'POST',
+      headers: {
+        'Content-Type': opts.form ? 'application/x-www-form-urlencoded' : 'application/json',
+        'User-Agent': 'GitHub-Hookshot/f1aa6e4',
+        'X-GitHub-Event': event,
+        'X-GitHub-Delivery': deliveryId,
+        'X-GitHub-Hook-ID': '292430182',
+        'X-Hub-Signature': 'sha1=' + createHmac('sha1', secret).update(raw).digest('hex'),
+        'X-Hub-Signature-256': opts.signature ?? 'sha256=' + createHmac('sha256', secret).update(raw).digest('hex'),
+      },
+      body: raw,
+    });
+  // A delivery carries its id, so sending it again is safe: a keep-alive connection the server closed just as it was
+  // reused fails before any answer, and is sent once more, as a host would redeliver.
+  const res = await send().catch((err: Error & { cause?: { code?: string } }) => {
+    if (err.cause?.code === 'UND_ERR_SOCKET') return send();
+    throw err;
   });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, deliveryId, raw };

@@ -73,6 +73,14 @@ export interface Stack {
   stop(): Promise<void>;
   stopApp(app: App, signal?: NodeJS.Signals): Promise<void>;
   startApp(app: App): Promise<void>;
+  /** Another instance of an app beside the stack's own (a second build worker, say), with settings of its own. */
+  startInstance(app: App, name: string, env: Record<string, string>): Promise<AppInstance>;
+}
+
+export interface AppInstance {
+  name: string;
+  port: number;
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export interface StackOptions {
@@ -114,10 +122,10 @@ export async function startSharedStack(): Promise<Stack> {
 
 /** Where globalSetup writes the shared stack's addresses for the test files. */
 export const SHARED_STACK_ENV = 'KILN_E2E_SHARED_STACK';
-type StackInfo = Omit<Stack, 'stop' | 'stopApp' | 'startApp'>;
+type StackInfo = Omit<Stack, 'stop' | 'stopApp' | 'startApp' | 'startInstance'>;
 
 export function describeStack(stack: Stack): StackInfo {
-  const { stop: _stop, stopApp: _stopApp, startApp: _startApp, ...info } = stack;
+  const { stop: _stop, stopApp: _stopApp, startApp: _startApp, startInstance: _startInstance, ...info } = stack;
   return info;
 }
 
@@ -132,7 +140,7 @@ export function sharedStack(): Stack {
   const refuse = async () => {
     throw new Error('the shared stack is not stopped or restarted by a test: use startStack() for a stack of your own');
   };
-  return { ...info, stop: async () => undefined, stopApp: refuse, startApp: refuse };
+  return { ...info, stop: async () => undefined, stopApp: refuse, startApp: refuse, startInstance: refuse };
 }
 
 async function launch(basePort: number, database: string, natsAdmin: NatsAuth, opts: StackOptions): Promise<Stack> {
@@ -179,26 +187,26 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
   };
   const children = new Map<App, ChildProcess>();
 
-  const startApp = async (app: App) => {
-    if (await portAnswers(ports[app])) throw new Error(`port ${ports[app]} for ${app} is already in use (a Kiln left over from an earlier run?); stop it first`);
+  const instances = new Set<ChildProcess>();
+  /** One process of an app, logging to `<name>.log`, healthy on `port`. */
+  const spawnApp = async (app: App, name: string, port: number, extra: Record<string, string>): Promise<ChildProcess> => {
+    if (await portAnswers(port)) throw new Error(`port ${port} for ${name} is already in use (a Kiln left over from an earlier run?); stop it first`);
     // Straight to a file: a pipe through this (busy) process would make the app's synchronous stdout writes wait.
-    const out = openSync(join(logDir, `${app}.log`), 'a');
+    const out = openSync(join(logDir, `${name}.log`), 'a');
     const child = spawn(process.execPath, ['-r', join(ROOT, 'tools', 'register-dist-paths.js'), join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
       // Each app connects to NATS as itself, with only its own subjects allowed.
-      env: { ...env, KILN_NATS_USER: app, KILN_NATS_PASSWORD: natsPassword(app), ...opts.appEnv?.[app] },
+      env: { ...env, KILN_NATS_USER: app, KILN_NATS_PASSWORD: natsPassword(app), ...extra },
       stdio: ['ignore', out, out],
     });
     closeSync(out);
-    children.set(app, child);
     await expectEventually(async () => {
-      if (child.exitCode !== null) throw new Error(`${app} exited with ${child.exitCode}:\n${tail(join(logDir, `${app}.log`))}`);
-      const res = await fetch(`http://127.0.0.1:${ports[app]}/health`);
-      if (res.status !== 200) throw new Error(`${app} health ${res.status}: ${await res.text()}`);
+      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${tail(join(logDir, `${name}.log`))}`);
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      if (res.status !== 200) throw new Error(`${name} health ${res.status}: ${await res.text()}`);
     }, 60_000);
+    return child;
   };
-
-  const stopApp = async (app: App, signal: NodeJS.Signals = 'SIGTERM') => {
-    const child = children.get(app);
+  const stopChild = async (child: ChildProcess | undefined, signal: NodeJS.Signals) => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill(signal);
@@ -206,6 +214,24 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 15_000)))]);
     clearTimeout(timer);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+
+  const startApp = async (app: App) => {
+    children.set(app, await spawnApp(app, app, ports[app], opts.appEnv?.[app] ?? {}));
+  };
+  const stopApp = (app: App, signal: NodeJS.Signals = 'SIGTERM') => stopChild(children.get(app), signal);
+  const startInstance = async (app: App, name: string, extra: Record<string, string>): Promise<AppInstance> => {
+    const port = await freePort();
+    const portSetting = {
+      gateway: 'KILN_GATEWAY_PORT',
+      'webhook-ingest': 'KILN_WEBHOOK_PORT',
+      'rules-service': 'KILN_RULES_PORT',
+      'log-service': 'KILN_LOGS_PORT',
+      'build-orchestrator': 'KILN_ORCHESTRATOR_PORT',
+    }[app];
+    const child = await spawnApp(app, name, port, { ...opts.appEnv?.[app], [portSetting]: String(port), ...extra });
+    instances.add(child);
+    return { name, port, stop: (signal: NodeJS.Signals = 'SIGTERM') => stopChild(child, signal) };
   };
 
   for (const app of APPS) await startApp(app);
@@ -222,7 +248,9 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     env,
     startApp,
     stopApp,
+    startInstance,
     stop: async () => {
+      for (const child of instances) await stopChild(child, 'SIGTERM');
       for (const app of [...APPS].reverse()) await stopApp(app);
     },
   };

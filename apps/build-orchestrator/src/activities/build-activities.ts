@@ -27,7 +27,7 @@ export interface BuildActivityDeps {
   buildSecrets: (ruleId: string, names: string[]) => Promise<Record<string, string>>;
   /** Internal hosts the operator allows (KILN_GIT_ALLOW_HOSTS); every other internal address is refused. */
   hosts: HostPolicy;
-  /** This worker's build capacity: a cloned build holds a slot until cleanup. */
+  /** This worker's build capacity: a cloned build holds a slot until it is done (its cleanup, or its cache export). */
   slots: { hold(buildId: string): void; release(buildId: string): void };
   workDir: string;
   /** One bare mirror per repository, kept across builds, within a budget. */
@@ -242,6 +242,8 @@ export function createBuildActivities(deps: BuildActivityDeps) {
      */
     async exportCache(input: BuildInput, workdir: string): Promise<{ exported: boolean }> {
       const cacheRef = input.cacheRef;
+      // The build is done: its slot goes to the next build now, not after the export (which only pushes to the registry).
+      deps.slots.release(input.descriptor.buildId);
       if (!cacheRef) return { exported: false };
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);

@@ -87,31 +87,32 @@ async function update(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): P
     return r;
   };
   await fs.mkdir(spec.mirrorDir, { recursive: true });
-  if (
-    !(await fs.stat(path).then(
-      () => true,
-      () => false,
-    ))
-  ) {
+  const created = !(await fs.stat(path).then(
+    () => true,
+    () => false,
+  ));
+  if (created) {
     const init = await git(['init', '--bare', '--quiet', path]);
     if (init.code !== 0) throw transientFailure('GitCheckoutFailed', `cannot create the mirror: ${lastLine(init.stderr)}`, 'check the worker disk');
   }
-  // A mirror whose repository git cannot open is damaged (a truncated HEAD or config, a removed objects folder).
-  await local(['rev-parse', '--git-dir'], 'the mirror does not open');
   // --quiet: a commit not in the mirror yet is the usual case, not an error for the build log.
   const has = async () => (await git(['--git-dir', path, 'rev-parse', '--verify', '--quiet', `${spec.commit}^{commit}`])).code === 0;
   let fetchedObjects = 0;
   if (!(await has())) {
-    const before = await objectCount(path, env);
+    // A mirror whose repository git cannot open is damaged (a truncated HEAD or config, a removed objects folder).
+    if (!created) await local(['rev-parse', '--git-dir'], 'the mirror does not open');
+    const before = created ? 0 : await objectCount(path, env);
     const fetch = (what: string[]) => git(['--git-dir', path, 'fetch', '--no-tags', '--quiet', '--', spec.url, ...what]);
     let fetched: GitRun | null = null;
     if (spec.ref) fetched = await fetch([`+${spec.ref}:${spec.ref}`]);
-    if (!(await has())) {
+    let found = fetched !== null && fetched.code === 0 && (await has());
+    if (!found) {
       // Build now by commit, or a branch that moved on: servers that allow it serve the commit itself.
       const byCommit = await fetch([spec.commit]);
       if (byCommit.code !== 0 && (fetched === null || fetched.code !== 0)) throw remote(fetched && fetched.code !== 0 ? fetched : byCommit, spec.url);
+      found = await has();
     }
-    if (!(await has()))
+    if (!found)
       throw new RemoteProblem(
         userFailure(
           'RefNotFound',

@@ -1,8 +1,8 @@
 import type { ActivitySlotInfo, CustomSlotSupplier, SlotPermit } from '@temporalio/worker';
 
 /**
- * This worker's build capacity. A build takes a slot when its clone task is polled and keeps it until its
- * workspace is cleaned, so at most `capacity` builds hold a clone here at once. While every slot is taken this
+ * This worker's build capacity. A build takes a slot when its clone task is polled and keeps it until it is done
+ * (its layer cache export, which only pushes to the registry, runs outside the slots) or its workspace is cleaned, so at most `capacity` builds hold a clone here at once. While every slot is taken this
  * worker stops polling the clone queue: further builds stay `queued` in Temporal, where any worker with room
  * (this one later, or another) picks them up.
  */
@@ -24,7 +24,7 @@ export class BuildSlots {
     this.held.add(buildId);
   }
 
-  /** Called by cleanup: the build's slot is free again. */
+  /** Called when the build is done (its cache export begins, or its cleanup): the slot is free again. */
   release(buildId: string): void {
     if (this.held.delete(buildId)) this.wake();
   }
