@@ -2,6 +2,7 @@ import { Api } from '../test/e2e/support/api';
 import { burstSucceeded, placements, pushBurst, startSecondWorker } from '../test/e2e/support/burst';
 import { GitFixture } from '../test/e2e/support/git-fixture';
 import { startStack } from '../test/e2e/support/stack';
+import { addCpu, cpuByPart, cpuSince } from './cpu';
 
 /**
  * A burst of pushes (one build each) on one build worker, then on two workers side by side, each beside its own
@@ -22,9 +23,12 @@ async function main(): Promise<void> {
   let second: Awaited<ReturnType<typeof startSecondWorker>> | null = null;
   try {
     const api = new Api(stack.gatewayUrl, stack.adminToken);
-    const burst = async (name: string) => {
+    const cpu = { one: new Map<string, number>(), two: new Map<string, number>() };
+    const burst = async (name: string, into: Map<string, number>) => {
       const b = await pushBurst(api, git, name, COUNT, STEP_SECONDS);
+      const before = cpuByPart();
       const items = await burstSucceeded(b, COUNT, 900_000);
+      addCpu(into, cpuSince(before, cpuByPart()));
       const ms = Math.max(...items.map((i) => Date.parse(i.finishedAt ?? ''))) - (performance.timeOrigin + b.sentAt);
       const placed = await placements(items.map((i) => i.workflowId));
       const shares = new Map<string, number>();
@@ -32,12 +36,12 @@ async function main(): Promise<void> {
       return { ms, shares };
     };
     const one: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) one.push((await burst(`one-${r}`)).ms);
+    for (let r = 0; r < ROUNDS; r++) one.push((await burst(`one-${r}`, cpu.one)).ms);
     second = await startSecondWorker(stack, `bench-second-${process.pid}`);
     const two: number[] = [];
     const shares: string[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const res = await burst(`two-${r}`);
+      const res = await burst(`two-${r}`, cpu.two);
       two.push(res.ms);
       shares.push([...res.shares.entries()].map(([w, n]) => `${w} ${n} (${Math.round((100 * n) / COUNT)} %)`).join(', '));
     }
@@ -49,6 +53,13 @@ async function main(): Promise<void> {
     );
     console.log(`\nall rounds: one worker ${one.map(s).join(' ')} | two workers ${two.map(s).join(' ')}`);
     console.log(`shares with two workers: ${shares.join(' | ')}`);
+    // Where the machine's CPU went, per build (the first webhook to the last build; processes Kiln's tests start too).
+    const parts = [...new Set([...cpu.one.keys(), ...cpu.two.keys()])].sort((a, b) => (cpu.two.get(b) ?? 0) - (cpu.two.get(a) ?? 0));
+    const perBuild = (m: Map<string, number>, p: string) => `${((m.get(p) ?? 0) / (ROUNDS * COUNT)).toFixed(2)} s`;
+    console.log(`\nCPU per build${''.padEnd(23)}${'one worker'.padStart(12)}${'two workers'.padStart(14)}`);
+    for (const p of parts) console.log(`  ${p.padEnd(34)}${perBuild(cpu.one, p).padStart(12)}${perBuild(cpu.two, p).padStart(14)}`);
+    const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    console.log(`  ${'all'.padEnd(34)}${`${(sum(cpu.one) / (ROUNDS * COUNT)).toFixed(2)} s`.padStart(12)}${`${(sum(cpu.two) / (ROUNDS * COUNT)).toFixed(2)} s`.padStart(14)}`);
   } finally {
     await second?.stop();
     await git.stop();

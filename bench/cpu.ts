@@ -10,10 +10,17 @@ function label(pid: number, cmdline: string): string | null {
   if (app) return app[1];
   if (/(^|\/)nats-server\b/.test(cmdline)) return 'nats-server';
   if (/^postgres\b/.test(cmdline)) return 'postgres';
+  if (/(^|\/)buildkitd/.test(cmdline)) return 'buildkitd';
+  if (/(^|\/)temporal\S* server start-dev/.test(cmdline)) return 'temporal';
+  if (/docker-registry|registry serve/.test(cmdline)) return 'registry';
+  if (/tools\/git-http-server\.js/.test(cmdline)) return 'git server';
   return null;
 }
 
-/** CPU seconds used so far (user + system, all threads) by each part, summed over its processes. */
+/**
+ * CPU seconds used so far (user + system, all threads) by each part, summed over its processes, with the children
+ * they have waited for (an app's git and buildctl runs, buildkitd's build steps).
+ */
 export function cpuByPart(): Map<string, number> {
   const out = new Map<string, number>();
   for (const entry of readdirSync('/proc')) {
@@ -24,7 +31,9 @@ export function cpuByPart(): Map<string, number> {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14th and 15th.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(part, (out.get(part) ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND);
+      // utime, stime, cutime, cstime.
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      out.set(part, (out.get(part) ?? 0) + ticks / TICKS_PER_SECOND);
     } catch {
       // The process ended between listing and reading.
     }

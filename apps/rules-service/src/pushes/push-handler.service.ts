@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { deterministicId, matchTrigger, pushWorkflowId } from '@kiln/domain';
 import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1, sourceStatusV1 } from '@kiln/contracts';
-import { Delivered, driverPool, EventBus, JsonLogger } from '@kiln/platform';
+import { Delivered, driverPool, EventBus, JsonLogger, refusedByDatabase } from '@kiln/platform';
 import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from '../rules/rules.service';
 import { SourcesService } from '../sources/sources.service';
@@ -60,8 +60,9 @@ export class PushHandler implements OnApplicationBootstrap {
 
   /**
    * A batch, and when it fails, each of its pushes on its own: one push the database cannot take must not hold back
-   * the others of its batch, which would otherwise fail with it at every redelivery. What still fails is redelivered
-   * with backoff (the pushes that went through were acked already and stay done).
+   * the others of its batch, which would otherwise fail with it at every redelivery. A push the database refuses on
+   * its own is parked (KILN_PARKED, with the database's reason), never redelivered; what fails otherwise is
+   * redelivered with backoff (the pushes that went through were acked already and stay done).
    */
   async handleDelivered(batch: Delivered<PushReceivedV1>[]): Promise<void> {
     try {
@@ -69,10 +70,9 @@ export class PushHandler implements OnApplicationBootstrap {
       for (const b of batch) b.msg.ack();
       return;
     } catch (err) {
-      // Only the database refusing some push's data (SQLSTATE classes 22 and 23) is worth telling apart; while the
-      // database is away, every push would fail alike.
-      if (batch.length === 1 || !refusedData(err)) throw err;
-      this.logger.warn({ msg: 'push batch failed; evaluating its pushes one by one', pushes: batch.length, err: String(err) }, 'PushHandler');
+      // Only the database refusing some push's data is worth telling apart; while it is away, every push fails alike.
+      if (!refusedByDatabase(err)) throw err;
+      if (batch.length > 1) this.logger.warn({ msg: 'push batch failed; evaluating its pushes one by one', pushes: batch.length, err: String(err) }, 'PushHandler');
     }
     let failed: unknown = null;
     for (const b of batch) {
@@ -80,6 +80,11 @@ export class PushHandler implements OnApplicationBootstrap {
         await this.handleBatch([{ event: b.payload, json: b.json }]);
         b.msg.ack();
       } catch (err) {
+        const refused = refusedByDatabase(err);
+        if (refused) {
+          await this.bus.park(PUSH_CONSUMER, b.msg, refused);
+          continue;
+        }
         failed = err;
         this.logger.error({ msg: 'push could not be evaluated; it will be redelivered', eventId: b.payload.eventId, err: String(err) }, 'PushHandler');
       }
@@ -192,8 +197,6 @@ export class PushHandler implements OnApplicationBootstrap {
 }
 
 const NONE: ReadonlySet<string> = new Set();
-
-const refusedData = (err: unknown): boolean => /^2[23]/.test(String((err as { code?: unknown })?.code ?? ''));
 
 /** `\u0000` escapes not themselves escaped (preceded by an even number of backslashes, or none). */
 const NUL_ESCAPE = /(?<=(?:^|[^\\])(?:\\\\)*)\\u0000/g;

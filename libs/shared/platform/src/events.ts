@@ -154,7 +154,9 @@ export class EventBus {
             await handler(item.payload, item.msg);
             item.msg.ack();
           } catch (err) {
-            this.retryLater(durable, item.msg, err);
+            const refused = refusedByDatabase(err);
+            if (refused) await this.park(durable, item.msg, refused);
+            else this.retryLater(durable, item.msg, err);
           }
         }
       },
@@ -246,8 +248,12 @@ export class EventBus {
     });
   }
 
-  private async park(durable: string, msg: JsMsg, reason: string): Promise<void> {
-    this.logger.error({ msg: 'message refused by its schema; parked', durable, subject: msg.subject, seq: msg.seq, reason }, 'EventBus');
+  /**
+   * Take a message out of its consumer for good, into KILN_PARKED with why (see above): for a message no redelivery
+   * can help, refused by its schema here, or by a handler (`refusedByDatabase`, say).
+   */
+  async park(durable: string, msg: JsMsg, reason: string): Promise<void> {
+    this.logger.error({ msg: 'message refused; parked', durable, subject: msg.subject, seq: msg.seq, reason }, 'EventBus');
     const h = natsHeaders();
     h.set(PARKED_HEADERS.subject, msg.subject);
     h.set(PARKED_HEADERS.stream, msg.info.stream);
@@ -416,3 +422,14 @@ export class JetStreamPublisher {
 }
 
 const DECODER = new TextDecoder();
+
+/**
+ * Why redelivering a message can never help, when the database refused its data: PostgreSQL's data exceptions and
+ * integrity violations (SQLSTATE classes 22 and 23: a time out of range, a byte sequence text cannot hold, a row that
+ * names what does not exist). Null for every other error (the database away, a service busy), which may pass.
+ */
+export function refusedByDatabase(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^2[23][0-9A-Z]{3}$/.test(code)) return null;
+  return `the database refuses the message's data (SQLSTATE ${code}): ${err instanceof Error ? err.message : String(err)}`;
+}
