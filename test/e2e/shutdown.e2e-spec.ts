@@ -7,7 +7,8 @@ import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { githubPushPayload, sendGithubWebhook } from './support/github';
-import { Scenario } from './support/scenario';
+import { registryTags } from './support/registry';
+import { BuildItem, Scenario } from './support/scenario';
 import { Stack, startStack, storedPushes } from './support/stack';
 
 jest.setTimeout(240_000);
@@ -103,5 +104,62 @@ describe('graceful shutdown under load', () => {
       await pg.end();
       await bus.close();
     }
+  });
+
+  it('gateway: requests in flight at SIGTERM are answered; later ones find no server, none gets an error', async () => {
+    const statuses: number[] = [];
+    let stopping = false;
+    const senders = Array.from({ length: 8 }, async () => {
+      while (!stopping || statuses.length < 400) {
+        try {
+          const res = await fetch(`${stack.gatewayUrl}/api/v1/build-rules?limit=50`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+          await res.arrayBuffer();
+          statuses.push(res.status);
+        } catch {
+          statuses.push(0); // refused or cut before an answer: a client retries
+          if (stopping) return;
+        }
+      }
+    });
+    await expectEventually(async () => expect(statuses.length).toBeGreaterThanOrEqual(100), 30_000, 20);
+    stopping = true;
+    await stack.stopApp('gateway', 'SIGTERM');
+    await Promise.all(senders);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(100);
+    expect([...new Set(statuses)].sort()).toEqual([0, 200]);
+    await stack.startApp('gateway');
+    expect((await api.call('GET', '/api/v1/build-rules?limit=1')).status).toBe(200);
+  });
+
+  it('build-orchestrator: a step running at SIGTERM finishes before the worker stops; after a restart the build ends, tagged once', async () => {
+    const s = await Scenario.create(api, git, `acme/sigterm-build-${run}`);
+    s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nRUN echo "step-start ${run}" && sleep 4 && echo "step-end ${run}"\n` }, 'a slow step');
+    s.repo.push('refs/heads/main');
+    const rule = await api.ok<{ id: string }>('POST', `/api/v1/namespaces/sigterm/repositories/build-${process.pid}/build-rules`, {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
+    const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
+    const buildLog = async () => (await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${buildId}/logs?step=build&limit=1000`)).items.map((l) => l.text);
+    await expectEventually(async () => expect(await buildLog()).toContain(`step-start ${run}`), 60_000, 100);
+    const stopAsked = Date.now();
+    await stack.stopApp('build-orchestrator', 'SIGTERM');
+    // It waited for the step (about 4 s), well within its grace, and left without being killed.
+    expect(Date.now() - stopAsked).toBeLessThan(14_000);
+    expect(await buildLog()).toContain(`step-end ${run}`);
+    await stack.startApp('build-orchestrator');
+    const b = await expectEventually(
+      async () => {
+        const d = await api.ok<BuildItem & { steps: Array<{ name: string; status: string; attempt: number }> }>('GET', `/api/v1/builds/${buildId}`);
+        expect(d.status).toBe('succeeded');
+        return d;
+      },
+      120_000,
+      250,
+    );
+    // The step was not run again: its one attempt finished while the worker stopped.
+    expect(b.steps.filter((x) => x.name === 'build').map((x) => `${x.attempt}:${x.status}`)).toEqual(['1:succeeded']);
+    expect(await registryTags(`sigterm/build-${process.pid}`)).toEqual([b.tags[0].split(':').pop()]);
   });
 });

@@ -43,6 +43,12 @@ export const orchestratorConfigSchema = baseConfigSchema
       .default(hostname()),
     /** Builds this worker runs at once; more wait as queued. */
     KILN_MAX_CONCURRENT_BUILDS: z.coerce.number().int().min(1).max(64).default(2),
+    /**
+     * On SIGTERM the worker takes no new work and lets running steps finish for up to this long; a step still running
+     * then is cancelled and runs again (here after a restart, or on another worker). Keep the container runtime's stop
+     * timeout above it (compose `stop_grace_period`).
+     */
+    KILN_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(25),
   })
   .superRefine(checkTemporalTls);
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

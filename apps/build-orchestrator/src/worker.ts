@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
 import { promises as fs } from 'node:fs';
@@ -11,7 +11,7 @@ import { BuildSlots } from './slots/build-slots';
 
 /** The Temporal workers of this process: one on the shared build queue, one on this worker's own queue. */
 @Injectable()
-export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdown {
+export class BuildWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private workers: Worker[] = [];
   private running: Promise<unknown>[] = [];
   private connection: NativeConnection | null = null;
@@ -62,6 +62,7 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
       mirrorBudgetBytes: this.config.KILN_MIRROR_BUDGET_MB * 1024 * 1024,
       workerQueue: this.workerQueue,
     });
+    const grace = this.config.KILN_SHUTDOWN_GRACE_SECONDS * 1000;
     const shared = await Worker.create({
       connection: this.connection,
       namespace: this.config.KILN_TEMPORAL_NAMESPACE,
@@ -69,6 +70,7 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
       workflowsPath: require.resolve('./workflows'),
       activities: { reportStatus: activities.reportStatus },
       maxConcurrentActivityTaskExecutions: 32,
+      shutdownGraceTime: grace,
     });
     // Admission: a build starts (clones) here only while this worker has a free build slot.
     const admission = await Worker.create({
@@ -76,6 +78,7 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
       namespace: this.config.KILN_TEMPORAL_NAMESPACE,
       taskQueue: cloneTaskQueue(this.config.KILN_TASK_QUEUE),
       activities: { cloneRepository: activities.cloneRepository },
+      shutdownGraceTime: grace,
       tuner: {
         activityTaskSlotSupplier: this.slots.supplier(),
         workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
@@ -90,6 +93,7 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
       activities,
       // Each build holding a slot runs one step at a time here, plus room for cleanups.
       maxConcurrentActivityTaskExecutions: this.config.KILN_MAX_CONCURRENT_BUILDS * 2 + 2,
+      shutdownGraceTime: grace,
     });
     this.workers = [shared, admission, pinned];
     this.running = this.workers.map((w) =>
@@ -105,7 +109,12 @@ export class BuildWorkers implements OnApplicationBootstrap, OnApplicationShutdo
     return this.workers.map((w) => w.getState());
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * SIGTERM: the workers stop polling at once and running steps get KILN_SHUTDOWN_GRACE_SECONDS to finish. Before
+   * the application's shutdown, so that NATS (status reports, log lines) is still there while they do.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.logger.log({ msg: 'stopping: no new steps; running ones finish', graceSeconds: this.config.KILN_SHUTDOWN_GRACE_SECONDS }, 'BuildWorkers');
     for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
     await Promise.allSettled(this.running);
     await this.connection?.close();
