@@ -106,6 +106,51 @@ describe('graceful shutdown under load', () => {
     }
   });
 
+  it('rules-service: every push is decided exactly once across a SIGTERM while it evaluates them', async () => {
+    const s = await Scenario.create(api, git, `acme/sigterm-rules-${run}`);
+    s.repo.commit({ 'a.txt': run }, 'one commit for every delivery');
+    const push = s.repo.push('refs/heads/main');
+    await api.ok('POST', `/api/v1/namespaces/sigterm/repositories/rules-${process.pid}/build-rules`, {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+      autoTrigger: false,
+    });
+    const payload = githubPushPayload(s.repo, 'refs/heads/main', push, s.repo.info('refs/heads/main^{commit}'), `${git.baseUrl}/${s.repo.fullName}.git`);
+    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
+    await pg.connect();
+    try {
+      const decided = async () =>
+        (
+          await pg.query(
+            `SELECT count(*)::int AS decisions, count(DISTINCT d.event_id)::int AS events FROM rules.event_decisions d JOIN rules.push_events e USING (event_id) WHERE e.repo_full_name = $1 AND d.decision = 'auto-trigger-off'`,
+            [s.repo.fullName],
+          )
+        ).rows[0] as { decisions: number; events: number };
+      const total = 150;
+      let sent = 0;
+      const senders = Array.from({ length: 6 }, async () => {
+        while (sent < total) {
+          sent++;
+          const res = await sendGithubWebhook(s.source.webhookUrl, s.source.webhookSecret, 'push', payload);
+          expect(res.status).toBe(202);
+        }
+      });
+      await expectEventually(async () => expect((await decided()).events).toBeGreaterThanOrEqual(20), 60_000, 20);
+      // SIGTERM while pushes keep arriving: what it took is decided and acknowledged, the rest waits in JetStream.
+      await stack.stopApp('rules-service', 'SIGTERM');
+      await Promise.all(senders);
+      const whileDown = await decided();
+      expect(whileDown.decisions).toBe(whileDown.events);
+      expect(whileDown.events).toBeLessThan(total);
+      await stack.startApp('rules-service');
+      // Pushes JetStream sent to the stopped consumer's pull requests come again after its ack wait (60 s).
+      await expectEventually(async () => expect(await decided()).toEqual({ decisions: total, events: total }), 150_000, 250);
+    } finally {
+      await pg.end();
+    }
+  });
+
   it('gateway: requests in flight at SIGTERM are answered; later ones find no server, none gets an error', async () => {
     const statuses: number[] = [];
     let stopping = false;
