@@ -18,8 +18,8 @@ function label(pid: number, cmdline: string): string | null {
 }
 
 /**
- * CPU seconds used so far (user + system, all threads) by each part, summed over its processes, with the children
- * they have waited for (an app's git and buildctl runs, buildkitd's build steps).
+ * CPU seconds used so far (user + system, all threads) by each part, summed over its processes; the children they
+ * have waited for (an app's git and buildctl runs, buildkitd's build steps) count as `<part>: what it ran`.
  */
 export function cpuByPart(): Map<string, number> {
   const out = new Map<string, number>();
@@ -31,9 +31,11 @@ export function cpuByPart(): Map<string, number> {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14th and 15th.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime, stime, cutime, cstime.
-      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-      out.set(part, (out.get(part) ?? 0) + ticks / TICKS_PER_SECOND);
+      // utime and stime; cutime and cstime (the children it waited for) under a name of their own.
+      const own = Number(fields[11]) + Number(fields[12]);
+      const children = Number(fields[13]) + Number(fields[14]);
+      out.set(part, (out.get(part) ?? 0) + own / TICKS_PER_SECOND);
+      if (children > 0) out.set(`${part}: what it ran`, (out.get(`${part}: what it ran`) ?? 0) + children / TICKS_PER_SECOND);
     } catch {
       // The process ended between listing and reading.
     }

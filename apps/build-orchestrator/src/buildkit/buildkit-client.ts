@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, sep } from 'node:path';
+import { launcher } from '@kiln/platform';
 import { transientFailure, userFailure } from '../activities/failures';
 
 /** How this worker reaches its BuildKit daemon. */
@@ -177,7 +177,7 @@ interface BuildctlOutcome {
 
 function runBuildctl(bin: string, args: string[], env: Record<string, string>, s: Pick<SolveSpec, 'signal' | 'deadlineMs' | 'onStatus'>): Promise<BuildctlOutcome> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(bin, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = launcher.spawn(bin, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
     const vertexes = new Map<string, Vertex>();
     const failed: Vertex[] = [];
     const errorLines: string[] = [];
@@ -303,7 +303,7 @@ function lastLine(text: string): string {
 /** `os/arch[/variant]` of every platform the worker's BuildKit can build, natively or under QEMU emulation. */
 export async function workerPlatforms(bk: BuildkitOptions): Promise<string[]> {
   const out = await new Promise<string>((resolvePromise, reject) => {
-    const child = spawn(bk.buildctl, ['--addr', bk.address, 'debug', 'workers', '--format', '{{json .}}'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = launcher.spawn(bk.buildctl, ['--addr', bk.address, 'debug', 'workers', '--format', '{{json .}}']);
     let text = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));

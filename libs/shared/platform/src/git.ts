@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launcher } from './launcher';
 
 export interface GitCredentials {
   username: string | null;
@@ -86,7 +86,7 @@ export async function withGitEnv<T>(url: string, creds: GitCredentials, body: (e
 
 export function runGit(args: string[], o: GitRunOptions): Promise<GitRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = launcher.spawn('git', args, { cwd: o.cwd, env: o.env });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);

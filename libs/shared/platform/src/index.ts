@@ -15,3 +15,4 @@ export * from './contract-pipe';
 export * from './openapi';
 export * from './metrics';
 export * from './ports';
+export * from './launcher';
