@@ -56,10 +56,11 @@ async function main(): Promise<void> {
     // Where the machine's CPU went, per build (the first webhook to the last build; processes Kiln's tests start too).
     const parts = [...new Set([...cpu.one.keys(), ...cpu.two.keys()])].sort((a, b) => (cpu.two.get(b) ?? 0) - (cpu.two.get(a) ?? 0));
     const perBuild = (m: Map<string, number>, p: string) => `${((m.get(p) ?? 0) / (ROUNDS * COUNT)).toFixed(2)} s`;
-    console.log(`\nCPU per build${''.padEnd(23)}${'one worker'.padStart(12)}${'two workers'.padStart(14)}`);
-    for (const p of parts) console.log(`  ${p.padEnd(34)}${perBuild(cpu.one, p).padStart(12)}${perBuild(cpu.two, p).padStart(14)}`);
+    const width = Math.max(34, ...parts.map((p) => p.length + 2));
+    console.log(`\n${'CPU per build'.padEnd(width + 2)}${'one worker'.padStart(12)}${'two workers'.padStart(14)}`);
+    for (const p of parts) console.log(`  ${p.padEnd(width)}${perBuild(cpu.one, p).padStart(12)}${perBuild(cpu.two, p).padStart(14)}`);
     const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-    console.log(`  ${'all'.padEnd(34)}${`${(sum(cpu.one) / (ROUNDS * COUNT)).toFixed(2)} s`.padStart(12)}${`${(sum(cpu.two) / (ROUNDS * COUNT)).toFixed(2)} s`.padStart(14)}`);
+    console.log(`  ${'all'.padEnd(width)}${`${(sum(cpu.one) / (ROUNDS * COUNT)).toFixed(2)} s`.padStart(12)}${`${(sum(cpu.two) / (ROUNDS * COUNT)).toFixed(2)} s`.padStart(14)}`);
   } finally {
     await second?.stop();
     await git.stop();

@@ -8,6 +8,17 @@ function label(pid: number, cmdline: string): string | null {
   if (pid === process.pid) return 'load generator';
   const app = /dist\/apps\/([^/]+)\//.exec(cmdline);
   if (app) return app[1];
+  // An app's process launcher (libs/shared/platform/src/launcher.ts) counts as the app: it runs the app's git and buildctl.
+  if (/launcher-process\.js/.test(cmdline)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const parent = label(ppid, readFileSync(`/proc/${ppid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+      return parent ? `${parent}: launcher` : null;
+    } catch {
+      return null;
+    }
+  }
   if (/(^|\/)nats-server\b/.test(cmdline)) return 'nats-server';
   if (/^postgres\b/.test(cmdline)) return 'postgres';
   if (/(^|\/)buildkitd/.test(cmdline)) return 'buildkitd';
