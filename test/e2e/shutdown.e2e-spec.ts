@@ -24,7 +24,8 @@ describe('graceful shutdown under load', () => {
   const run = `${process.pid}-${Date.now()}`;
 
   onStack(
-    () => startStack(20180),
+    // Pushes sent to a stopping rules-service come again after its ack wait: 10 s here, not the default minute.
+    () => startStack(20180, { appEnv: { 'rules-service': { KILN_PUSH_ACK_WAIT_SECONDS: '10' } } }),
     (t) => ({ stack, git, api } = t),
   );
 
@@ -144,8 +145,8 @@ describe('graceful shutdown under load', () => {
       expect(whileDown.decisions).toBe(whileDown.events);
       expect(whileDown.events).toBeLessThan(total);
       await stack.startApp('rules-service');
-      // Pushes JetStream sent to the stopped consumer's pull requests come again after its ack wait (60 s).
-      await expectEventually(async () => expect(await decided()).toEqual({ decisions: total, events: total }), 150_000, 250);
+      // Pushes JetStream sent to the stopped consumer's pull requests come again after its ack wait (10 s here).
+      await expectEventually(async () => expect(await decided()).toEqual({ decisions: total, events: total }), 90_000, 250);
     } finally {
       await pg.end();
     }

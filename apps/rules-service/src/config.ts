@@ -6,6 +6,11 @@ export const rulesConfigSchema = baseConfigSchema
     KILN_RULES_PORT: port(8082),
     ...temporalConfigFields,
     KILN_TASK_QUEUE: z.string().default('kiln-builds'),
+    /**
+     * How long JetStream waits for this service to acknowledge a push before it delivers it again: after a crash or
+     * a stop, pushes it had been sent but had not taken come again after this long.
+     */
+    KILN_PUSH_ACK_WAIT_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
     /** Public base URL of webhook-ingest, for the webhook URL shown to users. */
     KILN_WEBHOOK_PUBLIC_URL: z.string().url().default('http://127.0.0.1:8081'),
     /** 32 bytes, base64: the key that encrypts source credentials at rest. */

@@ -62,7 +62,7 @@ export interface Burst {
  * One repository, one rule on any branch, and `count` branches pushed with their webhooks delivered at once. Each
  * build copies its branch's stamp and waits in a step (`sleep`), as builds wait on downloads and tests.
  */
-export async function pushBurst(api: Api, git: GitFixture, name: string, count: number, stepSeconds = 2): Promise<Burst> {
+export async function pushBurst(api: Api, git: GitFixture, name: string, count: number, stepSeconds = 1): Promise<Burst> {
   const run = `${process.pid}-${Date.now()}`;
   const s = await Scenario.create(api, git, `acme/${name}-${run}`);
   s.repo.commit({ Dockerfile: `FROM kiln/busybox:local\nCOPY stamp /stamp\nRUN cat /stamp && sleep ${stepSeconds}\n`, stamp: 'main\n' }, 'base');

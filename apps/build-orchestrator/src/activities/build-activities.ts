@@ -44,6 +44,29 @@ export interface CloneResult {
 
 const HEARTBEAT_MS = 2_000;
 
+/**
+ * Layer cache exports this worker owes, by cache ref: from the end of a build's solve until its export (or its
+ * cleanup, if it never gets there) has run. A build of the same rule waits for it before it solves: two solves of one
+ * graph at once on one BuildKit share their steps, and the new build's progress would miss the CACHED marks of steps
+ * the export had already resolved.
+ */
+const owedExports = new Map<string, { buildId: string; done: Promise<void>; settle: () => void }>();
+
+function oweExport(cacheRef: string, buildId: string): void {
+  let settle: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (settle = resolve));
+  owedExports.get(cacheRef)?.settle();
+  owedExports.set(cacheRef, { buildId, done, settle });
+}
+
+function exportSettled(buildId: string): void {
+  for (const [ref, owed] of owedExports)
+    if (owed.buildId === buildId) {
+      owedExports.delete(ref);
+      owed.settle();
+    }
+}
+
 /** Activities built from injected clients (BuildKit, NATS, credentials), so tests can hand in their own. */
 export function createBuildActivities(deps: BuildActivityDeps) {
   /** Run one step attempt: report it, heartbeat while it runs, flush its log, report the outcome. */
@@ -213,6 +236,14 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           lastReport = Date.now();
           await publishStatus(deps.bus, { buildId: d.buildId, instructions });
         };
+        const owed = input.cacheRef ? owedExports.get(input.cacheRef) : undefined;
+        if (owed && owed.buildId !== d.buildId) {
+          log.line("waiting for the rule's previous build to finish exporting its layer cache");
+          // At most a minute: a previous build held up in its tag or push step must not hold this one.
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([owed.done, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), new Promise((resolve) => (timer = setTimeout(resolve, 60_000)))]);
+          clearTimeout(timer);
+        }
         const { digest } = await solve(deps.buildkit, {
           ...(await solveInputs(input, workdir, secrets, signal)),
           imageName: `${registry}/${d.imageRepository}`,
@@ -230,6 +261,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
             if (Date.now() - lastReport >= 1000) void reportInstructions(false).catch(() => undefined);
           },
         }).finally(() => reportInstructions(true).catch(() => undefined));
+        if (input.cacheRef && options.deferCacheExport) oweExport(input.cacheRef, d.buildId);
         log.line(`pushed ${registry}/${d.imageRepository}@${digest}`);
         return { imageId: digest };
       });
@@ -259,6 +291,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
         return { exported: false };
       } finally {
         clearInterval(beat);
+        exportSettled(input.descriptor.buildId);
       }
     },
 
@@ -290,6 +323,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     /** Always runs: removes the clone. Built layers stay in BuildKit's cache. */
     async cleanup(buildId: string, workdir: string | null): Promise<void> {
       if (workdir && workdir.startsWith(deps.workDir)) await fs.rm(workdir, { recursive: true, force: true });
+      exportSettled(buildId);
       deps.slots.release(buildId);
       deps.logger.debug({ msg: 'workspace cleaned', buildId }, 'BuildActivities');
     },

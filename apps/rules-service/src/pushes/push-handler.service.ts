@@ -1,15 +1,16 @@
-import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { deterministicId, matchTrigger, pushWorkflowId } from '@kiln/domain';
 import { deliveryRecordedV1, DeliveryRecordedV1, pushReceivedV1, PushReceivedV1, sourceStatusV1 } from '@kiln/contracts';
-import { Delivered, driverPool, EventBus, JsonLogger, refusedByDatabase } from '@kiln/platform';
+import { Delivered, driverPool, EventBus, JsonLogger, KILN_CONFIG, refusedByDatabase } from '@kiln/platform';
 import { BuildStarter } from '../builds/build-starter.service';
 import { RulesService } from '../rules/rules.service';
 import { SourcesService } from '../sources/sources.service';
 import { DecisionKind, EventDecisionEntity, PushEventEntity } from './push-event.entity';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
 import { repositoryKey } from '../rules/rule-input';
+import { RulesConfig } from '../config';
 
 export const PUSH_CONSUMER = 'rules-service';
 
@@ -26,11 +27,17 @@ export class PushHandler implements OnApplicationBootstrap {
     private readonly starter: BuildStarter,
     @InjectDataSource() private readonly db: DataSource,
     private readonly logger: JsonLogger,
+    @Inject(KILN_CONFIG) private readonly config: RulesConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     // In batches: under a burst of pushes the ledger and the rule look-ups take one statement per batch.
-    await this.bus.consumeBatches(pushReceivedV1, PUSH_CONSUMER, (batch) => this.handleDelivered(batch), { ackWaitMs: 60_000, maxBatch: 200, lingerMs: 10, manualAck: true });
+    await this.bus.consumeBatches(pushReceivedV1, PUSH_CONSUMER, (batch) => this.handleDelivered(batch), {
+      ackWaitMs: this.config.KILN_PUSH_ACK_WAIT_SECONDS * 1000,
+      maxBatch: 200,
+      lingerMs: 10,
+      manualAck: true,
+    });
     await this.bus.consume(deliveryRecordedV1, 'rules-service-ledger', (record) => this.recordDelivery(record));
     await this.bus.consume(sourceStatusV1, 'rules-service-source-status', (s) => this.sources.markUnauthorized(s.sourceId, s.reason, new Date(s.at)));
   }
