@@ -402,8 +402,9 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
       const { rule: days } = await ruleWith('days', 'FROM kiln/busybox:local\nRUN echo days\n', { retention: { maxAgeDays: 3 } });
       const d1 = await buildNow(days.id);
       const d2 = await buildNow(days.id);
-      // A running build as old as the others: never deleted.
-      const { rule: slow } = await ruleWith('slowret', 'FROM kiln/busybox:local\nRUN sleep 8\n', { retention: { maxAgeDays: 3 } });
+      // A running build as old as the others: never deleted. (It runs until the test cancels it: builds got faster, and a
+      // fixed sleep ended before the policies ran.)
+      const { rule: slow } = await ruleWith('slowret', 'FROM kiln/busybox:local\nRUN sleep 300\n', { retention: { maxAgeDays: 3 } });
       const { buildId: running } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${slow.id}/builds`, { branch: 'main' });
       await expectEventually(async () => expect((await api.ok<{ status: string }>('GET', `/api/v1/builds/${running}`)).status).toBe('running'), 30_000, 100);
       // No rule policy: the global 30 days apply.
@@ -423,9 +424,11 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
       );
       expect((await count(d2.id)).b).toBe(1);
       expect((await count(p20.id)).b).toBe(1);
+      expect((await api.ok<{ status: string }>('GET', `/api/v1/builds/${running}`)).status).toBe('running');
       expect((await count(running)).b).toBe(1);
       // The operators' endpoint runs the same job on demand.
       expect(await api.ok('POST', '/api/v1/admin/retention/run')).toEqual({ buildsDeleted: expect.any(Number), linesDeleted: expect.any(Number) });
+      await api.ok('POST', `/api/v1/builds/${running}/cancel`, undefined, [202]);
     } finally {
       await pg.end();
     }
