@@ -1,5 +1,7 @@
-# One image for all five Kiln apps; docker-compose.yml picks the app with its command. Non-root (uid 1000).
-#   scripts/compose images   builds it on base images made here (Debian's debootstrap, no pulls):
+# An image per Kiln app, each a target of this file (`docker build --target gateway -t kiln/gateway .`), non-root
+# (uid 1000). They share every layer but the last few: one node_modules and dist for all, and build-orchestrator adds
+# git, ssh and buildctl, which only it runs.
+#   scripts/compose images   builds them on base images made here (Debian's debootstrap, no pulls):
 #                            NODE_IMAGE=kiln/node:20.20.2 BUILDKIT_IMAGE=kiln/buildkit:v0.26.2
 #   production               the defaults, official images
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -23,16 +25,34 @@ RUN npx tsc -p tsconfig.build.json && npx vite build --config apps/console/vite.
  && find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "$(uname -m)-unknown-linux-gnu" -exec rm -rf {} +
 # (Temporal's native bridge ships prebuilt for five platforms; the image keeps its own, 118 of 148 MB less.)
 
-FROM ${NODE_IMAGE}
-# git and ssh clone sources in build-orchestrator; ca-certificates for https git hosts; buildctl drives BuildKit.
-RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates && rm -rf /var/lib/apt/lists/*
-COPY --from=buildkit /usr/bin/buildctl /usr/local/bin/buildctl
+FROM ${NODE_IMAGE} AS app
 WORKDIR /kiln
 COPY --from=build /kiln/node_modules node_modules
 COPY --from=build /kiln/dist dist
 COPY --from=build /kiln/tools tools
 COPY --from=build /kiln/tsconfig.base.json /kiln/package.json ./
-ENV NODE_ENV=production KILN_BUILDCTL=/usr/local/bin/buildctl KILN_CONSOLE_DIR=/kiln/dist/apps/console
-RUN mkdir -p /var/lib/kiln && chown node:node /var/lib/kiln
+ENV NODE_ENV=production
 USER node
 ENTRYPOINT ["node", "-r", "/kiln/tools/register-dist-paths.js"]
+
+FROM app AS gateway
+CMD ["dist/apps/gateway/src/main.js"]
+
+FROM app AS webhook-ingest
+CMD ["dist/apps/webhook-ingest/src/main.js"]
+
+FROM app AS rules-service
+CMD ["dist/apps/rules-service/src/main.js"]
+
+FROM app AS log-service
+CMD ["dist/apps/log-service/src/main.js"]
+
+FROM app AS build-orchestrator
+USER root
+# git and ssh clone sources; ca-certificates for https git hosts; buildctl drives the BuildKit engine beside it.
+RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /var/lib/kiln && chown node:node /var/lib/kiln
+COPY --from=buildkit /usr/bin/buildctl /usr/local/bin/buildctl
+ENV KILN_BUILDCTL=/usr/local/bin/buildctl
+USER node
+CMD ["dist/apps/build-orchestrator/src/main.js"]
