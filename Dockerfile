@@ -20,7 +20,8 @@ COPY tsconfig.base.json tsconfig.json tsconfig.build.json nx.json ./
 COPY libs libs
 COPY apps apps
 COPY tools tools
-RUN npx tsc -p tsconfig.build.json && npx vite build --config apps/console/vite.config.mts --logLevel warn \
+RUN npx tsc -p tsconfig.build.json && node -r ./tools/register-dist-paths.js dist/apps/build-orchestrator/src/workflow-bundle.js >/dev/null \
+ && npx vite build --config apps/console/vite.config.mts --logLevel warn \
  && npm prune --omit=dev --ignore-scripts && rm -rf node_modules/.cache \
  && find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "$(uname -m)-unknown-linux-gnu" -exec rm -rf {} +
 # (Temporal's native bridge ships prebuilt for five platforms; the image keeps its own, 118 of 148 MB less.)

@@ -8,6 +8,7 @@ import { callRpc, EventBus, freePort, HostPolicy, JsonLogger, KILN_CONFIG, Metri
 import { createBuildActivities } from './activities/build-activities';
 import { OrchestratorConfig } from './config';
 import { BuildSlots } from './slots/build-slots';
+import { workflowCode } from './workflow-bundle';
 
 /** The Temporal workers of this process: one on the shared build queue, one on this worker's own queue. */
 @Injectable()
@@ -63,11 +64,13 @@ export class BuildWorkers implements OnApplicationBootstrap, BeforeApplicationSh
       workerQueue: this.workerQueue,
     });
     const grace = this.config.KILN_SHUTDOWN_GRACE_SECONDS * 1000;
+    const code = await workflowCode();
+    this.logger.log({ msg: 'workflow code', from: 'workflowBundle' in code ? 'the bundle made at build time' : 'its sources, bundled now' }, 'BuildWorkers');
     const shared = await Worker.create({
       connection: this.connection,
       namespace: this.config.KILN_TEMPORAL_NAMESPACE,
       taskQueue: this.config.KILN_TASK_QUEUE,
-      workflowsPath: require.resolve('./workflows'),
+      ...code,
       activities: { reportStatus: activities.reportStatus },
       maxConcurrentActivityTaskExecutions: 32,
       shutdownGraceTime: grace,
