@@ -8,7 +8,7 @@ import type { EventBus, HostPolicy, JsonLogger } from '@kiln/platform';
 import { BuildkitOptions, CacheSolveSpec, exportLayerCache, missingPlatforms, solve, SolveStatus, Vertex, workerPlatforms } from '../buildkit/buildkit-client';
 import { credentialsFor, RegistryClient } from '../registry/registry-client';
 import { cloneCommit } from '../git/git-client';
-import { checkoutFromMirror } from '../git/git-mirror';
+import { checkoutFromMirror, releaseTree } from '../git/git-mirror';
 import { publishStatus, StepLog } from './reporter';
 import { userFailure } from './failures';
 
@@ -153,6 +153,40 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     }
   }
 
+  /** Always runs: gives back or removes the clone. Built layers stay in BuildKit's cache. */
+  async function cleanup(buildId: string, workdir: string | null): Promise<void> {
+    // A mirror's working tree is handed back (the next build of the repository rewrites only what changed); a clone
+    // of the build's own is removed.
+    if (!releaseTree(buildId) && workdir && workdir.startsWith(deps.workDir)) await fs.rm(workdir, { recursive: true, force: true });
+    exportSettled(buildId);
+    deps.slots.release(buildId);
+    deps.logger.debug({ msg: 'workspace cleaned', buildId }, 'BuildActivities');
+  }
+
+  async function tagImage(input: BuildInput, imageId: string, time: Date): Promise<{ repository: string; tag: string }> {
+    const d = input.descriptor;
+    return step(input, 'tag', async (log) => {
+      const tag = renderTag(input.tagRule, { refName: d.refType === 'other' ? d.commit.slice(0, 12) : d.refName, commit: d.commit, time });
+      const repository = `${input.registry}/${d.imageRepository}`;
+      log.line(`tag for ${imageId}: ${repository}:${tag}`);
+      return { repository, tag };
+    });
+  }
+
+  /** Applies the tag to the manifest the build pushed: idempotent, so a retried push changes nothing twice. */
+  async function pushImage(input: BuildInput, repository: string, tag: string, imageId: string): Promise<{ digest: string }> {
+    return step(input, 'push', async (log, signal) => {
+      const registry = input.registry;
+      const client = new RegistryClient(registry, insecure(input), credentialsFor(await registryAuth(input), registry));
+      const { digest, images } = await client.tag(input.descriptor.imageRepository, imageId, tag, signal);
+      for (const image of images) log.line(`  ${image.platform}: ${repository}@${image.digest}`);
+      log.line(`pushed ${repository}:${tag} ${digest}`);
+      // The record keeps each platform's digest too (the workflow reports the index digest when it succeeds).
+      if (images.length > 0) await publishStatus(deps.bus, { buildId: input.descriptor.buildId, images });
+      return { digest };
+    });
+  }
+
   return {
     async reportStatus(report: Omit<BuildStatusV1, 'at'>): Promise<void> {
       await publishStatus(deps.bus, report);
@@ -163,16 +197,13 @@ export function createBuildActivities(deps: BuildActivityDeps) {
       // Polled only with a free build slot: from here the build runs (until now it was queued).
       await publishStatus(deps.bus, { buildId, status: 'running', descriptor: input.descriptor });
       return step(input, 'clone', async (log, signal) => {
-        const workdir = join(deps.workDir, buildId);
-        await fs.rm(workdir, { recursive: true, force: true });
-        await fs.mkdir(workdir, { recursive: true });
         const creds = await deps.credentials(input.source.id);
         log.line(`fetching ${commit} (${ref}) from ${input.source.cloneUrl}`);
         const spec = {
           url: input.source.cloneUrl,
           commit,
           ref: ref.startsWith('refs/') ? ref : null,
-          dir: workdir,
+          dir: join(deps.workDir, buildId),
           credentials: { username: creds.username, secret: creds.secret, sshPrivateKey: creds.sshPrivateKey },
           hosts: deps.hosts,
           submodules: input.submodules ?? false,
@@ -180,17 +211,22 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           signal,
           onOutput: (text: string, stream: 'stdout' | 'stderr') => log.write(text, stream),
         };
+        let workdir = spec.dir;
         if (spec.submodules) {
-          // Submodules need a repository of their own: a fresh shallow clone, as before the mirrors.
+          // Submodules need a repository of their own: a fresh shallow clone into the build's folder, as before the mirrors.
+          await fs.rm(workdir, { recursive: true, force: true });
+          await fs.mkdir(workdir, { recursive: true });
           await reportAuthFailure(input.source.id, () => cloneCommit(spec));
+          // Like BuildKit's own git contexts, the build sees the tree without its .git directory.
+          await fs.rm(join(workdir, '.git'), { recursive: true, force: true });
         } else {
-          // The worker's mirror of the repository: a new commit fetches only its delta.
-          await reportAuthFailure(input.source.id, () =>
-            checkoutFromMirror({ ...spec, sourceId: input.source.id, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }),
+          // The worker's mirror of the repository: a new commit fetches only its delta, and is checked out into one
+          // of the mirror's working trees, held by this build until its cleanup.
+          const mirrored = await reportAuthFailure(input.source.id, () =>
+            checkoutFromMirror({ ...spec, buildId, sourceId: input.source.id, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }),
           );
+          workdir = mirrored.dir;
         }
-        // Like BuildKit's own git contexts, the build sees the tree without its .git directory.
-        await fs.rm(join(workdir, '.git'), { recursive: true, force: true });
         log.line(`checked out ${commit}`);
         deps.slots.hold(buildId);
         return { workerQueue: deps.workerQueue, workdir };
@@ -272,61 +308,51 @@ export function createBuildActivities(deps: BuildActivityDeps) {
      * the same solve again, which BuildKit answers from its local cache. Best effort: the image is already pushed, so
      * a failure here is the worker's log line and the next build's slower start, never a failed build.
      */
-    async exportCache(input: BuildInput, workdir: string): Promise<{ exported: boolean }> {
+    async exportCache(input: BuildInput, workdir: string, options: { cleanup?: boolean } = {}): Promise<{ exported: boolean; cleaned?: boolean }> {
+      const buildId = input.descriptor.buildId;
       const cacheRef = input.cacheRef;
       // The build is done: its slot goes to the next build now, not after the export (which only pushes to the registry).
-      deps.slots.release(input.descriptor.buildId);
-      if (!cacheRef) return { exported: false };
+      deps.slots.release(buildId);
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
       const started = Date.now();
+      let exported = false;
       try {
-        const spec: CacheSolveSpec = { ...(await solveInputs(input, workdir, await secretArgs(input), ctx.cancellationSignal)), cacheRef, onStatus: () => undefined };
-        await exportLayerCache(deps.buildkit, spec);
-        deps.logger.log({ msg: 'layer cache exported', buildId: input.descriptor.buildId, cacheRef, ms: Date.now() - started }, 'BuildActivities');
-        return { exported: true };
+        if (cacheRef) {
+          const spec: CacheSolveSpec = { ...(await solveInputs(input, workdir, await secretArgs(input), ctx.cancellationSignal)), cacheRef, onStatus: () => undefined };
+          await exportLayerCache(deps.buildkit, spec);
+          deps.logger.log({ msg: 'layer cache exported', buildId, cacheRef, ms: Date.now() - started }, 'BuildActivities');
+          exported = true;
+        }
       } catch (err) {
         if (ctx.cancellationSignal.aborted) throw err;
-        deps.logger.warn({ msg: 'layer cache not exported', buildId: input.descriptor.buildId, cacheRef, err: err instanceof Error ? err.message : String(err) }, 'BuildActivities');
-        return { exported: false };
+        deps.logger.warn({ msg: 'layer cache not exported', buildId, cacheRef, err: err instanceof Error ? err.message : String(err) }, 'BuildActivities');
       } finally {
         clearInterval(beat);
-        exportSettled(input.descriptor.buildId);
+        exportSettled(buildId);
       }
+      // Asked by the workflow (one round trip less): the clone is removed here, whatever the export did.
+      if (!options.cleanup) return { exported };
+      await cleanup(buildId, workdir);
+      return { exported, cleaned: true };
     },
 
     /** The tag's time is read here, when the tag is chosen. */
-    async tagImage(input: BuildInput, imageId: string): Promise<{ repository: string; tag: string }> {
-      const d = input.descriptor;
-      return step(input, 'tag', async (log) => {
-        const tag = renderTag(input.tagRule, { refName: d.refType === 'other' ? d.commit.slice(0, 12) : d.refName, commit: d.commit, time: new Date() });
-        const repository = `${input.registry}/${d.imageRepository}`;
-        log.line(`tag for ${imageId}: ${repository}:${tag}`);
-        return { repository, tag };
-      });
+    tagImage: (input: BuildInput, imageId: string) => tagImage(input, imageId, new Date()),
+
+    pushImage,
+
+    /**
+     * Tag and push in one activity (one Temporal round trip instead of two), each still a step of its own in the
+     * build's record. The tag's time comes from the workflow, so a retried attempt applies the same tag again.
+     */
+    async tagAndPush(input: BuildInput, imageId: string, tagTime: string): Promise<{ repository: string; tag: string; digest: string }> {
+      const { repository, tag } = await tagImage(input, imageId, new Date(tagTime));
+      const { digest } = await pushImage(input, repository, tag, imageId);
+      return { repository, tag, digest };
     },
 
-    /** Applies the tag to the manifest the build pushed: idempotent, so a retried push changes nothing twice. */
-    async pushImage(input: BuildInput, repository: string, tag: string, imageId: string): Promise<{ digest: string }> {
-      return step(input, 'push', async (log, signal) => {
-        const registry = input.registry;
-        const client = new RegistryClient(registry, insecure(input), credentialsFor(await registryAuth(input), registry));
-        const { digest, images } = await client.tag(input.descriptor.imageRepository, imageId, tag, signal);
-        for (const image of images) log.line(`  ${image.platform}: ${repository}@${image.digest}`);
-        log.line(`pushed ${repository}:${tag} ${digest}`);
-        // The record keeps each platform's digest too (the workflow reports the index digest when it succeeds).
-        if (images.length > 0) await publishStatus(deps.bus, { buildId: input.descriptor.buildId, images });
-        return { digest };
-      });
-    },
-
-    /** Always runs: removes the clone. Built layers stay in BuildKit's cache. */
-    async cleanup(buildId: string, workdir: string | null): Promise<void> {
-      if (workdir && workdir.startsWith(deps.workDir)) await fs.rm(workdir, { recursive: true, force: true });
-      exportSettled(buildId);
-      deps.slots.release(buildId);
-      deps.logger.debug({ msg: 'workspace cleaned', buildId }, 'BuildActivities');
-    },
+    cleanup,
   };
 }
 

@@ -16,9 +16,13 @@ export interface MirrorSpec extends CloneSpec {
   /** Mirrors beyond this many bytes in all are evicted, least recently used first. */
   budgetBytes: number;
   onNote: (text: string) => void;
+  /** The build the checkout is for: it holds one of the mirror's working trees until `releaseTree(buildId)`. */
+  buildId: string;
 }
 
 export interface MirrorResult {
+  /** The working tree holding the commit, leased to this build. */
+  dir: string;
   /** Objects this build fetched into the mirror (0 when the commit was already there). */
   fetchedObjects: number;
   /** The mirror was damaged and was rebuilt from scratch. */
@@ -30,6 +34,43 @@ const locks = new Map<string, Promise<unknown>>();
 
 export const mirrorPath = (mirrorDir: string, sourceId: string, url: string): string => join(mirrorDir, `${createHash('sha256').update(`${sourceId}\n${url}`).digest('hex').slice(0, 32)}.git`);
 
+/** The folder of a mirror's working trees (`<hash>.trees/0`, `1`, … with an index file each). */
+const treesOf = (mirror: string): string => mirror.replace(/\.git$/, '.trees');
+
+/**
+ * Working trees are kept per mirror and leased to one build at a time, so checking out the next commit rewrites only
+ * the files it changed, and BuildKit's context transfer (which compares file stats with what it received last time)
+ * sends only those. Free trees are reused most recently released first: that one matches BuildKit's copy best.
+ */
+const freeTrees = new Map<string, number[]>();
+const leases = new Map<string, { mirror: string; n: number }>();
+
+function leaseTree(mirror: string, buildId: string): number {
+  const held = leases.get(buildId);
+  if (held?.mirror === mirror) return held.n;
+  releaseTree(buildId);
+  const free = freeTrees.get(mirror) ?? [];
+  let n = free.pop();
+  if (n === undefined) {
+    const used = new Set([...leases.values()].filter((l) => l.mirror === mirror).map((l) => l.n));
+    for (n = 0; used.has(n); n++);
+  }
+  freeTrees.set(mirror, free);
+  leases.set(buildId, { mirror, n });
+  return n;
+}
+
+/** The build is done with its working tree (its cleanup): the next build of the repository may take it. */
+export function releaseTree(buildId: string): boolean {
+  const lease = leases.get(buildId);
+  if (!lease) return false;
+  leases.delete(buildId);
+  const free = freeTrees.get(lease.mirror) ?? [];
+  if (!free.includes(lease.n)) free.push(lease.n);
+  freeTrees.set(lease.mirror, free);
+  return true;
+}
+
 /**
  * The commit's tree, checked out into `spec.dir` from a bare mirror of the repository that this worker keeps: a new
  * commit fetches only what the mirror lacks. A damaged mirror is rebuilt once without failing the build. Same rules as
@@ -39,12 +80,16 @@ export async function checkoutFromMirror(spec: MirrorSpec): Promise<MirrorResult
   await checkCloneSpec(spec);
   const path = mirrorPath(spec.mirrorDir, spec.sourceId, spec.url);
   const previous = locks.get(path) ?? Promise.resolve();
-  const mine = previous.catch(() => undefined).then(() => withGitEnv(spec.url, spec.credentials, (env) => withRecovery(spec, path, env)));
+  const tree = join(treesOf(path), String(leaseTree(path, spec.buildId)));
+  const mine = previous.catch(() => undefined).then(() => withGitEnv(spec.url, spec.credentials, (env) => withRecovery(spec, path, tree, env)));
   locks.set(path, mine);
   try {
     const result = await mine;
     await evictOverBudget(spec.mirrorDir, spec.budgetBytes, path, spec.onNote).catch(() => undefined);
     return result;
+  } catch (err) {
+    releaseTree(spec.buildId);
+    throw err;
   } finally {
     if (locks.get(path) === mine) locks.delete(path);
   }
@@ -57,20 +102,21 @@ class RemoteProblem extends Error {
   }
 }
 
-async function withRecovery(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): Promise<MirrorResult> {
+async function withRecovery(spec: MirrorSpec, path: string, tree: string, env: NodeJS.ProcessEnv): Promise<MirrorResult> {
   const existed = await fs.stat(path).then(
     () => true,
     () => false,
   );
   try {
-    return { ...(await update(spec, path, env)), rebuilt: false };
+    return { ...(await update(spec, path, tree, env)), dir: tree, rebuilt: false };
   } catch (err) {
     if (err instanceof RemoteProblem) throw err.failure;
     if (spec.signal.aborted || !existed) throw err;
     spec.onNote(`the mirror of ${spec.url} is damaged (${(err as Error).message}); rebuilding it`);
     await fs.rm(path, { recursive: true, force: true });
+    await removeTree(tree);
     try {
-      return { ...(await update(spec, path, env)), rebuilt: true };
+      return { ...(await update(spec, path, tree, env)), dir: tree, rebuilt: true };
     } catch (again) {
       if (again instanceof RemoteProblem) throw again.failure;
       throw again;
@@ -78,7 +124,7 @@ async function withRecovery(spec: MirrorSpec, path: string, env: NodeJS.ProcessE
   }
 }
 
-async function update(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): Promise<{ fetchedObjects: number }> {
+async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.ProcessEnv): Promise<{ fetchedObjects: number }> {
   const git = (args: string[], cwd?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<GitRun> =>
     runGit(args, { cwd, env: { ...env, ...extraEnv }, timeoutMs: spec.timeoutMs, signal: spec.signal, onOutput: (text, stream) => (stream === 'stderr' ? spec.onOutput(text, stream) : undefined) });
   const local = async (args: string[], what: string, extraEnv: NodeJS.ProcessEnv = {}) => {
@@ -123,16 +169,33 @@ async function update(spec: MirrorSpec, path: string, env: NodeJS.ProcessEnv): P
     fetchedObjects = Math.max(0, (await objectCount(path, env)) - before);
     spec.onNote(`mirror: fetched ${fetchedObjects} new objects from ${spec.url}`);
   } else spec.onNote(`mirror: ${spec.commit.slice(0, 12)} is already in the mirror; nothing fetched`);
-  // The tree alone, into the build's folder: no .git there (the build context is the tree, as BuildKit's git contexts).
-  const index = `${spec.dir}.index`;
+  // The tree alone, into the leased working tree: no .git there (the build context is the tree, as BuildKit's git
+  // contexts). Its index, beside it, tells git which files are already right: only the others are written.
+  const index = `${tree}.index`;
+  const checkout = () => local(['--work-tree', tree, '-c', 'core.bare=false', 'read-tree', '-u', '--reset', spec.commit], 'checking out the commit from the mirror', { GIT_INDEX_FILE: index });
+  const kept = await fs.stat(index).then(
+    () => true,
+    () => false,
+  );
+  // Without its index (a new tree, or a checkout cut short) a tree is written from scratch.
+  if (!kept) await removeTree(tree);
+  await fs.mkdir(tree, { recursive: true });
   try {
-    await local(['--work-tree', spec.dir, '-c', 'core.bare=false', 'read-tree', '-u', '--reset', spec.commit], 'checking out the commit from the mirror', { GIT_INDEX_FILE: index });
-  } finally {
-    await fs.rm(index, { force: true });
+    await checkout();
+  } catch (err) {
+    if (spec.signal.aborted || !kept) throw err;
+    await removeTree(tree);
+    await fs.mkdir(tree, { recursive: true });
+    await checkout();
   }
   const now = new Date();
   await fs.utimes(path, now, now); // most recently used, for eviction
   return { fetchedObjects };
+}
+
+async function removeTree(tree: string): Promise<void> {
+  await fs.rm(`${tree}.index`, { force: true });
+  await fs.rm(tree, { recursive: true, force: true });
 }
 
 function remote(run: GitRun, url: string): RemoteProblem {
@@ -146,17 +209,35 @@ async function objectCount(path: string, env: NodeJS.ProcessEnv): Promise<number
   return field('count') + field('in-pack');
 }
 
-/** Keep the mirrors within the budget: the least recently used go first, never the one just used. */
+/** Bytes of each mirror with its working trees, measured when it was last used (walking them all each build costs). */
+const sizes = new Map<string, number>();
+
+/**
+ * Keep the mirrors (with their working trees) within the budget: the least recently used go first, never the one
+ * just used, nor one whose tree a build holds.
+ */
 async function evictOverBudget(dir: string, budgetBytes: number, keep: string, onNote: (t: string) => void): Promise<void> {
   const entries = (await fs.readdir(dir)).filter((n) => n.endsWith('.git')).map((n) => join(dir, n));
-  const mirrors = await Promise.all(entries.map(async (p) => ({ path: p, size: await sizeOf(p), used: (await fs.stat(p)).mtimeMs })));
+  const measure = async (p: string) => (await sizeOf(p)) + (await sizeOf(treesOf(p)).catch(() => 0));
+  sizes.set(keep, await measure(keep));
+  const mirrors = await Promise.all(
+    entries.map(async (p) => {
+      const size = sizes.get(p) ?? (await measure(p));
+      sizes.set(p, size);
+      return { path: p, size, used: (await fs.stat(p)).mtimeMs };
+    }),
+  );
+  const leased = new Set([...leases.values()].map((l) => l.mirror));
   let total = mirrors.reduce((s, m) => s + m.size, 0);
   for (const m of mirrors.sort((a, b) => a.used - b.used)) {
     if (total <= budgetBytes) break;
-    if (m.path === keep) continue;
+    if (m.path === keep || leased.has(m.path)) continue;
     await fs.rm(m.path, { recursive: true, force: true });
+    await fs.rm(treesOf(m.path), { recursive: true, force: true });
+    freeTrees.delete(m.path);
+    sizes.delete(m.path);
     total -= m.size;
-    onNote(`mirror budget: evicted ${m.path} (${Math.round(m.size / 1024)} KiB, least recently used)`);
+    onNote(`mirror budget: evicted ${m.path} (${Math.round(m.size / 1024)} KiB with its working trees, least recently used)`);
   }
 }
 

@@ -19,7 +19,16 @@ describe('the build workflow replays every recorded history of the released code
   const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
   it('has a history for each way a build ends', () => {
-    expect(files.sort()).toEqual(['cancelled.json', 'failed-dockerfile.json', 'failed-source-auth.json', 'succeeded-cache-after-push.json', 'succeeded.json', 'superseded.json', 'timed-out.json']);
+    expect(files.sort()).toEqual([
+      'cancelled.json',
+      'failed-dockerfile.json',
+      'failed-source-auth.json',
+      'succeeded-cache-after-push.json',
+      'succeeded-tag-push-one-activity.json',
+      'succeeded.json',
+      'superseded.json',
+      'timed-out.json',
+    ]);
   });
 
   it.each(files)(

@@ -20,7 +20,7 @@ const WORKFLOWS = resolve(__dirname, '../../../../dist/apps/build-orchestrator/s
 jest.setTimeout(60_000);
 
 type Report = Omit<BuildStatusV1, 'at'>;
-type Fakes = Partial<Pick<BuildActivities, 'buildImage' | 'tagImage' | 'pushImage' | 'exportCache'>>;
+type Fakes = Partial<Pick<BuildActivities, 'buildImage' | 'tagImage' | 'pushImage' | 'tagAndPush' | 'exportCache'>>;
 
 let bundle: WorkflowBundleWithSourceMap;
 let native: NativeConnection;
@@ -108,9 +108,14 @@ async function runBuild(fakes: Fakes, opts: { input?: BuildInput; during?: (work
       seen.push('push');
       return { digest: 'sha256:' + '2'.repeat(64) };
     },
-    exportCache: async () => {
-      seen.push(`cache after ${reports.map((r) => r.status).join(',') || 'no report'}`);
-      return { exported: true };
+    // As the real one: the tag step, then the push step, in one activity.
+    tagAndPush: async (i: BuildInput, imageId: string): Promise<{ repository: string; tag: string; digest: string }> => {
+      const tagged: { repository: string; tag: string } = await activities.tagImage(i, imageId);
+      return { ...tagged, ...(await activities.pushImage(i, tagged.repository, tagged.tag, imageId)) };
+    },
+    exportCache: async (_i: BuildInput, _workdir: string, options?: { cleanup?: boolean }) => {
+      seen.push(`cache after ${reports.map((r) => r.status).join(',') || 'no report'}${options?.cleanup ? ', then cleanup' : ''}`);
+      return { exported: true, cleaned: options?.cleanup === true };
     },
     cleanup: async (buildId: string, workdir: string | null) => void seen.push(`cleanup ${buildId === build.descriptor.buildId} ${workdir}`),
     ...fakes,
@@ -165,7 +170,8 @@ describe('the build workflow, with fake activities on a real Temporal server', (
     );
     expect(error).toBeNull();
     expect(options).toEqual([{ deferCacheExport: true }]);
-    expect(seen).toEqual(['clone', 'tag', 'push', 'cache after succeeded', expect.stringMatching(/^cleanup true /)]);
+    // The export's activity removes the clone too: no cleanup activity of its own.
+    expect(seen).toEqual(['clone', 'tag', 'push', 'cache after succeeded, then cleanup']);
     expect(reports.map((r) => r.status)).toEqual(['succeeded']);
   });
 
@@ -199,6 +205,22 @@ describe('the build workflow, with fake activities on a real Temporal server', (
     expect(attempts).toBe(3);
     expect(seen.slice(0, 3)).toEqual(['clone', 'tag', 'push']);
     expect(reports.map((r) => r.status)).toEqual(['succeeded']);
+  });
+
+  it('a retried push applies the tag chosen for its first attempt', async () => {
+    const times: string[] = [];
+    const { error, result } = await runBuild({
+      tagAndPush: async (_i, _imageId, tagTime) => {
+        times.push(tagTime);
+        if (times.length < 2) throw new Error('registry restarting');
+        return { repository: '127.0.0.1:1/spec/app', tag: `main-${tagTime}`, digest: 'sha256:' + '2'.repeat(64) };
+      },
+    });
+    expect(error).toBeNull();
+    expect(times).toHaveLength(2);
+    expect(times[1]).toBe(times[0]);
+    expect(Number.isNaN(Date.parse(times[0]))).toBe(false);
+    expect(result?.tags).toEqual([`127.0.0.1:1/spec/app:main-${times[0]}`]);
   });
 
   it('fails at once on a failure the user must fix, says why and what to do, and still cleans up', async () => {
@@ -265,10 +287,10 @@ describe('the build workflow, with fake activities on a real Temporal server', (
     let pushing = false;
     const { error, reports } = await runBuild(
       {
-        pushImage: async () => {
+        tagAndPush: async () => {
           pushing = true;
           await until(() => release);
-          return { digest: 'sha256:' + '3'.repeat(64) };
+          return { repository: '127.0.0.1:1/spec/app', tag: 'main', digest: 'sha256:' + '3'.repeat(64) };
         },
       },
       {

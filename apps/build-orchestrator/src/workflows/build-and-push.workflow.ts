@@ -30,6 +30,13 @@ const shared = proxyActivities<BuildActivities>({
 /** The `patched()` id of exporting the layer cache in a step after the push (histories before it export in the build). */
 const CACHE_AFTER_PUSH = 'layer-cache-after-push';
 
+/**
+ * The `patched()` id of fewer round trips: tag and push in one activity (`tagAndPush`, its tag time chosen once by
+ * the workflow), and the clone removed by the cache export's activity (histories before it run `tagImage`,
+ * `pushImage` and `cleanup` each on its own).
+ */
+const FEWER_ROUND_TRIPS = 'tag-push-one-activity';
+
 /** How often the build is moved to another worker when the one holding the clone disappears. */
 const MAX_PLACEMENTS = 3;
 
@@ -38,7 +45,7 @@ type StopReason = { kind: 'timeout'; seconds: number } | { kind: 'superseded'; b
 
 /**
  * One build: clone → build → tag → push, then the layer cache's export (once the build is reported done), then
- * cleanup (always). The clone runs on the clone queue, polled only by
+ * cleanup (always; by the export's activity when there is one). The clone runs on the clone queue, polled only by
  * workers with a free build slot (until then the build is queued); the steps after clone run on the worker that
  * holds the clone (its own task queue). If that worker dies, the steps time out and the build starts over from
  * clone on a live worker. The rule's timeout (counted from the end of the clone) and a newer push (when the rule asks) stop the build from inside.
@@ -83,11 +90,15 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: [...USER_FAILURES] },
   });
 
+  // Chosen once, so that a build moved to another worker after its tag was applied applies the same tag again.
+  let tagTime: string | null = null;
+
   try {
     return await scope.run(async () => {
       for (let placement = 1; ; placement++) {
         let workdir: string | null = null;
         let pinned: BuildActivities | null = null;
+        let cleaned = false;
         try {
           enter('clone');
           const cloned = await cloning.cloneRepository(input);
@@ -105,10 +116,20 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
           const cacheAfterPush = !!input.cacheRef && patched(CACHE_AFTER_PUSH);
           enter('build');
           const { imageId } = cacheAfterPush ? await pinned.buildImage(input, cloned.workdir, { deferCacheExport: true }) : await pinned.buildImage(input, cloned.workdir);
-          enter('tag');
-          const { repository, tag } = await pinned.tagImage(input, imageId);
-          enter('push');
-          const { digest } = await pinned.pushImage(input, repository, tag, imageId);
+          const fewerRoundTrips = patched(FEWER_ROUND_TRIPS);
+          let pushed: { repository: string; tag: string; digest: string };
+          if (fewerRoundTrips) {
+            // One activity: once the tag is chosen the push has begun, and a newer push no longer stops the build.
+            enter('push');
+            tagTime ??= new Date().toISOString();
+            pushed = await pinned.tagAndPush(input, imageId, tagTime);
+          } else {
+            enter('tag');
+            const { repository, tag } = await pinned.tagImage(input, imageId);
+            enter('push');
+            pushed = { repository, tag, ...(await pinned.pushImage(input, repository, tag, imageId)) };
+          }
+          const { repository, tag, digest } = pushed;
           enter('done');
           const result: BuildResult = { tags: [`${repository}:${tag}`], digest };
           await shared.reportStatus({ buildId, status: 'succeeded', tags: result.tags, digest });
@@ -122,7 +143,8 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
               heartbeatTimeout: '10 seconds',
               retry: { maximumAttempts: 1 },
             });
-            await once.exportCache(input, cloned.workdir).catch(() => undefined);
+            if (fewerRoundTrips) cleaned = (await once.exportCache(input, cloned.workdir, { cleanup: true }).catch(() => null))?.cleaned === true;
+            else await once.exportCache(input, cloned.workdir).catch(() => undefined);
           }
           return result;
         } catch (err) {
@@ -131,7 +153,7 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
         } finally {
           const dir = workdir;
           const worker = pinned;
-          if (dir && worker) await CancellationScope.nonCancellable(() => worker.cleanup(buildId, dir)).catch(() => undefined);
+          if (dir && worker && !cleaned) await CancellationScope.nonCancellable(() => worker.cleanup(buildId, dir)).catch(() => undefined);
         }
       }
     });

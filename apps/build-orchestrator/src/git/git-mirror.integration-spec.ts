@@ -1,0 +1,122 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { HostPolicy } from '@kiln/platform';
+import { checkoutFromMirror, MirrorSpec, releaseTree } from './git-mirror';
+
+/**
+ * The worker's mirrors and their working trees, against a real git server on loopback (the repository's own
+ * `tools/git-http-server.js`): which files a new commit rewrites, who gets which tree.
+ */
+const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=spec', '-c', 'user.email=spec@example.com', ...args], { cwd, encoding: 'utf8' }).trim();
+
+let root: string;
+let server: ChildProcess;
+let url: string;
+let work: string;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'kiln-mirror-spec-'));
+  const bare = join(root, 'repos', 'acme', 'app.git');
+  mkdirSync(bare, { recursive: true });
+  git(bare, 'init', '-q', '--bare', '-b', 'main');
+  git(bare, 'config', 'http.receivepack', 'true');
+  server = spawn(process.execPath, [resolve(__dirname, '../../../../tools/git-http-server.js'), join(root, 'repos'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const base = await new Promise<string>((ok, fail) => {
+    server.once('exit', (code) => fail(new Error(`git server exited with ${code}`)));
+    server.stdout?.once('data', (d: Buffer) => ok(/on (http:\/\/127\.0\.0\.1:\d+)\//.exec(d.toString())?.[1] ?? ''));
+  });
+  url = `${base}/acme/app.git`;
+  work = join(root, 'work');
+  git(root, 'clone', '-q', bare, work);
+});
+
+afterAll(() => {
+  server?.kill();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Commits the files (null removes one) and pushes; returns the commit id. */
+function commit(files: Record<string, string | null>): string {
+  for (const [path, text] of Object.entries(files)) {
+    if (text === null) git(work, 'rm', '-q', path);
+    else {
+      mkdirSync(join(work, path, '..'), { recursive: true });
+      writeFileSync(join(work, path), text);
+      git(work, 'add', path);
+    }
+  }
+  git(work, 'commit', '-q', '-m', 'change');
+  git(work, 'push', '-q', 'origin', 'HEAD:refs/heads/main');
+  return git(work, 'rev-parse', 'HEAD');
+}
+
+const spec = (buildId: string, commitId: string, notes: string[] = []): MirrorSpec => ({
+  url,
+  commit: commitId,
+  ref: 'refs/heads/main',
+  dir: join(root, 'builds', buildId),
+  credentials: { username: null, secret: null, sshPrivateKey: null },
+  hosts: new HostPolicy('127.0.0.1'),
+  timeoutMs: 60_000,
+  signal: new AbortController().signal,
+  onOutput: () => undefined,
+  sourceId: 'source-1',
+  mirrorDir: join(root, 'mirrors'),
+  budgetBytes: 1 << 30,
+  onNote: (t) => notes.push(t),
+  buildId,
+});
+
+describe('the mirror and its working trees', () => {
+  it('checks the next commit out into the tree the last build gave back, rewriting only the files that changed', async () => {
+    const first = commit({ 'same.txt': 'unchanged\n', 'changed.txt': 'one\n', 'gone/old.txt': 'removed later\n' });
+    const a = await checkoutFromMirror(spec('build-a', first));
+    expect(readFileSync(join(a.dir, 'changed.txt'), 'utf8')).toBe('one\n');
+    expect(existsSync(join(a.dir, '.git'))).toBe(false);
+    const before = statSync(join(a.dir, 'same.txt'));
+    expect(releaseTree('build-a')).toBe(true);
+    expect(releaseTree('build-a')).toBe(false);
+
+    const second = commit({ 'changed.txt': 'two\n', 'gone/old.txt': null, 'new.txt': 'added\n' });
+    const notes: string[] = [];
+    const b = await checkoutFromMirror(spec('build-b', second, notes));
+    expect(b.dir).toBe(a.dir);
+    expect(notes).toContain(`mirror: fetched ${b.fetchedObjects} new objects from ${url}`);
+    expect(b.fetchedObjects).toBeGreaterThan(0);
+    expect(b.fetchedObjects).toBeLessThanOrEqual(5);
+    expect(readFileSync(join(b.dir, 'changed.txt'), 'utf8')).toBe('two\n');
+    expect(readFileSync(join(b.dir, 'new.txt'), 'utf8')).toBe('added\n');
+    expect(existsSync(join(b.dir, 'gone', 'old.txt'))).toBe(false);
+    // The unchanged file was not written again: same inode, same modification time (what BuildKit compares).
+    const after = statSync(join(b.dir, 'same.txt'));
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+
+    // While build-b holds its tree, another build of the repository gets a tree of its own.
+    const c = await checkoutFromMirror(spec('build-c', first));
+    expect(c.dir).not.toBe(b.dir);
+    expect(readFileSync(join(c.dir, 'changed.txt'), 'utf8')).toBe('one\n');
+    expect(readFileSync(join(b.dir, 'changed.txt'), 'utf8')).toBe('two\n');
+    releaseTree('build-b');
+    releaseTree('build-c');
+  }, 60_000);
+
+  it('writes a tree whose index is gone from scratch: nothing left over from before reaches the build', async () => {
+    const head = commit({ 'fresh.txt': 'fresh\n' });
+    const a = await checkoutFromMirror(spec('build-d', head));
+    releaseTree('build-d');
+    rmSync(`${a.dir}.index`);
+    writeFileSync(join(a.dir, 'stray.txt'), 'left over\n');
+    const b = await checkoutFromMirror(spec('build-e', head));
+    expect(b.dir).toBe(a.dir);
+    expect(existsSync(join(b.dir, 'stray.txt'))).toBe(false);
+    expect(readFileSync(join(b.dir, 'fresh.txt'), 'utf8')).toBe('fresh\n');
+    releaseTree('build-e');
+  }, 60_000);
+
+  it('gives the tree back when the checkout fails', async () => {
+    await expect(checkoutFromMirror(spec('build-f', 'f'.repeat(40)))).rejects.toThrow(/is not on/);
+    expect(releaseTree('build-f')).toBe(false);
+  }, 60_000);
+});
