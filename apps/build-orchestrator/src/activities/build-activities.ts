@@ -11,6 +11,7 @@ import { cloneCommit } from '../git/git-client';
 import { checkoutFromMirror, releaseTree } from '../git/git-mirror';
 import { publishStatus, StepLog } from './reporter';
 import { userFailure } from './failures';
+import { CacheExports } from './cache-exports';
 
 export interface BuildActivityDeps {
   buildkit: BuildkitOptions;
@@ -44,31 +45,10 @@ export interface CloneResult {
 
 const HEARTBEAT_MS = 2_000;
 
-/**
- * Layer cache exports this worker owes, by cache ref: from the end of a build's solve until its export (or its
- * cleanup, if it never gets there) has run. A build of the same rule waits for it before it solves: two solves of one
- * graph at once on one BuildKit share their steps, and the new build's progress would miss the CACHED marks of steps
- * the export had already resolved.
- */
-const owedExports = new Map<string, { buildId: string; done: Promise<void>; settle: () => void }>();
-
-function oweExport(cacheRef: string, buildId: string): void {
-  let settle: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (settle = resolve));
-  owedExports.get(cacheRef)?.settle();
-  owedExports.set(cacheRef, { buildId, done, settle });
-}
-
-function exportSettled(buildId: string): void {
-  for (const [ref, owed] of owedExports)
-    if (owed.buildId === buildId) {
-      owedExports.delete(ref);
-      owed.settle();
-    }
-}
-
 /** Activities built from injected clients (BuildKit, NATS, credentials), so tests can hand in their own. */
 export function createBuildActivities(deps: BuildActivityDeps) {
+  const cacheExports = new CacheExports();
+
   /** Run one step attempt: report it, heartbeat while it runs, flush its log, report the outcome. */
   async function step<T>(input: BuildInput, name: StepName, body: (log: StepLog, signal: AbortSignal) => Promise<T>): Promise<T> {
     const buildId = input.descriptor.buildId;
@@ -158,7 +138,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     // A mirror's working tree is handed back (the next build of the repository rewrites only what changed); a clone
     // of the build's own is removed.
     if (!releaseTree(buildId) && workdir && workdir.startsWith(deps.workDir)) await fs.rm(workdir, { recursive: true, force: true });
-    exportSettled(buildId);
+    cacheExports.settled(buildId);
     deps.slots.release(buildId);
     deps.logger.debug({ msg: 'workspace cleaned', buildId }, 'BuildActivities');
   }
@@ -272,12 +252,13 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           lastReport = Date.now();
           await publishStatus(deps.bus, { buildId: d.buildId, instructions });
         };
-        const owed = input.cacheRef ? owedExports.get(input.cacheRef) : undefined;
-        if (owed && owed.buildId !== d.buildId) {
+        if (input.cacheRef) cacheExports.building(input.cacheRef, d.buildId);
+        const owed = input.cacheRef ? cacheExports.owedBefore(input.cacheRef, d.buildId) : null;
+        if (owed) {
           log.line("waiting for the rule's previous build to finish exporting its layer cache");
           // At most a minute: a previous build held up in its tag or push step must not hold this one.
           let timer: NodeJS.Timeout | undefined;
-          await Promise.race([owed.done, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), new Promise((resolve) => (timer = setTimeout(resolve, 60_000)))]);
+          await Promise.race([owed, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), new Promise((resolve) => (timer = setTimeout(resolve, 60_000)))]);
           clearTimeout(timer);
         }
         const { digest } = await solve(deps.buildkit, {
@@ -297,7 +278,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
             if (Date.now() - lastReport >= 1000) void reportInstructions(false).catch(() => undefined);
           },
         }).finally(() => reportInstructions(true).catch(() => undefined));
-        if (input.cacheRef && options.deferCacheExport) oweExport(input.cacheRef, d.buildId);
+        if (input.cacheRef && options.deferCacheExport) cacheExports.owe(input.cacheRef, d.buildId);
         log.line(`pushed ${registry}/${d.imageRepository}@${digest}`);
         return { imageId: digest };
       });
@@ -318,7 +299,9 @@ export function createBuildActivities(deps: BuildActivityDeps) {
       const started = Date.now();
       let exported = false;
       try {
-        if (cacheRef) {
+        if (cacheRef && !cacheExports.worthExporting(cacheRef, buildId))
+          deps.logger.log({ msg: 'layer cache export skipped: a newer build of the rule exports it', buildId, cacheRef }, 'BuildActivities');
+        else if (cacheRef) {
           const spec: CacheSolveSpec = { ...(await solveInputs(input, workdir, await secretArgs(input), ctx.cancellationSignal)), cacheRef, onStatus: () => undefined };
           await exportLayerCache(deps.buildkit, spec);
           deps.logger.log({ msg: 'layer cache exported', buildId, cacheRef, ms: Date.now() - started }, 'BuildActivities');
@@ -329,7 +312,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
         deps.logger.warn({ msg: 'layer cache not exported', buildId, cacheRef, err: err instanceof Error ? err.message : String(err) }, 'BuildActivities');
       } finally {
         clearInterval(beat);
-        exportSettled(buildId);
+        cacheExports.settled(buildId);
       }
       // Asked by the workflow (one round trip less): the clone is removed here, whatever the export did.
       if (!options.cleanup) return { exported };
@@ -343,12 +326,14 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     pushImage,
 
     /**
-     * Tag and push in one activity (one Temporal round trip instead of two), each still a step of its own in the
-     * build's record. The tag's time comes from the workflow, so a retried attempt applies the same tag again.
+     * Tag, push and report the build succeeded in one activity (one Temporal round trip instead of three), the tag and
+     * the push each still a step of its own in the build's record. The tag's time comes from the workflow, so a retried
+     * attempt applies the same tag again (and reports the same success again, which the record takes once).
      */
     async tagAndPush(input: BuildInput, imageId: string, tagTime: string): Promise<{ repository: string; tag: string; digest: string }> {
       const { repository, tag } = await tagImage(input, imageId, new Date(tagTime));
       const { digest } = await pushImage(input, repository, tag, imageId);
+      await publishStatus(deps.bus, { buildId: input.descriptor.buildId, status: 'succeeded', tags: [`${repository}:${tag}`], digest });
       return { repository, tag, digest };
     },
 

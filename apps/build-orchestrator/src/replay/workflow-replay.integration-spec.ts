@@ -24,7 +24,7 @@ describe('the build workflow replays every recorded history of the released code
       'failed-dockerfile.json',
       'failed-source-auth.json',
       'succeeded-cache-after-push.json',
-      'succeeded-tag-push-one-activity.json',
+      'succeeded-tag-push-report-one-activity.json',
       'succeeded.json',
       'superseded.json',
       'timed-out.json',

@@ -31,11 +31,11 @@ const shared = proxyActivities<BuildActivities>({
 const CACHE_AFTER_PUSH = 'layer-cache-after-push';
 
 /**
- * The `patched()` id of fewer round trips: tag and push in one activity (`tagAndPush`, its tag time chosen once by
- * the workflow), and the clone removed by the cache export's activity (histories before it run `tagImage`,
- * `pushImage` and `cleanup` each on its own).
+ * The `patched()` id of fewer round trips: tag, push and the success report in one activity (`tagAndPush`, its tag
+ * time chosen once by the workflow), and the clone removed by the cache export's activity (histories before it run
+ * `tagImage`, `pushImage`, `reportStatus` and `cleanup` each on its own).
  */
-const FEWER_ROUND_TRIPS = 'tag-push-one-activity';
+const FEWER_ROUND_TRIPS = 'tag-push-report-one-activity';
 
 /** How often the build is moved to another worker when the one holding the clone disappears. */
 const MAX_PLACEMENTS = 3;
@@ -132,7 +132,8 @@ export async function buildAndPush(input: BuildInput): Promise<BuildResult> {
           const { repository, tag, digest } = pushed;
           enter('done');
           const result: BuildResult = { tags: [`${repository}:${tag}`], digest };
-          await shared.reportStatus({ buildId, status: 'succeeded', tags: result.tags, digest });
+          // On the path with fewer round trips, tagAndPush has reported the build succeeded once the tag was applied.
+          if (!fewerRoundTrips) await shared.reportStatus({ buildId, status: 'succeeded', tags: result.tags, digest });
           // The image is pushed and the build reported: the cache export no longer holds anyone up. It is best
           // effort (tried once, its failure only logged), and it runs before cleanup, where the clone still is.
           if (cacheAfterPush) {
