@@ -12,6 +12,9 @@ import { AppInstance, services, Stack } from './stack';
 
 const EventType = temporal.api.enums.v1.EventType;
 
+/** The activities that run on the queue of the worker holding the clone (`tagAndPush` and `exportCache` since the workflow's fewer round trips). */
+export const PINNED_ACTIVITIES = ['buildImage', 'tagAndPush', 'exportCache', 'cleanup'];
+
 /** Where each step of a build ran, as its workflow history says (what an operator sees in Temporal). */
 export interface Placement {
   /** The workers whose own queue ran steps after a clone (`<task queue>@<worker id>` → worker id), in order. */
@@ -35,7 +38,7 @@ export async function placements(workflowIds: string[]): Promise<Placement[]> {
           if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && a) {
             const name = a.activityType?.name ?? '';
             scheduled.set(String(e.eventId), name);
-            if (['buildImage', 'tagImage', 'pushImage'].includes(name)) workers.add((a.taskQueue?.name ?? '').split('@')[1]);
+            if (PINNED_ACTIVITIES.includes(name)) workers.add((a.taskQueue?.name ?? '').split('@')[1]);
           }
           const started = e.activityTaskStartedEventAttributes;
           if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED && started) {
