@@ -49,15 +49,31 @@ const HEARTBEAT_MS = 2_000;
 export function createBuildActivities(deps: BuildActivityDeps) {
   const cacheExports = new CacheExports();
 
+  /**
+   * What one activity reads from rules-service for its build, read once however many steps it runs (each an RPC):
+   * a rotated credential applies from the next activity on.
+   */
+  function reads(input: BuildInput) {
+    let creds: Promise<SourceCredentials> | undefined;
+    let secrets: Promise<Record<string, string>> | undefined;
+    let registries: Promise<RegistryCredentials[]> | undefined;
+    return {
+      credentials: () => (creds ??= deps.credentials(input.source.id)),
+      secrets: () => (secrets ??= secretArgs(input)),
+      registries: () => (registries ??= registryCredentials(input)),
+    };
+  }
+  type Reads = ReturnType<typeof reads>;
+
   /** Run one step attempt: report it, heartbeat while it runs, flush its log, report the outcome. */
-  async function step<T>(input: BuildInput, name: StepName, body: (log: StepLog, signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function step<T>(input: BuildInput, name: StepName, body: (log: StepLog, signal: AbortSignal) => Promise<T>, read: Reads = reads(input)): Promise<T> {
     const buildId = input.descriptor.buildId;
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     // Every credential Kiln knows for this build is replaced by *** before a line leaves the worker.
-    const creds = await deps.credentials(input.source.id);
-    const secrets = await secretArgs(input);
-    const registries = await registryCredentials(input);
+    const creds = await read.credentials();
+    const secrets = await read.secrets();
+    const registries = await read.registries();
     const log = new StepLog(deps.bus, buildId, name, attempt, new Redactor([creds.secret, ...Object.values(secrets), ...registries.map((r) => r.password)], [creds.username]));
     await publishStatus(deps.bus, { buildId, step: { name, status: 'running', attempt } });
     const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
@@ -143,28 +159,38 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     deps.logger.debug({ msg: 'workspace cleaned', buildId }, 'BuildActivities');
   }
 
-  async function tagImage(input: BuildInput, imageId: string, time: Date): Promise<{ repository: string; tag: string }> {
+  async function tagImage(input: BuildInput, imageId: string, time: Date, read?: Reads): Promise<{ repository: string; tag: string }> {
     const d = input.descriptor;
-    return step(input, 'tag', async (log) => {
-      const tag = renderTag(input.tagRule, { refName: d.refType === 'other' ? d.commit.slice(0, 12) : d.refName, commit: d.commit, time });
-      const repository = `${input.registry}/${d.imageRepository}`;
-      log.line(`tag for ${imageId}: ${repository}:${tag}`);
-      return { repository, tag };
-    });
+    return step(
+      input,
+      'tag',
+      async (log) => {
+        const tag = renderTag(input.tagRule, { refName: d.refType === 'other' ? d.commit.slice(0, 12) : d.refName, commit: d.commit, time });
+        const repository = `${input.registry}/${d.imageRepository}`;
+        log.line(`tag for ${imageId}: ${repository}:${tag}`);
+        return { repository, tag };
+      },
+      read,
+    );
   }
 
   /** Applies the tag to the manifest the build pushed: idempotent, so a retried push changes nothing twice. */
-  async function pushImage(input: BuildInput, repository: string, tag: string, imageId: string): Promise<{ digest: string }> {
-    return step(input, 'push', async (log, signal) => {
-      const registry = input.registry;
-      const client = new RegistryClient(registry, insecure(input), credentialsFor(await registryAuth(input), registry));
-      const { digest, images } = await client.tag(input.descriptor.imageRepository, imageId, tag, signal);
-      for (const image of images) log.line(`  ${image.platform}: ${repository}@${image.digest}`);
-      log.line(`pushed ${repository}:${tag} ${digest}`);
-      // The record keeps each platform's digest too (the workflow reports the index digest when it succeeds).
-      if (images.length > 0) await publishStatus(deps.bus, { buildId: input.descriptor.buildId, images });
-      return { digest };
-    });
+  async function pushImage(input: BuildInput, repository: string, tag: string, imageId: string, read?: Reads): Promise<{ digest: string }> {
+    return step(
+      input,
+      'push',
+      async (log, signal) => {
+        const registry = input.registry;
+        const client = new RegistryClient(registry, insecure(input), credentialsFor(await registryAuth(input), registry));
+        const { digest, images } = await client.tag(input.descriptor.imageRepository, imageId, tag, signal);
+        for (const image of images) log.line(`  ${image.platform}: ${repository}@${image.digest}`);
+        log.line(`pushed ${repository}:${tag} ${digest}`);
+        // The record keeps each platform's digest too (the workflow reports the index digest when it succeeds).
+        if (images.length > 0) await publishStatus(deps.bus, { buildId: input.descriptor.buildId, images });
+        return { digest };
+      },
+      read,
+    );
   }
 
   return {
@@ -176,41 +202,47 @@ export function createBuildActivities(deps: BuildActivityDeps) {
       const { buildId, commit, ref } = input.descriptor;
       // Polled only with a free build slot: from here the build runs (until now it was queued).
       await publishStatus(deps.bus, { buildId, status: 'running', descriptor: input.descriptor });
-      return step(input, 'clone', async (log, signal) => {
-        const creds = await deps.credentials(input.source.id);
-        log.line(`fetching ${commit} (${ref}) from ${input.source.cloneUrl}`);
-        const spec = {
-          url: input.source.cloneUrl,
-          commit,
-          ref: ref.startsWith('refs/') ? ref : null,
-          dir: join(deps.workDir, buildId),
-          credentials: { username: creds.username, secret: creds.secret, sshPrivateKey: creds.sshPrivateKey },
-          hosts: deps.hosts,
-          submodules: input.submodules ?? false,
-          timeoutMs: 10 * 60_000,
-          signal,
-          onOutput: (text: string, stream: 'stdout' | 'stderr') => log.write(text, stream),
-        };
-        let workdir = spec.dir;
-        if (spec.submodules) {
-          // Submodules need a repository of their own: a fresh shallow clone into the build's folder, as before the mirrors.
-          await fs.rm(workdir, { recursive: true, force: true });
-          await fs.mkdir(workdir, { recursive: true });
-          await reportAuthFailure(input.source.id, () => cloneCommit(spec));
-          // Like BuildKit's own git contexts, the build sees the tree without its .git directory.
-          await fs.rm(join(workdir, '.git'), { recursive: true, force: true });
-        } else {
-          // The worker's mirror of the repository: a new commit fetches only its delta, and is checked out into one
-          // of the mirror's working trees, held by this build until its cleanup.
-          const mirrored = await reportAuthFailure(input.source.id, () =>
-            checkoutFromMirror({ ...spec, buildId, sourceId: input.source.id, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }),
-          );
-          workdir = mirrored.dir;
-        }
-        log.line(`checked out ${commit}`);
-        deps.slots.hold(buildId);
-        return { workerQueue: deps.workerQueue, workdir };
-      });
+      const read = reads(input);
+      return step(
+        input,
+        'clone',
+        async (log, signal) => {
+          const creds = await read.credentials();
+          log.line(`fetching ${commit} (${ref}) from ${input.source.cloneUrl}`);
+          const spec = {
+            url: input.source.cloneUrl,
+            commit,
+            ref: ref.startsWith('refs/') ? ref : null,
+            dir: join(deps.workDir, buildId),
+            credentials: { username: creds.username, secret: creds.secret, sshPrivateKey: creds.sshPrivateKey },
+            hosts: deps.hosts,
+            submodules: input.submodules ?? false,
+            timeoutMs: 10 * 60_000,
+            signal,
+            onOutput: (text: string, stream: 'stdout' | 'stderr') => log.write(text, stream),
+          };
+          let workdir = spec.dir;
+          if (spec.submodules) {
+            // Submodules need a repository of their own: a fresh shallow clone into the build's folder, as before the mirrors.
+            await fs.rm(workdir, { recursive: true, force: true });
+            await fs.mkdir(workdir, { recursive: true });
+            await reportAuthFailure(input.source.id, () => cloneCommit(spec));
+            // Like BuildKit's own git contexts, the build sees the tree without its .git directory.
+            await fs.rm(join(workdir, '.git'), { recursive: true, force: true });
+          } else {
+            // The worker's mirror of the repository: a new commit fetches only its delta, and is checked out into one
+            // of the mirror's working trees, held by this build until its cleanup.
+            const mirrored = await reportAuthFailure(input.source.id, () =>
+              checkoutFromMirror({ ...spec, buildId, sourceId: input.source.id, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }),
+            );
+            workdir = mirrored.dir;
+          }
+          log.line(`checked out ${commit}`);
+          deps.slots.hold(buildId);
+          return { workerQueue: deps.workerQueue, workdir };
+        },
+        read,
+      );
     },
 
     /**
@@ -219,69 +251,75 @@ export function createBuildActivities(deps: BuildActivityDeps) {
      */
     async buildImage(input: BuildInput, workdir: string, options: BuildOptions = {}): Promise<{ imageId: string }> {
       const d = input.descriptor;
-      return step(input, 'build', async (log, signal) => {
-        log.line(`building ${input.dockerfilePath} with context ${input.contextDir} (BuildKit)`);
-        const buildArgs = input.buildArgs ?? {};
-        const secrets = await secretArgs(input);
-        if (Object.keys(buildArgs).length > 0) log.line(`build arguments: ${Object.keys(buildArgs).join(', ')}`);
-        if (Object.keys(secrets).length > 0) log.line(`secrets (RUN --mount=type=secret,id=NAME): ${Object.keys(secrets).join(', ')}`);
-        await warnSecretsUsedAsArgs(log, workdir, input.dockerfilePath, Object.keys(secrets));
-        const platforms = input.platforms ?? [];
-        if (platforms.length > 0) {
-          const missing = missingPlatforms(platforms, await workerPlatforms(deps.buildkit));
-          if (missing.length > 0)
-            throw userFailure(
-              'PlatformUnsupported',
-              `this worker cannot build ${missing.join(', ')}: its BuildKit has no emulator for ${missing.length > 1 ? 'them' : 'it'} (QEMU user-mode emulation registered with binfmt_misc)`,
-              'install qemu-user-static and binfmt-support on the build workers (scripts/kiln does, with KILN_EMULATION=1), or remove the platform from the rule',
-            );
-          log.line(`platforms: ${platforms.join(', ')}`);
-        }
-        if (input.target) log.line(`target stage: ${input.target}`);
-        if (input.cacheRef && options.deferCacheExport) log.line(`layer cache: from ${input.cacheRef}; it is updated there once the image is pushed`);
-        const registry = input.registry;
-        const progress = new ProgressLog(log);
-        // The build record shows each instruction as it goes: its list, whenever it changed, at most once a second.
-        let reported = '';
-        let lastReport = 0;
-        const reportInstructions = async (ended: boolean) => {
-          const instructions = progress.instructions(ended);
-          const json = JSON.stringify(instructions);
-          if (json === reported || instructions.length === 0) return;
-          reported = json;
-          lastReport = Date.now();
-          await publishStatus(deps.bus, { buildId: d.buildId, instructions });
-        };
-        if (input.cacheRef) cacheExports.building(input.cacheRef, d.buildId);
-        const owed = input.cacheRef ? cacheExports.owedBefore(input.cacheRef, d.buildId) : null;
-        if (owed) {
-          log.line("waiting for the rule's previous build to finish exporting its layer cache");
-          // At most a minute: a previous build held up in its tag or push step must not hold this one.
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([owed, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), new Promise((resolve) => (timer = setTimeout(resolve, 60_000)))]);
-          clearTimeout(timer);
-        }
-        const { digest } = await solve(deps.buildkit, {
-          ...(await solveInputs(input, workdir, secrets, signal)),
-          imageName: `${registry}/${d.imageRepository}`,
-          // Labels are image config only: per-build values do not defeat BuildKit's layer cache.
-          labels: {
-            'org.opencontainers.image.revision': d.commit,
-            'org.opencontainers.image.source': input.source.cloneUrl,
-            'org.opencontainers.image.created': new Date().toISOString(),
-          },
-          cacheRef: input.cacheRef,
-          exportCache: !options.deferCacheExport,
-          provenance: true,
-          onStatus: (st) => {
-            progress.write(st);
-            if (Date.now() - lastReport >= 1000) void reportInstructions(false).catch(() => undefined);
-          },
-        }).finally(() => reportInstructions(true).catch(() => undefined));
-        if (input.cacheRef && options.deferCacheExport) cacheExports.owe(input.cacheRef, d.buildId);
-        log.line(`pushed ${registry}/${d.imageRepository}@${digest}`);
-        return { imageId: digest };
-      });
+      const read = reads(input);
+      return step(
+        input,
+        'build',
+        async (log, signal) => {
+          log.line(`building ${input.dockerfilePath} with context ${input.contextDir} (BuildKit)`);
+          const buildArgs = input.buildArgs ?? {};
+          const secrets = await read.secrets();
+          if (Object.keys(buildArgs).length > 0) log.line(`build arguments: ${Object.keys(buildArgs).join(', ')}`);
+          if (Object.keys(secrets).length > 0) log.line(`secrets (RUN --mount=type=secret,id=NAME): ${Object.keys(secrets).join(', ')}`);
+          await warnSecretsUsedAsArgs(log, workdir, input.dockerfilePath, Object.keys(secrets));
+          const platforms = input.platforms ?? [];
+          if (platforms.length > 0) {
+            const missing = missingPlatforms(platforms, await workerPlatforms(deps.buildkit));
+            if (missing.length > 0)
+              throw userFailure(
+                'PlatformUnsupported',
+                `this worker cannot build ${missing.join(', ')}: its BuildKit has no emulator for ${missing.length > 1 ? 'them' : 'it'} (QEMU user-mode emulation registered with binfmt_misc)`,
+                'install qemu-user-static and binfmt-support on the build workers (scripts/kiln does, with KILN_EMULATION=1), or remove the platform from the rule',
+              );
+            log.line(`platforms: ${platforms.join(', ')}`);
+          }
+          if (input.target) log.line(`target stage: ${input.target}`);
+          if (input.cacheRef && options.deferCacheExport) log.line(`layer cache: from ${input.cacheRef}; it is updated there once the image is pushed`);
+          const registry = input.registry;
+          const progress = new ProgressLog(log);
+          // The build record shows each instruction as it goes: its list, whenever it changed, at most once a second.
+          let reported = '';
+          let lastReport = 0;
+          const reportInstructions = async (ended: boolean) => {
+            const instructions = progress.instructions(ended);
+            const json = JSON.stringify(instructions);
+            if (json === reported || instructions.length === 0) return;
+            reported = json;
+            lastReport = Date.now();
+            await publishStatus(deps.bus, { buildId: d.buildId, instructions });
+          };
+          if (input.cacheRef) cacheExports.building(input.cacheRef, d.buildId);
+          const owed = input.cacheRef ? cacheExports.owedBefore(input.cacheRef, d.buildId) : null;
+          if (owed) {
+            log.line("waiting for the rule's previous build to finish exporting its layer cache");
+            // At most a minute: a previous build held up in its tag or push step must not hold this one.
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([owed, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), new Promise((resolve) => (timer = setTimeout(resolve, 60_000)))]);
+            clearTimeout(timer);
+          }
+          const { digest } = await solve(deps.buildkit, {
+            ...(await solveInputs(input, workdir, secrets, signal)),
+            imageName: `${registry}/${d.imageRepository}`,
+            // Labels are image config only: per-build values do not defeat BuildKit's layer cache.
+            labels: {
+              'org.opencontainers.image.revision': d.commit,
+              'org.opencontainers.image.source': input.source.cloneUrl,
+              'org.opencontainers.image.created': new Date().toISOString(),
+            },
+            cacheRef: input.cacheRef,
+            exportCache: !options.deferCacheExport,
+            provenance: true,
+            onStatus: (st) => {
+              progress.write(st);
+              if (Date.now() - lastReport >= 1000) void reportInstructions(false).catch(() => undefined);
+            },
+          }).finally(() => reportInstructions(true).catch(() => undefined));
+          if (input.cacheRef && options.deferCacheExport) cacheExports.owe(input.cacheRef, d.buildId);
+          log.line(`pushed ${registry}/${d.imageRepository}@${digest}`);
+          return { imageId: digest };
+        },
+        read,
+      );
     },
 
     /**
@@ -331,8 +369,9 @@ export function createBuildActivities(deps: BuildActivityDeps) {
      * attempt applies the same tag again (and reports the same success again, which the record takes once).
      */
     async tagAndPush(input: BuildInput, imageId: string, tagTime: string): Promise<{ repository: string; tag: string; digest: string }> {
-      const { repository, tag } = await tagImage(input, imageId, new Date(tagTime));
-      const { digest } = await pushImage(input, repository, tag, imageId);
+      const read = reads(input);
+      const { repository, tag } = await tagImage(input, imageId, new Date(tagTime), read);
+      const { digest } = await pushImage(input, repository, tag, imageId, read);
       await publishStatus(deps.bus, { buildId: input.descriptor.buildId, status: 'succeeded', tags: [`${repository}:${tag}`], digest });
       return { repository, tag, digest };
     },
