@@ -187,6 +187,8 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
     await removeTree(tree);
     await fs.mkdir(tree, { recursive: true });
     await checkout();
+  } finally {
+    if (!kept) treesWritten.add(path);
   }
   const now = new Date();
   await fs.utimes(path, now, now); // most recently used, for eviction
@@ -209,8 +211,14 @@ async function objectCount(path: string, env: NodeJS.ProcessEnv): Promise<number
   return field('count') + field('in-pack');
 }
 
-/** Bytes of each mirror with its working trees, measured when it was last used (walking them all each build costs). */
+/**
+ * Bytes of each mirror, measured when it was last used, and of its working trees, measured when one was written from
+ * scratch (`treesWritten`): a tree holds every file of the repository, too many to walk at each build; a new commit
+ * changes its size little.
+ */
 const sizes = new Map<string, number>();
+const treeSizes = new Map<string, number>();
+const treesWritten = new Set<string>();
 
 /**
  * Keep the mirrors (with their working trees) within the budget: the least recently used go first, never the one
@@ -218,7 +226,10 @@ const sizes = new Map<string, number>();
  */
 async function evictOverBudget(dir: string, budgetBytes: number, keep: string, onNote: (t: string) => void): Promise<void> {
   const entries = (await fs.readdir(dir)).filter((n) => n.endsWith('.git')).map((n) => join(dir, n));
-  const measure = async (p: string) => (await sizeOf(p)) + (await sizeOf(treesOf(p)).catch(() => 0));
+  const measure = async (p: string) => {
+    if (treesWritten.delete(p) || !treeSizes.has(p)) treeSizes.set(p, await sizeOf(treesOf(p)).catch(() => 0));
+    return (await sizeOf(p)) + (treeSizes.get(p) ?? 0);
+  };
   sizes.set(keep, await measure(keep));
   const mirrors = await Promise.all(
     entries.map(async (p) => {
@@ -236,6 +247,7 @@ async function evictOverBudget(dir: string, budgetBytes: number, keep: string, o
     await fs.rm(treesOf(m.path), { recursive: true, force: true });
     freeTrees.delete(m.path);
     sizes.delete(m.path);
+    treeSizes.delete(m.path);
     total -= m.size;
     onNote(`mirror budget: evicted ${m.path} (${Math.round(m.size / 1024)} KiB with its working trees, least recently used)`);
   }
