@@ -1,15 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Client as PgClient } from 'pg';
 import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
+import { startBuildkitd } from './support/builds';
 import { GitFixture } from './support/git-fixture';
 import { processesWith } from './support/processes';
 import { pullAndRun, readImage } from './support/registry';
 import { BuildItem, Scenario } from './support/scenario';
-import { ROOT, services, sharedStack, Stack, startStack } from './support/stack';
+import { services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -239,10 +238,13 @@ describe('BuildKit crashing mid-build', () => {
   let stack: Stack;
   let git: GitFixture;
   let api: Api;
+  let daemon: Awaited<ReturnType<typeof startBuildkitd>>;
   const run = `${process.pid}-${Date.now()}`;
 
+  // A stack and a daemon of its own: killing the suite's shared daemon would break other files' builds running then.
   beforeAll(async () => {
-    stack = sharedStack();
+    daemon = await startBuildkitd();
+    stack = await startStack(18580, { env: { KILN_BUILDKIT_ADDR: daemon.address } });
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });
@@ -250,8 +252,17 @@ describe('BuildKit crashing mid-build', () => {
   afterAll(async () => {
     await git?.stop();
     await stack?.stop();
-    // Whatever happened, leave a BuildKit daemon running for the next spec.
-    execFileSync('bash', [join(ROOT, 'scripts', 'kiln'), 'buildkit'], { stdio: 'ignore' });
+    if (daemon && alive(daemon.process.pid ?? 0)) {
+      const exited = new Promise((r) => daemon.process.once('exit', r));
+      daemon.process.kill('SIGTERM');
+      await exited;
+    }
+    // Best effort: a root the daemon left mounted stays for the machine's temporary files' cleanup.
+    try {
+      if (daemon) rmSync(daemon.dir, { recursive: true, force: true });
+    } catch {
+      // the daemon's root may still be mounted
+    }
   });
 
   it('retries the build step once the daemon is back, and the build completes', async () => {
@@ -267,12 +278,13 @@ describe('BuildKit crashing mid-build', () => {
     const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${r.id}/builds`, { branch: 'main' });
     await expectEventually(async () => expect((await h.logs(started.buildId, '&step=build')).map((l) => l.text)).toContain(`engine-${run}`), 60_000, 100);
 
-    // The daemon dies (a graceful stop would let the build finish), then starts again from the project's script.
-    const pidFile = join(process.env.KILN_TEST_STATE ?? join(process.env.HOME ?? '/root', '.kiln'), 'run', 'buildkitd.pid');
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    process.kill(pid, 'SIGKILL');
-    await expectEventually(() => expect(alive(pid)).toBe(false), 30_000, 100);
-    execFileSync('bash', [join(ROOT, 'scripts', 'kiln'), 'buildkit'], { stdio: 'ignore' });
+    // The daemon dies (a graceful stop would let the build finish), then starts again on the same root and socket.
+    const pid = daemon.process.pid ?? 0;
+    const exited = new Promise((r) => daemon.process.once('exit', r));
+    daemon.process.kill('SIGKILL');
+    await exited;
+    expect(alive(pid)).toBe(false);
+    daemon = await startBuildkitd(daemon.dir);
 
     const b = await h.finished(started.buildId, 120_000);
     expect(b.status).toBe('succeeded');

@@ -102,11 +102,12 @@ describe('the web console, in a real browser against the real stack', () => {
 
     // A real push and its webhook: the build appears and its log streams live until it succeeds.
     const rule = (await api.ok<{ items: Array<{ id: string }> }>('GET', `/api/v1/namespaces/${ns}/repositories/${repoName}/build-rules`)).items[0];
-    const { commit } = await s.pushAndDeliver('refs/heads/main');
+    const { commit, eventId } = await s.pushAndDeliver('refs/heads/main');
     await page.getByRole('link', { name: 'Builds of this rule' }).click();
-    const buildLink = page.getByRole('link', { name: /^build .* (queued|running|succeeded)$/ });
-    // The push's build appears once rules-service has evaluated it and started it (allow for a loaded machine).
-    await buildLink.first().click({ timeout: 120_000 });
+    // The push's build appears once rules-service has evaluated it and started it (allow for a loaded machine). When
+    // it does not, or ends badly, the failure says what the push's evaluation decided and why the build failed.
+    const pushed = await s.pushedBuild(rule.id, commit, eventId);
+    await page.getByRole('link', { name: new RegExp(`^build ${pushed.id} (queued|running|succeeded)$`) }).click({ timeout: 30_000 });
     const log = page.getByTestId('log');
     await page
       .getByText('following…')
@@ -117,7 +118,12 @@ describe('the web console, in a real browser against the real stack', () => {
     await log.getByText('tick-2').first().waitFor({ timeout: 120_000 });
     expect(await page.locator('h1 .status-running').count()).toBe(1);
     await page.reload();
-    await page.locator('h1 .status-succeeded').waitFor({ timeout: 120_000 });
+    await page
+      .locator('h1 .status-succeeded')
+      .waitFor({ timeout: 120_000 })
+      .catch(async (err) => {
+        throw new Error(`${String(err)}\n${await s.describeBuild(rule.id, pushed.id)}`);
+      });
     await page.getByText(/^\d+ lines$/).waitFor({ timeout: 30_000 });
     const buildId = page.url().split('/').pop() as string;
     const stored = await api.ok<{ items: Array<{ text: string }> }>('GET', `/api/v1/builds/${buildId}/logs?limit=5000`);

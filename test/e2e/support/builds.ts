@@ -42,14 +42,17 @@ export async function workflowEnded(build: { workflowId: string }): Promise<void
 
 /**
  * Another BuildKit daemon with the configuration `scripts/kiln` gave the first (its registry mirror, in the build
- * namespace), but an empty root and a socket of its own: a second worker's engine.
+ * namespace), but an empty root and a socket of its own: a second worker's engine. Given the `dir` of one started
+ * before (and since stopped), it starts again on the same root and socket, as a restarted daemon would.
  */
-export async function startBuildkitd(): Promise<{ address: string; process: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'kiln-buildkitd-'));
-  const config = readFileSync(join(services.state, 'buildkitd.toml'), 'utf8')
-    .replace(/^root = .*$/m, `root = "${dir}/root"`)
-    .replace(/address = \[.*\]/, `address = ["unix://${dir}/buildkitd.sock"]`);
-  writeFileSync(join(dir, 'buildkitd.toml'), config);
+export async function startBuildkitd(reuse?: string): Promise<{ address: string; process: ChildProcess; dir: string }> {
+  const dir = reuse ?? mkdtempSync(join(tmpdir(), 'kiln-buildkitd-'));
+  if (!reuse) {
+    const config = readFileSync(join(services.state, 'buildkitd.toml'), 'utf8')
+      .replace(/^root = .*$/m, `root = "${dir}/root"`)
+      .replace(/address = \[.*\]/, `address = ["unix://${dir}/buildkitd.sock"]`);
+    writeFileSync(join(dir, 'buildkitd.toml'), config);
+  }
   const child = spawn('nsenter', ['--net=/var/run/netns/kiln-build', services.buildkitd, '--config', join(dir, 'buildkitd.toml'), '--oci-worker-net=host'], { stdio: 'ignore' });
   const address = `unix://${dir}/buildkitd.sock`;
   await expectEventually(() => execFileSync(services.buildctl, ['--addr', address, 'debug', 'workers'], { stdio: 'ignore' }), 30_000, 200);

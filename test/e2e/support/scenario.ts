@@ -76,4 +76,31 @@ export class Scenario {
       200,
     );
   }
+
+  /**
+   * The build a delivered push started for the rule, once it exists and has not ended badly. When it does not come,
+   * the error carries what the push's evaluation decided; when it failed, why.
+   */
+  async pushedBuild(ruleId: string, commit: string, eventId: string, timeoutMs = 120_000): Promise<BuildItem> {
+    const build = await expectEventually(
+      async () => {
+        const found = (await this.builds(ruleId)).find((b) => b.commit === commit && b.trigger.eventId === eventId);
+        if (found) return found;
+        const event = await this.api.call('GET', `/api/v1/events/${eventId}`);
+        throw new Error(`no build of ${commit.slice(0, 7)} by rule ${ruleId} after the push's delivery; its event: ${JSON.stringify(event.body)}`);
+      },
+      timeoutMs,
+      250,
+    );
+    if (build.status === 'failed' || build.status === 'cancelled') throw new Error(await this.describeBuild(ruleId, build.id));
+    return build;
+  }
+
+  /** A build's status, failure and last log lines, for a test's failure message. */
+  async describeBuild(ruleId: string, buildId: string): Promise<string> {
+    const build = (await this.builds(ruleId)).find((b) => b.id === buildId);
+    const logs = await this.api.call('GET', `/api/v1/builds/${buildId}/logs?limit=5000`);
+    const lines = ((logs.body as { items?: Array<{ text: string }> }).items ?? []).map((l) => l.text);
+    return `build ${buildId} is ${build?.status ?? 'gone'}; failure: ${JSON.stringify(build?.failure ?? null)}; last log lines:\n${lines.slice(-30).join('\n')}`;
+  }
 }
