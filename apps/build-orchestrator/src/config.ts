@@ -31,6 +31,11 @@ export const orchestratorConfigSchema = baseConfigSchema
     KILN_MIRROR_DIR: z.string().default(join(homedir(), '.kiln', 'mirrors')),
     /** Mirrors beyond this size in all are evicted, least recently used first. */
     KILN_MIRROR_BUDGET_MB: z.coerce.number().int().min(1).default(10_240),
+    /**
+     * A build's layer cache export (after it is reported done) first waits this long for a newer build of the same
+     * rule to start on this worker: that build's export would replace it, so it is skipped. 0 exports at once.
+     */
+    KILN_CACHE_EXPORT_QUIET_MS: z.coerce.number().int().min(0).max(600_000).default(2_000),
     /** Where clones live while a build runs. */
     KILN_WORK_DIR: z.string().default(join(homedir(), '.kiln', 'work')),
     /**

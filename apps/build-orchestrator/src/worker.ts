@@ -61,6 +61,7 @@ export class BuildWorkers implements OnApplicationBootstrap, BeforeApplicationSh
       workDir: this.config.KILN_WORK_DIR,
       mirrorDir: this.config.KILN_MIRROR_DIR,
       mirrorBudgetBytes: this.config.KILN_MIRROR_BUDGET_MB * 1024 * 1024,
+      cacheExportQuietMs: this.config.KILN_CACHE_EXPORT_QUIET_MS,
       workerQueue: this.workerQueue,
     });
     const grace = this.config.KILN_SHUTDOWN_GRACE_SECONDS * 1000;

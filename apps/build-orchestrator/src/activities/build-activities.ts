@@ -34,6 +34,8 @@ export interface BuildActivityDeps {
   /** One bare mirror per repository, kept across builds, within a budget. */
   mirrorDir: string;
   mirrorBudgetBytes: number;
+  /** How long a layer cache export waits for a newer build of its rule, whose export would replace it (none: 0). */
+  cacheExportQuietMs?: number;
   /** This worker's own task queue: the steps after clone are routed here, where the clone lives. */
   workerQueue: string;
 }
@@ -334,12 +336,14 @@ export function createBuildActivities(deps: BuildActivityDeps) {
       deps.slots.release(buildId);
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
-      const started = Date.now();
       let exported = false;
       try {
+        if (cacheRef) await cacheExports.quietPeriod(cacheRef, buildId, deps.cacheExportQuietMs ?? 0, ctx.cancellationSignal);
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason : new Error('cancelled');
         if (cacheRef && !cacheExports.worthExporting(cacheRef, buildId))
           deps.logger.log({ msg: 'layer cache export skipped: a newer build of the rule exports it', buildId, cacheRef }, 'BuildActivities');
         else if (cacheRef) {
+          const started = Date.now();
           const spec: CacheSolveSpec = { ...(await solveInputs(input, workdir, await secretArgs(input), ctx.cancellationSignal)), cacheRef, onStatus: () => undefined };
           await exportLayerCache(deps.buildkit, spec);
           deps.logger.log({ msg: 'layer cache exported', buildId, cacheRef, ms: Date.now() - started }, 'BuildActivities');

@@ -44,4 +44,36 @@ describe("a worker's layer cache exports", () => {
     expect(await settledSoon(waiting)).toBe('settled');
     expect(await settledSoon(c.owedBefore(REF, 'c'))).toBe('waiting');
   });
+
+  it('waits out the quiet period when no newer build of the rule comes', async () => {
+    const c = new CacheExports();
+    c.building(REF, 'a');
+    const t0 = Date.now();
+    await c.quietPeriod(REF, 'a', 60);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(55);
+    expect(c.worthExporting(REF, 'a')).toBe(true);
+  });
+
+  it("ends the quiet period as soon as a newer build of the rule starts building, whose export replaces this one's", async () => {
+    const c = new CacheExports();
+    c.building(REF, 'a');
+    const quiet = c.quietPeriod(REF, 'a', 60_000);
+    c.building('registry/other/kiln-cache:rule-2', 'x');
+    expect(await settledSoon(quiet)).toBe('waiting');
+    c.building(REF, 'b');
+    expect(await settledSoon(quiet)).toBe('settled');
+    expect(c.worthExporting(REF, 'a')).toBe(false);
+  });
+
+  it('ends the quiet period when the export is cancelled, and does not wait for an export already superseded', async () => {
+    const c = new CacheExports();
+    c.building(REF, 'a');
+    const abort = new AbortController();
+    const quiet = c.quietPeriod(REF, 'a', 60_000, abort.signal);
+    expect(await settledSoon(quiet)).toBe('waiting');
+    abort.abort();
+    expect(await settledSoon(quiet)).toBe('settled');
+    c.building(REF, 'b');
+    expect(await settledSoon(c.quietPeriod(REF, 'a', 60_000))).toBe('settled');
+  });
 });

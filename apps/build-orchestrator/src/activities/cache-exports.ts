@@ -6,14 +6,42 @@
  * - **Newest**: the build of the rule that started building last here. Each export overwrites the rule's cache in the
  *   registry, so an older build's export would be replaced moments later by the newer one's: it is skipped (in a burst
  *   of pushes to one rule, that is all exports but the last).
+ * - **Quiet period**: an export waits a moment before it starts (`quietPeriod`), ended early by a newer build of the
+ *   rule starting here. In a burst the next build starts only once this one's slot is free, which is when its export
+ *   is due: without the wait, half the exports of a one-worker burst ran, each a solve and a push competing with the
+ *   next builds for the machine.
  */
 export class CacheExports {
   private readonly owed = new Map<string, { buildId: string; done: Promise<void>; settle: () => void }>();
   private readonly newest = new Map<string, string>();
+  private readonly quiet = new Map<string, Set<() => void>>();
 
-  /** A build of the rule starts building: it is now the newest. */
+  /** A build of the rule starts building: it is now the newest, and ends the quiet period of older builds' exports. */
   building(cacheRef: string, buildId: string): void {
     this.newest.set(cacheRef, buildId);
+    for (const wake of [...(this.quiet.get(cacheRef) ?? [])]) wake();
+  }
+
+  /**
+   * Resolves after `ms`, or as soon as a newer build of the rule starts building here (ask `worthExporting` then), or
+   * when `signal` aborts. At once when the export is not worth making already.
+   */
+  async quietPeriod(cacheRef: string, buildId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    if (ms <= 0 || signal?.aborted || !this.worthExporting(cacheRef, buildId)) return;
+    const waiting = this.quiet.get(cacheRef) ?? new Set<() => void>();
+    this.quiet.set(cacheRef, waiting);
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', wake);
+        waiting.delete(wake);
+        if (waiting.size === 0 && this.quiet.get(cacheRef) === waiting) this.quiet.delete(cacheRef);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      signal?.addEventListener('abort', wake, { once: true });
+      waiting.add(wake);
+    });
   }
 
   /** Whether the build's export is still worth making: no newer build of the rule has started building here. */
