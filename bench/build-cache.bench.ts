@@ -9,7 +9,7 @@ import { githubPush } from '@kiln/testing';
 import { Api } from '../test/e2e/support/api';
 import { GitFixture, GitRepo } from '../test/e2e/support/git-fixture';
 import { services, startStack } from '../test/e2e/support/stack';
-import { startBuildkitd, workflowEnded } from '../test/e2e/support/builds';
+import { Buildkitd, startBuildkitd, workflowEnded } from '../test/e2e/support/builds';
 
 /**
  * Builds of a realistic repository: a service with a multi-stage Dockerfile (dependencies installed from a package
@@ -238,10 +238,8 @@ async function main(): Promise<void> {
       coldKiln.push(await kiln(rule.id));
     }
     if (EXPLAIN) console.log(`--- the last cold build by script: ${lastScript}\n--- the last cold build by Kiln:\n${lastKiln}`);
-    const stopDaemon = async (daemon: Awaited<ReturnType<typeof startBuildkitd>>) => {
-      const exited = new Promise((r) => daemon.process.once('exit', r));
-      daemon.process.kill('SIGTERM');
-      await exited;
+    const stopDaemon = async (daemon: Buildkitd) => {
+      await daemon.stop();
       rmSync(daemon.dir, { recursive: true, force: true, maxRetries: 5 });
     };
     // Warm: a one-file change to the application code after a build of the previous commit, each side with its caches.

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { Client as PgClient } from 'pg';
 import { Api } from './support/api';
 import { expectEventually } from './support/expect-eventually';
-import { startBuildkitd } from './support/builds';
+import { Buildkitd, startBuildkitd } from './support/builds';
 import { GitFixture } from './support/git-fixture';
 import { processesWith } from './support/processes';
 import { pullAndRun, readImage } from './support/registry';
@@ -238,7 +238,7 @@ describe('BuildKit crashing mid-build', () => {
   let stack: Stack;
   let git: GitFixture;
   let api: Api;
-  let daemon: Awaited<ReturnType<typeof startBuildkitd>>;
+  let daemon: Buildkitd;
   const run = `${process.pid}-${Date.now()}`;
 
   // A stack and a daemon of its own: killing the suite's shared daemon would break other files' builds running then.
@@ -252,11 +252,7 @@ describe('BuildKit crashing mid-build', () => {
   afterAll(async () => {
     await git?.stop();
     await stack?.stop();
-    if (daemon && alive(daemon.process.pid ?? 0)) {
-      const exited = new Promise((r) => daemon.process.once('exit', r));
-      daemon.process.kill('SIGTERM');
-      await exited;
-    }
+    await daemon?.stop();
     // Best effort: a root the daemon left mounted stays for the machine's temporary files' cleanup.
     try {
       if (daemon) rmSync(daemon.dir, { recursive: true, force: true });
@@ -280,9 +276,7 @@ describe('BuildKit crashing mid-build', () => {
 
     // The daemon dies (a graceful stop would let the build finish), then starts again on the same root and socket.
     const pid = daemon.process.pid ?? 0;
-    const exited = new Promise((r) => daemon.process.once('exit', r));
-    daemon.process.kill('SIGKILL');
-    await exited;
+    await daemon.stop('SIGKILL');
     expect(alive(pid)).toBe(false);
     daemon = await startBuildkitd(daemon.dir);
 

@@ -10,7 +10,7 @@ import { expectEventually } from './support/expect-eventually';
 import { GitFixture } from './support/git-fixture';
 import { ImageIndex, manifestDigest, pullAndRun, readBlob, readImage, readManifest } from './support/registry';
 import { Scenario } from './support/scenario';
-import { buildNow, startBuildkitd, workflowEnded } from './support/builds';
+import { buildNow, Buildkitd, startBuildkitd, workflowEnded } from './support/builds';
 import { services, Stack, startStack } from './support/stack';
 
 jest.setTimeout(300_000);
@@ -248,7 +248,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
   };
 
   describe('a worker whose machine cannot emulate a platform', () => {
-    let daemon: Awaited<ReturnType<typeof startBuildkitd>>;
+    let daemon: Buildkitd;
 
     beforeAll(async () => {
       // This worker's machine has no riscv64 emulator when its BuildKit starts (BuildKit reads them at start-up).
@@ -260,7 +260,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     afterAll(async () => {
       execFileSync('update-binfmts', ['--enable', 'qemu-riscv64'], { stdio: 'ignore' });
       await workerOn(services.buildkit, `e2e-${process.pid}`);
-      daemon?.process.kill('SIGTERM');
+      await daemon?.stop();
     });
 
     it('fails a build for that platform as PlatformUnsupported, once, saying how to fix it', async () => {
@@ -280,7 +280,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
   });
 
   describe('a second worker with an empty BuildKit', () => {
-    let daemon: Awaited<ReturnType<typeof startBuildkitd>>;
+    let daemon: Buildkitd;
 
     beforeAll(async () => {
       daemon = await startBuildkitd();
@@ -288,7 +288,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
 
     afterAll(async () => {
       await workerOn(services.buildkit, `e2e-${process.pid}`);
-      daemon?.process.kill('SIGTERM');
+      await daemon?.stop();
     });
 
     it("reuses the first worker's layers through the registry cache: the slow step is CACHED", async () => {

@@ -43,9 +43,17 @@ export async function workflowEnded(build: { workflowId: string }): Promise<void
 /**
  * Another BuildKit daemon with the configuration `scripts/kiln` gave the first (its registry mirror, in the build
  * namespace), but an empty root and a socket of its own: a second worker's engine. Given the `dir` of one started
- * before (and since stopped), it starts again on the same root and socket, as a restarted daemon would.
+ * before (and since stopped), it starts again on the same root and socket, as a restarted daemon would. `stop()`
+ * signals it (SIGTERM unless told) and resolves once it has exited.
  */
-export async function startBuildkitd(reuse?: string): Promise<{ address: string; process: ChildProcess; dir: string }> {
+export interface Buildkitd {
+  address: string;
+  process: ChildProcess;
+  dir: string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startBuildkitd(reuse?: string): Promise<Buildkitd> {
   const dir = reuse ?? mkdtempSync(join(tmpdir(), 'kiln-buildkitd-'));
   if (!reuse) {
     const config = readFileSync(join(services.state, 'buildkitd.toml'), 'utf8')
@@ -56,5 +64,11 @@ export async function startBuildkitd(reuse?: string): Promise<{ address: string;
   const child = spawn('nsenter', ['--net=/var/run/netns/kiln-build', services.buildkitd, '--config', join(dir, 'buildkitd.toml'), '--oci-worker-net=host'], { stdio: 'ignore' });
   const address = `unix://${dir}/buildkitd.sock`;
   await expectEventually(() => execFileSync(services.buildctl, ['--addr', address, 'debug', 'workers'], { stdio: 'ignore' }), 30_000, 200);
-  return { address, process: child, dir };
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  };
+  return { address, process: child, dir, stop };
 }

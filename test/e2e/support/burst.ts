@@ -118,9 +118,7 @@ export async function startSecondWorker(stack: Stack, workerId: string): Promise
     worker,
     stop: async () => {
       await worker.stop();
-      const exited = new Promise((r) => daemon.process.once('exit', r));
-      daemon.process.kill('SIGTERM');
-      await exited;
+      await daemon.stop();
     },
   };
 }

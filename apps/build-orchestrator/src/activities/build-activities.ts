@@ -11,7 +11,7 @@ import { cloneCommit } from '../git/git-client';
 import { checkoutFromMirror, releaseTree } from '../git/git-mirror';
 import { publishStatus, StepLog } from './reporter';
 import { userFailure } from './failures';
-import { CacheExports } from './cache-exports';
+import { CacheExports, waitAtMost } from './cache-exports';
 
 export interface BuildActivityDeps {
   buildkit: BuildkitOptions;
@@ -295,9 +295,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           if (owed) {
             log.line("waiting for the rule's previous build to finish exporting its layer cache");
             // At most a minute: a previous build held up in its tag or push step must not hold this one.
-            let timer: NodeJS.Timeout | undefined;
-            await Promise.race([owed, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), new Promise((resolve) => (timer = setTimeout(resolve, 60_000)))]);
-            clearTimeout(timer);
+            await waitAtMost(owed, 60_000, signal);
           }
           const { digest } = await solve(deps.buildkit, {
             ...(await solveInputs(input, workdir, secrets, signal)),
@@ -339,7 +337,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
       let exported = false;
       try {
         if (cacheRef) await cacheExports.quietPeriod(cacheRef, buildId, deps.cacheExportQuietMs ?? 0, ctx.cancellationSignal);
-        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason : new Error('cancelled');
+        ctx.cancellationSignal.throwIfAborted();
         if (cacheRef && !cacheExports.worthExporting(cacheRef, buildId))
           deps.logger.log({ msg: 'layer cache export skipped: a newer build of the rule exports it', buildId, cacheRef }, 'BuildActivities');
         else if (cacheRef) {

@@ -19,7 +19,7 @@ export class CacheExports {
   /** A build of the rule starts building: it is now the newest, and ends the quiet period of older builds' exports. */
   building(cacheRef: string, buildId: string): void {
     this.newest.set(cacheRef, buildId);
-    for (const wake of [...(this.quiet.get(cacheRef) ?? [])]) wake();
+    for (const wake of this.quiet.get(cacheRef) ?? []) wake();
   }
 
   /**
@@ -27,21 +27,17 @@ export class CacheExports {
    * when `signal` aborts. At once when the export is not worth making already.
    */
   async quietPeriod(cacheRef: string, buildId: string, ms: number, signal?: AbortSignal): Promise<void> {
-    if (ms <= 0 || signal?.aborted || !this.worthExporting(cacheRef, buildId)) return;
+    if (ms <= 0 || !this.worthExporting(cacheRef, buildId)) return;
+    let wake: () => void = () => undefined;
+    const newer = new Promise<void>((resolve) => (wake = resolve));
     const waiting = this.quiet.get(cacheRef) ?? new Set<() => void>();
-    this.quiet.set(cacheRef, waiting);
-    await new Promise<void>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', wake);
-        waiting.delete(wake);
-        if (waiting.size === 0 && this.quiet.get(cacheRef) === waiting) this.quiet.delete(cacheRef);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      signal?.addEventListener('abort', wake, { once: true });
-      waiting.add(wake);
-    });
+    this.quiet.set(cacheRef, waiting.add(wake));
+    try {
+      await waitAtMost(newer, ms, signal);
+    } finally {
+      waiting.delete(wake);
+      if (waiting.size === 0 && this.quiet.get(cacheRef) === waiting) this.quiet.delete(cacheRef);
+    }
   }
 
   /** Whether the build's export is still worth making: no newer build of the rule has started building here. */
@@ -71,5 +67,25 @@ export class CacheExports {
         owed.settle();
       }
     for (const [ref, newest] of this.newest) if (newest === buildId) this.newest.delete(ref);
+  }
+}
+
+/** Resolves when `promise` does, after `ms`, or when `signal` aborts, whichever comes first. */
+export async function waitAtMost(promise: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return;
+  let timer: NodeJS.Timeout | undefined;
+  let stop: () => void = () => undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise<void>((resolve) => {
+        stop = () => resolve();
+        timer = setTimeout(stop, ms);
+        signal?.addEventListener('abort', stop, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', stop);
   }
 }
