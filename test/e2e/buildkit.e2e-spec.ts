@@ -239,6 +239,38 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     expect(await pullAndRun(recovered.tags[0], ['cat', '/src/top.txt'])).toBe(`after damage ${run}\n`);
   });
 
+  it('sends BuildKit the context that .dockerignore leaves, and leaves the excluded files on the git server', async () => {
+    const s = await Scenario.create(api, git, `acme/bk-ignore-${run}`);
+    s.repo.commit(
+      {
+        Dockerfile: 'FROM kiln/busybox:local\nCOPY . /ctx\n',
+        '.dockerignore': '# what docker build leaves out\ndocs\n**/*.log\n*/tmp\n?.txt\nDockerfile\n',
+        'docs/guide.md': 'guide\n',
+        'a.txt': 'a\n',
+        'ab.txt': 'ab\n',
+        'top.log': 'log\n',
+        'src/main.c': 'int main;\n',
+        'src/debug.log': 'log\n',
+        'src/tmp/scratch': 'scratch\n',
+        'src/deep/tmp/kept': 'kept\n',
+        'src/docs/kept.md': 'kept\n',
+      },
+      'an ignore file',
+    );
+    s.repo.push('refs/heads/main');
+    const rule = await api.ok<{ id: string }>('POST', '/api/v1/namespaces/bk/repositories/ignore/build-rules', {
+      sourceId: s.source.id,
+      repository: s.repo.fullName,
+      trigger: { type: 'branch', branch: 'main' },
+    });
+    const b = await build(rule.id);
+    expect(b.failure).toBeNull();
+    // Exactly what `docker buildx build` sends for this ignore file (its documented matching), nothing less.
+    expect(await pullAndRun(b.tags[0], ['sh', '-c', 'cd /ctx && find . -type f | sort'])).toBe('./.dockerignore\n./ab.txt\n./src/deep/tmp/kept\n./src/docs/kept.md\n./src/main.c\n');
+    const lines = (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${b.id}/logs?step=clone&limit=1000`)).items.map((l) => l.text);
+    expect(lines).toContain('checking out the files the build reads: docs, **/*.log, */tmp, ?.txt, Dockerfile left out (.dockerignore)');
+  });
+
   /** Restart the stack's worker on an engine, as another worker (its own id and task queue). */
   const workerOn = async (address: string, id: string) => {
     await stack.stopApp('build-orchestrator');

@@ -11,10 +11,19 @@ export class Api {
     return new Api(this.baseUrl, token);
   }
 
+  /**
+   * Every request on a connection of its own (`Connection: close`). Tests block their event loop with synchronous git
+   * commands for seconds at a time; a kept-alive socket the gateway closed meanwhile (its idle timeout is 5 s) would
+   * then be reused before the client has seen it close, and the request would fail with ECONNRESET.
+   */
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const res = await fetch(this.baseUrl + path, {
       method,
-      headers: { ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        Connection: 'close',
+        ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

@@ -69,6 +69,8 @@ export class GitFixture {
     git(['init', '--quiet', '--bare', '--initial-branch=main', bare]);
     git(['-C', bare, 'config', 'http.receivepack', 'true']);
     git(['-C', bare, 'config', 'uploadpack.allowAnySHA1InWant', 'true']);
+    // As GitHub and GitLab: partial clones (the build workers' mirrors fetch file contents as checkouts need them).
+    git(['-C', bare, 'config', 'uploadpack.allowFilter', 'true']);
     const work = join(this.root, 'work', fullName);
     mkdirSync(work, { recursive: true });
     git(['init', '--quiet', '--initial-branch=main', work]);

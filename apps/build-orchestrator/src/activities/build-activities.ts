@@ -235,7 +235,15 @@ export function createBuildActivities(deps: BuildActivityDeps) {
             // The worker's mirror of the repository: a new commit fetches only its delta, and is checked out into one
             // of the mirror's working trees, held by this build until its cleanup.
             const mirrored = await reportAuthFailure(input.source.id, () =>
-              checkoutFromMirror({ ...spec, buildId, sourceId: input.source.id, mirrorDir: deps.mirrorDir, budgetBytes: deps.mirrorBudgetBytes, onNote: (t) => log.line(t) }),
+              checkoutFromMirror({
+                ...spec,
+                buildId,
+                sourceId: input.source.id,
+                mirrorDir: deps.mirrorDir,
+                budgetBytes: deps.mirrorBudgetBytes,
+                onNote: (t) => log.line(t),
+                buildFiles: { contextDir: input.contextDir, dockerfilePath: input.dockerfilePath },
+              }),
             );
             workdir = mirrored.dir;
           }

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HostPolicy } from '@kiln/platform';
-import { checkoutFromMirror, MirrorSpec, releaseTree } from './git-mirror';
+import { checkoutFromMirror, MirrorSpec, mirrorPath, releaseTree } from './git-mirror';
 
 /**
  * The worker's mirrors and their working trees, against a real git server on loopback (the repository's own
@@ -22,6 +22,7 @@ beforeAll(async () => {
   mkdirSync(bare, { recursive: true });
   git(bare, 'init', '-q', '--bare', '-b', 'main');
   git(bare, 'config', 'http.receivepack', 'true');
+  git(bare, 'config', 'uploadpack.allowFilter', 'true');
   server = spawn(process.execPath, [resolve(__dirname, '../../../../tools/git-http-server.js'), join(root, 'repos'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const base = await new Promise<string>((ok, fail) => {
     server.once('exit', (code) => fail(new Error(`git server exited with ${code}`)));
@@ -113,6 +114,56 @@ describe('the mirror and its working trees', () => {
     expect(existsSync(join(b.dir, 'stray.txt'))).toBe(false);
     expect(readFileSync(join(b.dir, 'fresh.txt'), 'utf8')).toBe('fresh\n');
     releaseTree('build-e');
+  }, 60_000);
+
+  it('fetches and writes only the files BuildKit will read: what .dockerignore excludes stays on the server until it is needed', async () => {
+    const big = 'x'.repeat(200_000) + '\n';
+    const head = commit({
+      Dockerfile: 'FROM scratch\nCOPY . /\n',
+      '.dockerignore': 'assets\n*.md\nDockerfile\n',
+      'assets/big.bin': big,
+      'README.md': 'readme\n',
+      'src/a.txt': 'a\n',
+      'src/notes.md': 'not at the top: sent\n',
+    });
+    const files = { contextDir: '.', dockerfilePath: 'Dockerfile' };
+    const mirrorDir = join(root, 'sparse-mirrors');
+    const notes: string[] = [];
+    const a = await checkoutFromMirror({ ...spec('build-s1', head, notes), mirrorDir, buildFiles: files });
+    const listing = (dir: string) => execFileSync('find', ['.', '-type', 'f'], { cwd: dir, encoding: 'utf8' }).trim().split('\n').sort();
+    const tracked = git(work, 'ls-tree', '-r', '--name-only', head)
+      .split('\n')
+      .map((p) => `./${p}`);
+    expect(listing(a.dir)).toEqual(tracked.filter((p) => p !== './assets/big.bin' && p !== './README.md').sort());
+    expect(listing(a.dir)).toEqual(expect.arrayContaining(['./.dockerignore', './Dockerfile', './src/a.txt', './src/notes.md']));
+    expect(notes).toContain('checking out the files the build reads: assets, *.md, Dockerfile left out (.dockerignore)');
+    // The excluded files' contents were never downloaded: the mirror holds the commit with those blobs missing.
+    const mirror = mirrorPath(mirrorDir, 'source-1', url);
+    const missing = () =>
+      git(root, '--git-dir', mirror, 'rev-list', '--objects', '--no-walk', '--missing=print', head)
+        .split('\n')
+        .filter((l) => l.startsWith('?'))
+        .map((l) => l.slice(1));
+    const blob = (path: string) => git(work, 'rev-parse', `${head}:${path}`);
+    expect(missing().sort()).toEqual([blob('assets/big.bin'), blob('README.md')].sort());
+    releaseTree('build-s1');
+
+    // The ignore file changes: the asset is part of the build now, and the checkout fetches it.
+    const next = commit({ '.dockerignore': '*.md\n' });
+    const b = await checkoutFromMirror({ ...spec('build-s2', next), mirrorDir, buildFiles: files });
+    expect(b.dir).toBe(a.dir);
+    expect(readFileSync(join(b.dir, 'assets', 'big.bin'), 'utf8')).toBe(big);
+    expect(existsSync(join(b.dir, 'README.md'))).toBe(false);
+    releaseTree('build-s2');
+
+    // Without the build's files (or with an ignore file Kiln does not read itself), the whole tree, as before.
+    const c = await checkoutFromMirror({ ...spec('build-s3', next), mirrorDir });
+    expect(readFileSync(join(c.dir, 'README.md'), 'utf8')).toBe('readme\n');
+    releaseTree('build-s3');
+    const unsure = commit({ '.dockerignore': '*.md\n!README.md\n' });
+    const d = await checkoutFromMirror({ ...spec('build-s4', unsure), mirrorDir, buildFiles: files });
+    expect(listing(d.dir)).toContain('./README.md');
+    releaseTree('build-s4');
   }, 60_000);
 
   it('gives the tree back when the checkout fails', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { classifyGitError, GitRun, lastLine, runGit, withGitEnv } from '@kiln/platform';
 import { transientFailure, userFailure } from '../activities/failures';
 import { checkCloneSpec, CloneSpec } from './git-client';
+import { BuildFiles, repoPath, sparsePlan, TreeFacts } from './context-files';
 
 export interface MirrorSpec extends CloneSpec {
   /**
@@ -18,6 +19,11 @@ export interface MirrorSpec extends CloneSpec {
   onNote: (text: string) => void;
   /** The build the checkout is for: it holds one of the mirror's working trees until `releaseTree(buildId)`. */
   buildId: string;
+  /**
+   * The build's context and Dockerfile: only the files BuildKit will read are fetched and checked out (what the
+   * ignore file excludes is left out). Without it, the whole tree.
+   */
+  buildFiles?: BuildFiles;
 }
 
 export interface MirrorResult {
@@ -140,15 +146,35 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
   if (created) {
     const init = await git(['init', '--bare', '--quiet', path]);
     if (init.code !== 0) throw transientFailure('GitCheckoutFailed', `cannot create the mirror: ${lastLine(init.stderr)}`, 'check the worker disk');
+    // A partial clone: its first fetch takes commits and trees, and file contents come as checkouts need them (from
+    // `origin`, the promisor remote), so files a build leaves out are never downloaded. The credentials still reach
+    // git only through the environment; the URL holds none.
+    for (const [key, value] of [
+      ['core.repositoryformatversion', '1'],
+      ['remote.origin.url', spec.url],
+      ['remote.origin.promisor', 'true'],
+      ['extensions.partialClone', 'origin'],
+    ])
+      await local(['config', key, value], 'configuring the mirror');
   }
   // --quiet: a commit not in the mirror yet is the usual case, not an error for the build log.
-  const has = async () => (await git(['--git-dir', path, 'rev-parse', '--verify', '--quiet', `${spec.commit}^{commit}`])).code === 0;
+  // Never fetching a missing commit on its own (rev-parse would, in a partial clone: lazily, one object at a time).
+  const has = async () =>
+    (await runGit(['--git-dir', path, 'rev-list', '-n1', '--no-walk', '--missing=print', `${spec.commit}^{commit}`, '--'], { env, timeoutMs: 60_000, signal: spec.signal })).code === 0;
   let fetchedObjects = 0;
+  let before: number | null = null;
   if (!(await has())) {
     // A mirror whose repository git cannot open is damaged (a truncated HEAD or config, a removed objects folder).
     if (!created) await local(['rev-parse', '--git-dir'], 'the mirror does not open');
-    const before = created ? 0 : await objectCount(path, env);
-    const fetch = (what: string[]) => git(['--git-dir', path, 'fetch', '--no-tags', '--quiet', '--', spec.url, ...what]);
+    before = created ? 0 : await objectCount(path, env);
+    // The first fetch leaves file contents out (servers that cannot filter send everything, and git says so); later
+    // ones take each new commit whole: its changed files are what its build needs.
+    const fetch = async (what: string[]) => {
+      if (!created) return git(['--git-dir', path, 'fetch', '--no-tags', '--quiet', '--', spec.url, ...what]);
+      const r = await git(['--git-dir', path, 'fetch', '--no-tags', '--quiet', '--filter=blob:none', 'origin', ...what]);
+      await git(['--git-dir', path, 'config', '--unset', 'remote.origin.partialclonefilter']);
+      return r;
+    };
     let fetched: GitRun | null = null;
     if (spec.ref) fetched = await fetch([`+${spec.ref}:${spec.ref}`]);
     let found = fetched !== null && fetched.code === 0 && (await has());
@@ -166,13 +192,20 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
           'the branch moved on, or the commit was force-pushed away; build the new commit or push again',
         ),
       );
-    fetchedObjects = Math.max(0, (await objectCount(path, env)) - before);
-    spec.onNote(`mirror: fetched ${fetchedObjects} new objects from ${spec.url}`);
   } else spec.onNote(`mirror: ${spec.commit.slice(0, 12)} is already in the mirror; nothing fetched`);
+  // The files the build reads, as sparse-checkout patterns of the mirror (read by the checkout below only).
+  const plan = spec.buildFiles ? sparsePlan(spec.buildFiles, await treeFacts(path, spec.commit, spec.buildFiles, env)) : { patterns: null, why: 'the whole tree' };
+  await fs.mkdir(join(path, 'info'), { recursive: true });
+  await fs.writeFile(join(path, 'info', 'sparse-checkout'), plan.patterns ?? '/*\n');
+  if (plan.patterns !== null) spec.onNote(`checking out the files the build reads: ${plan.excluded.join(', ')} left out (.dockerignore)`);
   // The tree alone, into the leased working tree: no .git there (the build context is the tree, as BuildKit's git
-  // contexts). Its index, beside it, tells git which files are already right: only the others are written.
+  // contexts). Its index, beside it, tells git which files are already right: only the others are written (and
+  // fetched, in one request, when the mirror lacks them).
   const index = `${tree}.index`;
-  const checkout = () => local(['--work-tree', tree, '-c', 'core.bare=false', 'read-tree', '-u', '--reset', spec.commit], 'checking out the commit from the mirror', { GIT_INDEX_FILE: index });
+  const checkout = () =>
+    local(['--work-tree', tree, '-c', 'core.bare=false', '-c', 'core.sparseCheckout=true', 'read-tree', '-u', '--reset', spec.commit], 'checking out the commit from the mirror', {
+      GIT_INDEX_FILE: index,
+    });
   const kept = await fs.stat(index).then(
     () => true,
     () => false,
@@ -190,9 +223,51 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
   } finally {
     if (!kept) treesWritten.add(path);
   }
+  if (before !== null) {
+    // Counted after the checkout: the file contents it fetched are part of what this build took from the server.
+    fetchedObjects = Math.max(0, (await objectCount(path, env)) - before);
+    spec.onNote(`mirror: fetched ${fetchedObjects} new objects from ${spec.url}`);
+  }
   const now = new Date();
   await fs.utimes(path, now, now); // most recently used, for eviction
   return { fetchedObjects };
+}
+
+/** Ignore files by blob id: they rarely change, and reading one is a process more per build. */
+const ignoreTexts = new Map<string, string>();
+
+/** What the commit has at the paths that decide the sparse patterns: one `ls-tree`, and the ignore file's text. */
+async function treeFacts(path: string, commit: string, files: BuildFiles, env: NodeJS.ProcessEnv): Promise<TreeFacts> {
+  const context = repoPath(files.contextDir);
+  const dockerfile = repoPath(files.dockerfilePath);
+  const specific = `${dockerfile}.dockerignore`;
+  const contextIgnore = context ? `${context}/.dockerignore` : '.dockerignore';
+  const paths = [...new Set([context, dockerfile, specific, contextIgnore].filter((p) => p !== ''))];
+  const r = await runGit(['--git-dir', path, '--literal-pathspecs', 'ls-tree', '-z', '--full-tree', commit, '--', ...paths], { env, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`reading the commit's tree: ${lastLine(r.stderr)}`);
+  const entries = new Map<string, { mode: string; oid: string }>();
+  for (const line of r.stdout.split('\0')) {
+    const m = /^(\d+) \w+ ([0-9a-f]+)\t(.*)$/s.exec(line);
+    if (m) entries.set(m[3], { mode: m[1], oid: m[2] });
+  }
+  const isFile = (p: string) => ['100644', '100755'].includes(entries.get(p)?.mode ?? '');
+  const ignorePath = isFile(specific) ? specific : isFile(contextIgnore) ? contextIgnore : null;
+  let ignoreFile: TreeFacts['ignoreFile'] = null;
+  if (ignorePath) {
+    const oid = entries.get(ignorePath)?.oid as string;
+    let text = ignoreTexts.get(oid);
+    if (text === undefined) {
+      const blob = await runGit(['--git-dir', path, 'cat-file', 'blob', oid], { env, timeoutMs: 60_000 });
+      if (blob.code !== 0) throw new Error(`reading ${ignorePath}: ${lastLine(blob.stderr)}`);
+      text = blob.stdout;
+      if (ignoreTexts.size > 1000) ignoreTexts.clear();
+      ignoreTexts.set(oid, text);
+    }
+    ignoreFile = { path: ignorePath, text };
+  }
+  // Asked for a folder and a path inside it, ls-tree lists the folder's entries instead of the folder itself.
+  const contextIsDirectory = context === '' || entries.get(context)?.mode === '040000' || [...entries.keys()].some((p) => p.startsWith(`${context}/`));
+  return { contextIsDirectory, dockerfileIsFile: isFile(dockerfile), ignoreFile };
 }
 
 async function removeTree(tree: string): Promise<void> {
