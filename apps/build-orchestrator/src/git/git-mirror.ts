@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { classifyGitError, GitRun, lastLine, runGit, withGitEnv } from '@kiln/platform';
+import { classifyGitError, GitRun, isRefusedSha, lastLine, runGit, withGitEnv } from '@kiln/platform';
 import { transientFailure, userFailure } from '../activities/failures';
 import { checkCloneSpec, CloneSpec } from './git-client';
 import { BuildFiles, repoPath, sparsePlan, TreeFacts } from './context-files';
@@ -34,6 +34,12 @@ export interface MirrorResult {
   /** The mirror was damaged and was rebuilt from scratch. */
   rebuilt: boolean;
 }
+
+/**
+ * Files of this size or more are left out of a new mirror's first fetch, and fetched by the checkout when the build
+ * reads them: source files come in the one request, large assets only when the build context holds them.
+ */
+const FIRST_FETCH_BLOB_LIMIT = '128k';
 
 /** One operation at a time per mirror in this process (concurrent builds of a repository share it). */
 const locks = new Map<string, Promise<unknown>>();
@@ -146,52 +152,48 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
   if (created) {
     const init = await git(['init', '--bare', '--quiet', path]);
     if (init.code !== 0) throw transientFailure('GitCheckoutFailed', `cannot create the mirror: ${lastLine(init.stderr)}`, 'check the worker disk');
-    // A partial clone: its first fetch takes commits and trees, and file contents come as checkouts need them (from
-    // `origin`, the promisor remote), so files a build leaves out are never downloaded. The credentials still reach
-    // git only through the environment; the URL holds none.
-    for (const [key, value] of [
-      ['core.repositoryformatversion', '1'],
-      ['remote.origin.url', spec.url],
-      ['remote.origin.promisor', 'true'],
-      ['extensions.partialClone', 'origin'],
-    ])
-      await local(['config', key, value], 'configuring the mirror');
+    // A partial clone: its first fetch leaves large files out, and they come as checkouts need them (from `origin`,
+    // the promisor remote), so large files a build leaves out are never downloaded. The credentials still reach git
+    // only through the environment; the URL holds none. (Written in one go: a git process costs 15 ms here.)
+    const quoted = `"${spec.url.replace(/[\\"]/g, '\\$&')}"`;
+    await fs.appendFile(join(path, 'config'), `[remote "origin"]\n\turl = ${quoted}\n\tpromisor = true\n[extensions]\n\tpartialClone = origin\n`);
   }
-  // --quiet: a commit not in the mirror yet is the usual case, not an error for the build log.
-  // Never fetching a missing commit on its own (rev-parse would, in a partial clone: lazily, one object at a time).
-  const has = async () =>
-    (await runGit(['--git-dir', path, 'rev-list', '-n1', '--no-walk', '--missing=print', `${spec.commit}^{commit}`, '--'], { env, timeoutMs: 60_000, signal: spec.signal })).code === 0;
+  // Whether the mirror holds the commit, without fetching it (rev-parse would, in a partial clone: lazily, object by
+  // object) and without a word in the build log when it does not, the usual case.
+  const has = async () => {
+    const r = await runGit(['--git-dir', path, 'rev-list', '-n1', '--no-walk', '--missing=print', `${spec.commit}^{commit}`, '--'], { env, timeoutMs: 60_000, signal: spec.signal });
+    // A mirror whose repository git cannot open is damaged (a truncated HEAD or config, a removed objects folder).
+    if (r.code !== 0 && /not a git repository/i.test(r.stderr)) throw new Error(`the mirror does not open: ${lastLine(r.stderr)}`);
+    return r.code === 0;
+  };
   let fetchedObjects = 0;
   let before: number | null = null;
   if (!(await has())) {
-    // A mirror whose repository git cannot open is damaged (a truncated HEAD or config, a removed objects folder).
-    if (!created) await local(['rev-parse', '--git-dir'], 'the mirror does not open');
-    before = created ? 0 : await objectCount(path, env);
-    // The first fetch leaves file contents out (servers that cannot filter send everything, and git says so); later
-    // ones take each new commit whole: its changed files are what its build needs.
-    const fetch = async (what: string[]) => {
-      if (!created) return git(['--git-dir', path, 'fetch', '--no-tags', '--quiet', '--', spec.url, ...what]);
-      const r = await git(['--git-dir', path, 'fetch', '--no-tags', '--quiet', '--filter=blob:none', 'origin', ...what]);
-      await git(['--git-dir', path, 'config', '--unset', 'remote.origin.partialclonefilter']);
+    before = created ? 0 : await objectCount(path);
+    // A new mirror's first fetch takes the commit alone: no history, and no file of FIRST_FETCH_BLOB_LIMIT or more
+    // (a server that cannot filter sends them, and git says so). Later fetches take each new commit whole, down to
+    // what the mirror has: its changed files are what its build needs.
+    const fetch = async (what: string[], log: boolean) => {
+      const run = (args: string[]) => (log ? git(['--git-dir', path, ...args]) : runGit(['--git-dir', path, ...args], { env, timeoutMs: spec.timeoutMs, signal: spec.signal }));
+      if (!created) return run(['fetch', '--no-tags', '--quiet', '--', spec.url, ...what]);
+      let r = await run(['fetch', '--no-tags', '--quiet', '--depth=1', `--filter=blob:limit=${FIRST_FETCH_BLOB_LIMIT}`, 'origin', ...what]);
+      // A server may allow some filters and not this one: then the commit with all its files.
+      if (r.code !== 0 && /filter/i.test(r.stderr)) r = await run(['fetch', '--no-tags', '--quiet', '--depth=1', 'origin', ...what]);
+      await runGit(['--git-dir', path, 'config', '--unset', 'remote.origin.partialclonefilter'], { env, timeoutMs: 60_000 });
       return r;
     };
-    let fetched: GitRun | null = null;
-    if (spec.ref) fetched = await fetch([`+${spec.ref}:${spec.ref}`]);
-    let found = fetched !== null && fetched.code === 0 && (await has());
-    if (!found) {
-      // Build now by commit, or a branch that moved on: servers that allow it serve the commit itself.
-      const byCommit = await fetch([spec.commit]);
-      if (byCommit.code !== 0 && (fetched === null || fetched.code !== 0)) throw remote(fetched && fetched.code !== 0 ? fetched : byCommit, spec.url);
-      found = await has();
+    // The commit itself first: servers speaking protocol v2 serve any commit, and git then skips listing the refs
+    // (a round trip). A server that refuses it is asked for the branch or tag, which must still hold the commit.
+    const byCommit = await fetch([spec.ref ? `+${spec.commit}:${spec.ref}` : spec.commit], false);
+    if (byCommit.code !== 0) {
+      if (!isRefusedSha(byCommit.stderr) || !spec.ref) throw remote(byCommit, spec.url);
+      const byRef = await fetch([`+${spec.ref}:${spec.ref}`], true);
+      if (byRef.code !== 0) throw remote(byRef, spec.url);
+      if (!(await has()))
+        throw new RemoteProblem(
+          userFailure('RefNotFound', `commit ${spec.commit} is not on ${spec.url} (${spec.ref})`, 'the branch moved on, or the commit was force-pushed away; build the new commit or push again'),
+        );
     }
-    if (!found)
-      throw new RemoteProblem(
-        userFailure(
-          'RefNotFound',
-          `commit ${spec.commit} is not on ${spec.url}${spec.ref ? ` (${spec.ref})` : ''}`,
-          'the branch moved on, or the commit was force-pushed away; build the new commit or push again',
-        ),
-      );
   } else spec.onNote(`mirror: ${spec.commit.slice(0, 12)} is already in the mirror; nothing fetched`);
   // The files the build reads, as sparse-checkout patterns of the mirror (read by the checkout below only).
   const plan = spec.buildFiles ? sparsePlan(spec.buildFiles, await treeFacts(path, spec.commit, spec.buildFiles, env)) : { patterns: null, why: 'the whole tree' };
@@ -225,7 +227,7 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
   }
   if (before !== null) {
     // Counted after the checkout: the file contents it fetched are part of what this build took from the server.
-    fetchedObjects = Math.max(0, (await objectCount(path, env)) - before);
+    fetchedObjects = Math.max(0, (await objectCount(path)) - before);
     spec.onNote(`mirror: fetched ${fetchedObjects} new objects from ${spec.url}`);
   }
   const now = new Date();
@@ -280,10 +282,30 @@ function remote(run: GitRun, url: string): RemoteProblem {
   return new RemoteProblem(p.type === 'GitUnavailable' ? transientFailure(p.type, p.message, 'Kiln retries with backoff') : userFailure(p.type, p.message, p.hint));
 }
 
-async function objectCount(path: string, env: NodeJS.ProcessEnv): Promise<number> {
-  const r = await runGit(['--git-dir', path, 'count-objects', '-v'], { env, timeoutMs: 60_000 });
-  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? 0);
-  return field('count') + field('in-pack');
+/**
+ * The objects in a repository, as `git count-objects` counts them (loose ones, and each pack's), read in-process: two
+ * git processes less per build. A pack's count is the last entry of its index's fan-out table.
+ */
+export async function objectCount(path: string): Promise<number> {
+  const objects = join(path, 'objects');
+  let count = 0;
+  const dirs = (await fs.readdir(objects)).filter((d) => /^[0-9a-f]{2}$/.test(d));
+  const loose = await Promise.all(dirs.map(async (d) => (await fs.readdir(join(objects, d))).filter((f) => /^[0-9a-f]{38}([0-9a-f]{24})?$/.test(f)).length));
+  for (const n of loose) count += n;
+  const packs = (await fs.readdir(join(objects, 'pack')).catch(() => [] as string[])).filter((f) => f.endsWith('.idx'));
+  for (const idx of packs) {
+    const handle = await fs.open(join(objects, 'pack', idx), 'r');
+    try {
+      const head = Buffer.alloc(8 + 256 * 4);
+      await handle.read(head, 0, head.length, 0);
+      // Version 2 and later start with "\377tOc" and a version; version 1 starts with the table.
+      const table = head.readUInt32BE(0) === 0xff744f63 ? 8 : 0;
+      count += head.readUInt32BE(table + 255 * 4);
+    } finally {
+      await handle.close();
+    }
+  }
+  return count;
 }
 
 /**
