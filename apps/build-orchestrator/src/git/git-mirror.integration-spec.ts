@@ -122,7 +122,7 @@ describe('the mirror and its working trees', () => {
     releaseTree('build-e');
   }, 60_000);
 
-  it('fetches and writes only the files BuildKit will read: what .dockerignore excludes stays on the server until it is needed', async () => {
+  it('writes only the files BuildKit will read, and fetches large ones only when it reads them', async () => {
     const big = 'x'.repeat(200_000) + '\n';
     const head = commit({
       Dockerfile: 'FROM scratch\nCOPY . /\n',

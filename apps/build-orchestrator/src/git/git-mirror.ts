@@ -94,7 +94,15 @@ export async function checkoutFromMirror(spec: MirrorSpec): Promise<MirrorResult
   const previous = locks.get(path) ?? Promise.resolve();
   const tree = join(treesOf(path), String(leaseTree(path, spec.buildId)));
   const mine = previous.catch(() => undefined).then(() => withGitEnv(spec.url, spec.credentials, (env) => withRecovery(spec, path, tree, env)));
-  locks.set(path, mine);
+  // git's housekeeping (`maintenance run --auto`, which a fetch would run before it returns) once the build has its
+  // tree: the mirror's next operation waits for it, the build does not.
+  const settled = mine
+    .then(() => runGit(['--git-dir', path, 'maintenance', 'run', '--auto', '--quiet'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, GIT_CONFIG_NOSYSTEM: '1' }, timeoutMs: 30 * 60_000 }))
+    .catch(() => undefined);
+  locks.set(path, settled);
+  void settled.then(() => {
+    if (locks.get(path) === settled) locks.delete(path);
+  });
   try {
     const result = await mine;
     await evictOverBudget(spec.mirrorDir, spec.budgetBytes, path, spec.onNote).catch(() => undefined);
@@ -102,8 +110,6 @@ export async function checkoutFromMirror(spec: MirrorSpec): Promise<MirrorResult
   } catch (err) {
     releaseTree(spec.buildId);
     throw err;
-  } finally {
-    if (locks.get(path) === mine) locks.delete(path);
   }
 }
 
@@ -175,11 +181,11 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
     // what the mirror has: its changed files are what its build needs.
     const fetch = async (what: string[], log: boolean) => {
       const run = (args: string[]) => (log ? git(['--git-dir', path, ...args]) : runGit(['--git-dir', path, ...args], { env, timeoutMs: spec.timeoutMs, signal: spec.signal }));
-      if (!created) return run(['fetch', '--no-tags', '--quiet', '--', spec.url, ...what]);
-      let r = await run(['fetch', '--no-tags', '--quiet', '--depth=1', `--filter=blob:limit=${FIRST_FETCH_BLOB_LIMIT}`, 'origin', ...what]);
+      if (!created) return run(['fetch', '--no-tags', '--quiet', '--no-auto-maintenance', '--', spec.url, ...what]);
+      let r = await run(['fetch', '--no-tags', '--quiet', '--no-auto-maintenance', '--depth=1', `--filter=blob:limit=${FIRST_FETCH_BLOB_LIMIT}`, 'origin', ...what]);
       // A server may allow some filters and not this one: then the commit with all its files.
-      if (r.code !== 0 && /filter/i.test(r.stderr)) r = await run(['fetch', '--no-tags', '--quiet', '--depth=1', 'origin', ...what]);
-      await runGit(['--git-dir', path, 'config', '--unset', 'remote.origin.partialclonefilter'], { env, timeoutMs: 60_000 });
+      if (r.code !== 0 && /filter/i.test(r.stderr)) r = await run(['fetch', '--no-tags', '--quiet', '--no-auto-maintenance', '--depth=1', 'origin', ...what]);
+      // git remembers the filter for `origin`; later fetches name the URL, so they take whole commits.
       return r;
     };
     // The commit itself first: servers speaking protocol v2 serve any commit, and git then skips listing the refs
