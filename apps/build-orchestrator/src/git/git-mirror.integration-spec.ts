@@ -172,6 +172,42 @@ describe('the mirror and its working trees', () => {
     releaseTree('build-s4');
   }, 60_000);
 
+  it('asks a server that refuses bare commits for the branch instead, and says when the branch no longer holds the commit', async () => {
+    // A server that serves only what it advertises (protocol v0 without uploadpack.allow*SHA1InWant), and a commit
+    // that is not a branch tip: the bare-commit fetch is refused, the branch holds it.
+    const bare = join(root, 'repos', 'acme', 'strict.git');
+    mkdirSync(bare, { recursive: true });
+    git(bare, 'init', '-q', '--bare', '-b', 'main');
+    const strictWork = join(root, 'strict-work');
+    git(root, 'clone', '-q', bare, strictWork);
+    const commitThere = (name: string) => {
+      writeFileSync(join(strictWork, name), `${name}\n`);
+      git(strictWork, 'add', name);
+      git(strictWork, 'commit', '-q', '-m', name);
+      return git(strictWork, 'rev-parse', 'HEAD');
+    };
+    const older = commitThere('one.txt');
+    commitThere('two.txt');
+    git(strictWork, 'push', '-q', 'origin', 'HEAD:refs/heads/main');
+    const home = mkdtempSync(join(tmpdir(), 'kiln-mirror-home-'));
+    writeFileSync(join(home, '.gitconfig'), '[protocol]\n\tversion = 0\n');
+    const realHome = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const strict = (buildId: string, commitId: string) => ({ ...spec(buildId, commitId), url: url.replace('/app.git', '/strict.git'), mirrorDir: join(root, 'strict-mirrors') });
+      const built = await checkoutFromMirror(strict('build-v0', older));
+      expect(readFileSync(join(built.dir, 'one.txt'), 'utf8')).toBe('one.txt\n');
+      expect(existsSync(join(built.dir, 'two.txt'))).toBe(false);
+      releaseTree('build-v0');
+      // Force-pushed away: neither the commit nor the branch has it.
+      const gone = 'e'.repeat(40);
+      await expect(checkoutFromMirror(strict('build-v0-gone', gone))).rejects.toThrow(`commit ${gone} is not on`);
+    } finally {
+      process.env.HOME = realHome;
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('gives the tree back when the checkout fails', async () => {
     await expect(checkoutFromMirror(spec('build-f', 'f'.repeat(40)))).rejects.toThrow(/is not on/);
     expect(releaseTree('build-f')).toBe(false);

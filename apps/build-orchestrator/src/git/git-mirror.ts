@@ -179,21 +179,23 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
     // A new mirror's first fetch takes the commit alone: no history, and no file of FIRST_FETCH_BLOB_LIMIT or more
     // (a server that cannot filter sends them, and git says so). Later fetches take each new commit whole, down to
     // what the mirror has: its changed files are what its build needs.
-    const fetch = async (what: string[], log: boolean) => {
-      const run = (args: string[]) => (log ? git(['--git-dir', path, ...args]) : runGit(['--git-dir', path, ...args], { env, timeoutMs: spec.timeoutMs, signal: spec.signal }));
+    const fetch = async (what: string[], o: { log: boolean; commitAlone: boolean }) => {
+      const run = (args: string[]) => (o.log ? git(['--git-dir', path, ...args]) : runGit(['--git-dir', path, ...args], { env, timeoutMs: spec.timeoutMs, signal: spec.signal }));
       if (!created) return run(['fetch', '--no-tags', '--quiet', '--no-auto-maintenance', '--', spec.url, ...what]);
-      let r = await run(['fetch', '--no-tags', '--quiet', '--no-auto-maintenance', '--depth=1', `--filter=blob:limit=${FIRST_FETCH_BLOB_LIMIT}`, 'origin', ...what]);
+      const depth = o.commitAlone ? ['--depth=1'] : [];
+      let r = await run(['fetch', '--no-tags', '--quiet', '--no-auto-maintenance', ...depth, `--filter=blob:limit=${FIRST_FETCH_BLOB_LIMIT}`, 'origin', ...what]);
       // A server may allow some filters and not this one: then the commit with all its files.
-      if (r.code !== 0 && /filter/i.test(r.stderr)) r = await run(['fetch', '--no-tags', '--quiet', '--no-auto-maintenance', '--depth=1', 'origin', ...what]);
+      if (r.code !== 0 && /filter/i.test(r.stderr)) r = await run(['fetch', '--no-tags', '--quiet', '--no-auto-maintenance', ...depth, 'origin', ...what]);
       // git remembers the filter for `origin`; later fetches name the URL, so they take whole commits.
       return r;
     };
     // The commit itself first: servers speaking protocol v2 serve any commit, and git then skips listing the refs
-    // (a round trip). A server that refuses it is asked for the branch or tag, which must still hold the commit.
-    const byCommit = await fetch([spec.ref ? `+${spec.commit}:${spec.ref}` : spec.commit], false);
+    // (a round trip). A server that refuses it is asked for the branch or tag, which must still hold the commit
+    // somewhere in its history (so that fetch is not a shallow one).
+    const byCommit = await fetch([spec.ref ? `+${spec.commit}:${spec.ref}` : spec.commit], { log: false, commitAlone: true });
     if (byCommit.code !== 0) {
       if (!isRefusedSha(byCommit.stderr) || !spec.ref) throw remote(byCommit, spec.url);
-      const byRef = await fetch([`+${spec.ref}:${spec.ref}`], true);
+      const byRef = await fetch([`+${spec.ref}:${spec.ref}`], { log: true, commitAlone: false });
       if (byRef.code !== 0) throw remote(byRef, spec.url);
       if (!(await has()))
         throw new RemoteProblem(
