@@ -101,7 +101,9 @@ describe('the web console, in a real browser against the real stack', () => {
     await shot('repository');
 
     // A real push and its webhook: the build appears and its log streams live until it succeeds.
-    const rule = (await api.ok<{ items: Array<{ id: string }> }>('GET', `/api/v1/namespaces/${ns}/repositories/${repoName}/build-rules`)).items[0];
+    const rule = (await api.ok<{ items: Array<{ id: string; sourceId: string; repository: string }> }>('GET', `/api/v1/namespaces/${ns}/repositories/${repoName}/build-rules`)).items[0];
+    // The source picked in the dialog, not the first of the list (the dialog once replaced a quick pick with it).
+    expect({ sourceId: rule.sourceId, repository: rule.repository }).toEqual({ sourceId: s.source.id, repository: s.repo.fullName });
     const { commit, eventId } = await s.pushAndDeliver('refs/heads/main');
     await page.getByRole('link', { name: 'Builds of this rule' }).click();
     // The push's build appears once rules-service has evaluated it and started it (allow for a loaded machine). When

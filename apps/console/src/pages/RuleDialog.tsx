@@ -31,9 +31,12 @@ export function RuleDialog({ session, namespace, repository, rule, onClose }: { 
   const [buildArgs, setBuildArgs] = useState<Array<{ name: string; value?: string; secret: boolean }>>(rule?.buildArgs.map((a) => ({ ...a })) ?? []);
   const save = useAction();
 
+  // The first source until the user picks one. From the current state, not this render's: the effect runs after the
+  // list is painted, and a source picked in between must not be replaced by the first one.
   useEffect(() => {
-    if (!sourceId && sources.data?.[0]) setSourceId(sources.data[0].id);
-  }, [sources.data, sourceId]);
+    const first = sources.data?.[0]?.id;
+    if (first) setSourceId((current) => current || first);
+  }, [sources.data]);
   const repos = useLoad(
     async () => (sourceId ? ok(await session.client.GET('/api/v1/sources/{id}/repositories', { params: { path: { id: sourceId }, query: { limit: 100 } } })).items : []),
     [sourceId],
