@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { advertisedRefs } from './git-refs-http';
 import { launcher } from './launcher';
 
 export interface GitCredentials {
@@ -139,8 +140,13 @@ export function lastLine(text: string): string {
   return lines[lines.length - 1] ?? 'no output';
 }
 
-/** `git ls-remote` for one ref: the commit it points at (peeled for annotated tags), or null when absent. */
+/**
+ * The commit one ref points at (peeled for annotated tags), or null when absent: read from the server's ref
+ * advertisement in-process where it can be (`advertisedRefs`), else by `git ls-remote`.
+ */
 export async function resolveRemoteRef(url: string, ref: string, creds: GitCredentials, timeoutMs = 30_000): Promise<string | null> {
+  const advertised = await advertisedRefs(url, creds, timeoutMs);
+  if (advertised) return advertised.get(`${ref}^{}`) ?? advertised.get(ref) ?? null;
   const run = await withGitEnv(url, creds, (env) => runGit(['ls-remote', '--', url, ref, `${ref}^{}`], { env, timeoutMs }));
   if (run.code !== 0) {
     const problem = classifyGitError(run.stderr, url);
