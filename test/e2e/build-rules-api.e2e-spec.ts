@@ -1,4 +1,6 @@
 import { createKilnClient } from '@kiln/api-client';
+import { buildStatusV1 } from '@kiln/contracts';
+import { EventBus, JsonLogger } from '@kiln/platform';
 import { Api } from './support/api';
 import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';
@@ -286,6 +288,22 @@ describe('build rules and builds through the REST API', () => {
       await s.finished(rule.id, (b) => b.commit === c2.sha);
       // The push made while auto-trigger was off built nothing: only the manual build has c1.
       expect((await s.builds(rule.id)).filter((b) => b.commit === c1.sha).map((b) => b.trigger.kind)).toEqual(['manual']);
+    });
+
+    it('a build started now can be read at once, even while log-service is behind on build events', async () => {
+      // A backlog of harmless reports (they change nothing) ahead of the new build's queued event on the stream.
+      const earlier = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
+      const bus = await EventBus.connect(stack.natsAdmin, 'build-rules-e2e', new JsonLogger('e2e', 'error'));
+      try {
+        for (let i = 0; i < 8; i++) await Promise.all(Array.from({ length: 250 }, () => bus.publish(buildStatusV1, { buildId: earlier.buildId, at: new Date().toISOString() })));
+        const now = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
+        const read = await api.call<{ id: string; status: string; trigger: { kind: string } }>('GET', `/api/v1/builds/${now.buildId}`);
+        expect(read.status).toBe(200);
+        expect(read.body).toMatchObject({ id: now.buildId, trigger: { kind: 'manual' } });
+        for (const id of [earlier.buildId, now.buildId]) expect(await s.finished(rule.id, (b) => b.id === id)).toMatchObject({ status: 'succeeded' });
+      } finally {
+        await bus.close();
+      }
     });
 
     it('builds now by tag and by commit, and answers 422 for a ref the source does not have', async () => {

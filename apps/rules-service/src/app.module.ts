@@ -28,7 +28,7 @@ export class RulesAppModule {
   static forConfig(config: RulesConfig, logger: JsonLogger) {
     @Module({
       imports: [
-        PlatformModule.forRoot({ service: 'rules-service', config, logger, events: true }),
+        PlatformModule.forRoot({ service: 'rules-service', config, logger, events: true, rpcClient: true }),
         TypeOrmModule.forRootAsync({
           useFactory: () => dataSourceOptions(config.KILN_DATABASE_URL, rulesDatabase),
           dataSourceFactory: (options) => openDatabase(options ?? dataSourceOptions(config.KILN_DATABASE_URL, rulesDatabase), rulesDatabase.schema),

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { buildsDelete, buildsGet, buildsList, logsList, logsRetentionRun, logsSearch, RequestOf } from '@kiln/contracts';
+import { buildsDelete, buildsGet, buildsRecordQueued, buildsList, logsList, logsRetentionRun, logsSearch, RequestOf } from '@kiln/contracts';
 import { Handles } from '@kiln/platform';
 import { RetentionService } from '../retention/retention.service';
 import { LogsService } from '../logs/logs.service';
@@ -37,6 +37,12 @@ export class BuildsController {
   @Handles(logsList)
   lines(@Payload() q: RequestOf<typeof logsList>) {
     return this.logs.list(q);
+  }
+
+  @Handles(buildsRecordQueued)
+  async recordQueued(@Payload() report: RequestOf<typeof buildsRecordQueued>) {
+    await this.builds.applyStatus(report);
+    return { recorded: true as const };
   }
 
   @Handles(buildsDelete)

@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { cloneUrlFor, NotFoundError, parseRef, ValidationError } from '@kiln/domain';
-import { BUILD_WORKFLOW, BuildDescriptor, BuildInput, buildStatusV1, BuildTriggerInfo, SEARCH_ATTRIBUTES, SUPERSEDE_SIGNAL, SupersedeRequest } from '@kiln/contracts';
-import { EventBus, JsonLogger, KILN_CONFIG } from '@kiln/platform';
+import { BUILD_WORKFLOW, BuildDescriptor, BuildInput, buildsRecordQueued, buildStatusV1, RequestOf, BuildTriggerInfo, SEARCH_ATTRIBUTES, SUPERSEDE_SIGNAL, SupersedeRequest } from '@kiln/contracts';
+import { ClientProxy } from '@nestjs/microservices';
+import { callRpc, EventBus, JsonLogger, KILN_CONFIG, NATS_CLIENT } from '@kiln/platform';
 import { RulesConfig } from '../config';
 import { TEMPORAL_CLIENT } from '../crypto/tokens';
 import { BuildRuleEntity } from '../rules/build-rule.entity';
@@ -51,6 +52,7 @@ export class BuildStarter {
     private readonly logger: JsonLogger,
     private readonly bus: EventBus,
     private readonly registries: RegistriesService,
+    @Inject(NATS_CLIENT) private readonly rpc: ClientProxy,
   ) {}
 
   async cancel(workflowId: string): Promise<{ cancelRequested: true }> {
@@ -95,6 +97,15 @@ export class BuildStarter {
     return { registry: target.host, registryInsecure: target.insecure, registryIds };
   }
 
+  /** Best effort: when log-service does not answer in time, its consumer of the event writes the record. */
+  private async recordNow(report: RequestOf<typeof buildsRecordQueued>): Promise<void> {
+    try {
+      await callRpc(this.rpc, buildsRecordQueued, report, 2_000);
+    } catch (err) {
+      this.logger.warn({ msg: 'build record not written at once; log-service writes it from the event', buildId: report.buildId, err: String(err) }, 'BuildStarter');
+    }
+  }
+
   async start(b: StartBuild): Promise<StartedWorkflow> {
     const parsed = parseRef(b.ref);
     const imageRepository = `${b.rule.namespace}/${b.rule.imageRepository}`;
@@ -136,11 +147,15 @@ export class BuildStarter {
     // before the workflow starts: the id the caller gets back can be read at once. A push's build has a deterministic
     // id that may have run already; its record is written once the workflow is known to be new (or still running),
     // so a refused start leaves no record behind (the worker's first report carries the descriptor too).
-    const queued = () => this.bus.publish(buildStatusV1, { buildId: b.buildId, at: new Date().toISOString(), status: 'queued', descriptor }, { msgId: `${b.buildId}:queued` });
+    const report = { buildId: b.buildId, at: new Date().toISOString(), status: 'queued' as const, descriptor };
+    const queued = () => this.bus.publish(buildStatusV1, report, { msgId: `${b.buildId}:queued` });
+    // The event is the durable way in; log-service is also asked to write the record now (beside the workflow's start),
+    // since it consumes the event a moment later: without this, a caller reading the build at once could get a 404.
     if (b.trigger.kind !== 'push') await queued();
+    const recorded = b.trigger.kind !== 'push' ? this.recordNow(report) : Promise.resolve();
     let handle: Awaited<ReturnType<Client['workflow']['start']>>;
     try {
-      handle = await this.temporal.workflow.start(BUILD_WORKFLOW, {
+      const starting = this.temporal.workflow.start(BUILD_WORKFLOW, {
         taskQueue: this.config.KILN_TASK_QUEUE,
         workflowId: b.workflowId,
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
@@ -155,6 +170,7 @@ export class BuildStarter {
           { key: keys.triggerKind, value: b.trigger.kind },
         ],
       });
+      [handle] = await Promise.all([starting, recorded]);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       this.logger.log({ msg: 'build already ran; not started again', buildId: b.buildId, workflowId: b.workflowId }, 'BuildStarter');

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { byId, defineBytesRpc, defineRpc, deletedSchema, instant, noArgs, pageOf, pageQuery } from './define';
 import type { Page } from './define';
 import { pageParams, queryBool, queryInt } from './http';
-import { buildFailureSchema, buildInstructionSchema, buildTriggerSchema, LOG_STREAMS, platformImageSchema, STEP_NAMES, STEP_STATUSES } from './builds.v1';
+import { buildDescriptorSchema, buildFailureSchema, buildInstructionSchema, buildStatusV1Schema, buildTriggerSchema, LOG_STREAMS, platformImageSchema, STEP_NAMES, STEP_STATUSES } from './builds.v1';
 
 // Builds and logs (log-service)
 export const buildStepViewSchema = z.object({
@@ -117,6 +117,14 @@ export const logsList = defineRpc('logs.lines.list.v1', logsQuerySchema).returns
 /** The same page as `logsList`, answered as the JSON bytes the gateway sends on (the log reader's hot path). */
 export const logsPage = defineBytesRpc<LogsQuery, Page<LogLineView>>('logs.lines.page.v1');
 export const buildsDelete = defineRpc('logs.builds.delete.v1', byId).returns(deletedSchema);
+/**
+ * Record a build started by request as queued, now: the same report as its `build.status.v1` event (which stays the
+ * durable way in), written before rules-service answers, so that the caller can read the build at once.
+ */
+export const buildsRecordQueued = defineRpc(
+  'logs.builds.record-queued.v1',
+  buildStatusV1Schema.pick({ buildId: true, at: true }).extend({ status: z.literal('queued'), descriptor: buildDescriptorSchema }),
+).returns(z.object({ recorded: z.literal(true) }));
 
 // Query parameters of the REST API's reads, parsed by the gateway into the requests above.
 export const buildsListParamsSchema = z.object({
