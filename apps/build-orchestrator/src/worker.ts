@@ -4,7 +4,7 @@ import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLo
 import { promises as fs } from 'node:fs';
 import { cloneTaskQueue, registriesCredentials, rulesBuildSecrets, SEARCH_ATTRIBUTES, sourcesCredentials } from '@kiln/contracts';
 import { temporal } from '@temporalio/proto';
-import { callRpc, EventBus, freePort, HostPolicy, JsonLogger, KILN_CONFIG, Metrics, METRICS, NATS_CLIENT, temporalConnectionOptions } from '@kiln/platform';
+import { callRpc, EventBus, freePort, HostPolicy, JsonLogger, KILN_CONFIG, launcher, Metrics, METRICS, NATS_CLIENT, temporalConnectionOptions } from '@kiln/platform';
 import { createBuildActivities } from './activities/build-activities';
 import { OrchestratorConfig } from './config';
 import { BuildSlots } from './slots/build-slots';
@@ -44,6 +44,8 @@ export class BuildWorkers implements OnApplicationBootstrap, BeforeApplicationSh
       return res.ok ? res.text() : '';
     });
     await fs.mkdir(this.config.KILN_WORK_DIR, { recursive: true });
+    // git and buildctl run from the process launcher: started now, the first build does not wait for it.
+    launcher.warm();
     this.connection = await NativeConnection.connect(temporalConnectionOptions(this.config));
     await registerSearchAttributes(this.connection, this.config.KILN_TEMPORAL_NAMESPACE, this.logger);
     const activities = createBuildActivities({

@@ -36,6 +36,15 @@ describe('Launcher: child processes run from a small helper process', () => {
     expect(r).toMatchObject({ code: null, signal: 'SIGTERM' });
   });
 
+  it('starts its helper when warmed, and runs the commands that follow from it', async () => {
+    const warmed = new Launcher();
+    const pid = warmed.warm();
+    expect(pid).toEqual(expect.any(Number));
+    expect(warmed.warm()).toBe(pid);
+    const r = await outcome(warmed.spawn('sh', ['-c', 'echo $PPID']));
+    expect(Number(r.out.toString())).toBe(pid);
+  });
+
   it('reports a command that cannot be run as an error, then closes', async () => {
     const r = await outcome(launcher.spawn('/nonexistent/kiln-no-such-command', []));
     expect(r.error).toBe('ENOENT');

@@ -75,6 +75,14 @@ export class Launcher {
     return p;
   }
 
+  /**
+   * Starts the helper now, off the path of the first command (a Node process takes 100-150 ms to start here):
+   * a build worker calls it at start-up. Answers the helper's pid.
+   */
+  warm(): number | undefined {
+    return this.ensure().pid;
+  }
+
   private ensure(): ChildProcess {
     if (this.helper?.connected) return this.helper;
     if (!HELPER) throw new Error('the process launcher is not compiled (dist/libs/shared/platform/src/launcher-process.js): run `scripts/kiln build`');
