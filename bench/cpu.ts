@@ -62,3 +62,29 @@ export function cpuSince(before: Map<string, number>, after: Map<string, number>
 export function addCpu(total: Map<string, number>, more: Map<string, number>): void {
   for (const [part, s] of more) total.set(part, (total.get(part) ?? 0) + s);
 }
+
+/** The machine's CPU time so far, busy and all, in clock ticks (the `cpu` line of /proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  // idle and iowait are the time nothing ran.
+  return { busy: total - fields[3] - fields[4], total };
+}
+
+/**
+ * Waits until the machine is quiet: less than `threshold` of its CPUs busy over a 500 ms window (the settling of
+ * what a case just did: a daemon stopped, a folder removed, an app started and compiling its code), at most `maxMs`.
+ * Answers how long it waited.
+ */
+export async function machineQuiet(threshold = 0.2, maxMs = 15_000): Promise<number> {
+  const start = Date.now();
+  let before = machineTicks();
+  while (Date.now() - start < maxMs) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = machineTicks();
+    const busy = (now.busy - before.busy) / Math.max(1, now.total - before.total);
+    before = now;
+    if (busy < threshold) break;
+  }
+  return Date.now() - start;
+}

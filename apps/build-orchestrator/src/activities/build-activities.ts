@@ -73,9 +73,7 @@ export function createBuildActivities(deps: BuildActivityDeps) {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     // Every credential Kiln knows for this build is replaced by *** before a line leaves the worker.
-    const creds = await read.credentials();
-    const secrets = await read.secrets();
-    const registries = await read.registries();
+    const [creds, secrets, registries] = await Promise.all([read.credentials(), read.secrets(), read.registries()]);
     const log = new StepLog(deps.bus, buildId, name, attempt, new Redactor([creds.secret, ...Object.values(secrets), ...registries.map((r) => r.password)], [creds.username]));
     await publishStatus(deps.bus, { buildId, step: { name, status: 'running', attempt } });
     const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
