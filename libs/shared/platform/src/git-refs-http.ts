@@ -2,6 +2,8 @@ import type { GitCredentials } from './git';
 
 /** Proxies git would use and Node's fetch would not: with one set, git is asked instead. */
 const PROXY_VARIABLES = ['http_proxy', 'https_proxy', 'all_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY'];
+/** A server this slow is left to git (with the caller's whole timeout), whose error then says what went wrong. */
+const FAST_PATH_TIMEOUT_MS = 10_000;
 /** An advertisement larger than this (tens of thousands of refs) is left to git. */
 const MAX_ADVERTISEMENT_BYTES = 16 * 1024 * 1024;
 
@@ -28,7 +30,7 @@ export async function advertisedRefs(url: string, creds: GitCredentials, timeout
   const endpoint = `${url.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`;
   let body: Buffer;
   try {
-    const res = await fetch(endpoint, { headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(endpoint, { headers, redirect: 'manual', signal: AbortSignal.timeout(Math.min(timeoutMs, FAST_PATH_TIMEOUT_MS)) });
     const type = res.headers.get('content-type') ?? '';
     const length = Number(res.headers.get('content-length') ?? 0);
     if (res.status !== 200 || !type.startsWith('application/x-git-upload-pack-advertisement') || length > MAX_ADVERTISEMENT_BYTES) {
