@@ -272,9 +272,19 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
     const { buildId } = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${rule.id}/builds`, { branch: 'main' });
     await expectEventually(async () => expect((await allLines(buildId)).some((l) => l.text === 'pg-line 20')).toBe(true), 60_000, 100);
     const version = readdirSync('/etc/postgresql').sort().pop() ?? '';
-    execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'stop', '-m', 'fast'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 3000)); // lines keep arriving in JetStream meanwhile
-    execFileSync('bash', [join(ROOT, 'scripts', 'kiln'), 'postgres'], { stdio: 'ignore' });
+    const bus = await EventBus.connect(stack.natsAdmin, 'logs-pg-restart', new JsonLogger('test', 'error'));
+    try {
+      const jsm = await bus.nc.jetstreamManager();
+      const subject = buildLogSubject(buildId);
+      const chunks = async () => (await jsm.streams.info(buildLogV1.stream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
+      execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'stop', '-m', 'fast'], { stdio: 'ignore' });
+      // The build's lines keep arriving in JetStream while the database is down: a few chunks of them, then it comes back.
+      const atStop = await chunks();
+      await expectEventually(async () => expect(await chunks()).toBeGreaterThanOrEqual(atStop + 3), 30_000, 100);
+    } finally {
+      execFileSync('bash', [join(ROOT, 'scripts', 'kiln'), 'postgres'], { stdio: 'ignore' });
+      await bus.close();
+    }
     const b = await expectEventually(
       async () => {
         const d = await api.ok<{ status: string }>('GET', `/api/v1/builds/${buildId}`);
