@@ -1,4 +1,5 @@
 import type { GitCredentials } from './git';
+import { gitBasicAuthorization } from './git-auth';
 
 /** Proxies git would use and Node's fetch would not: with one set, git is asked instead. */
 const PROXY_VARIABLES = ['http_proxy', 'https_proxy', 'all_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY'];
@@ -26,7 +27,8 @@ export async function advertisedRefs(url: string, creds: GitCredentials, timeout
   if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password || parsed.search || parsed.hash) return null;
   if (PROXY_VARIABLES.some((name) => process.env[name])) return null;
   const headers: Record<string, string> = { Accept: 'application/x-git-upload-pack-advertisement', 'User-Agent': 'git/kiln', Pragma: 'no-cache' };
-  if (creds.secret) headers.Authorization = `Basic ${Buffer.from(`${creds.username ?? 'x-access-token'}:${creds.secret}`).toString('base64')}`;
+  const authorization = gitBasicAuthorization(creds);
+  if (authorization) headers.Authorization = authorization;
   const endpoint = `${url.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`;
   let body: Buffer;
   try {

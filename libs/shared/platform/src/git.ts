@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gitBasicAuthorization } from './git-auth';
 import { advertisedRefs } from './git-refs-http';
 import { launcher } from './launcher';
 
@@ -39,11 +40,9 @@ export function gitEnv(url: string, creds: GitCredentials, ssh?: { keyFile: stri
     ['credential.helper', ''],
     ['core.hooksPath', '/dev/null'],
   ];
-  if (creds.secret && /^https?:/i.test(url)) {
-    const basic = Buffer.from(`${creds.username ?? 'x-access-token'}:${creds.secret}`).toString('base64');
-    // Scoped to the source's own host: a submodule elsewhere never sees the credentials.
-    config.push([`http.${new URL(url).origin}/.extraHeader`, `Authorization: Basic ${basic}`]);
-  }
+  const authorization = gitBasicAuthorization(creds);
+  // Scoped to the source's own host: a submodule elsewhere never sees the credentials.
+  if (authorization && /^https?:/i.test(url)) config.push([`http.${new URL(url).origin}/.extraHeader`, `Authorization: ${authorization}`]);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
