@@ -1,8 +1,9 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
 export type Role = 'read' | 'write' | 'admin';
 
 @Entity({ schema: 'gateway', name: 'api_tokens' })
+@Check('api_tokens_role_check', `role IN ('read','write','admin')`)
 export class ApiTokenEntity {
   @PrimaryColumn('uuid') id!: string;
   @Column('text') name!: string;

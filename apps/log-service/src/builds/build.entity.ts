@@ -1,8 +1,15 @@
 import type { BuildStatus, RefType } from '@kiln/domain';
 import type { BuildFailure, BuildTriggerInfo, BuildInstruction, PlatformImage, StepName, StepStatus } from '@kiln/contracts';
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, ForeignKey, Index, PrimaryColumn } from 'typeorm';
 
 @Entity({ schema: 'logs', name: 'builds' })
+@Check('builds_status_check', `status IN ('queued','running','succeeded','failed','cancelled')`)
+// Lists page newest first (created_at DESC, id DESC), by rule, by image repository or all.
+@Index('builds_rule_created', ['ruleId', 'createdAt', 'id'])
+@Index('builds_created', ['createdAt', 'id'])
+@Index('builds_image_created', ['imageRepository', 'createdAt', 'id'])
+// On (trigger->>'rebuildOf', created_at) where the build is a rebuild: an expression index, made by its migration.
+@Index('builds_rebuild_of', { synchronize: false })
 export class BuildEntity {
   @PrimaryColumn('uuid') id!: string;
   @Column('uuid', { name: 'rule_id' }) ruleId!: string;
@@ -30,7 +37,9 @@ export class BuildEntity {
 
 @Entity({ schema: 'logs', name: 'build_steps' })
 export class BuildStepEntity {
-  @PrimaryColumn('uuid', { name: 'build_id' }) buildId!: string;
+  @PrimaryColumn('uuid', { name: 'build_id' })
+  @ForeignKey(() => BuildEntity, { name: 'build_steps_build_id_fkey', onDelete: 'CASCADE' })
+  buildId!: string;
   @PrimaryColumn('text') name!: StepName;
   @PrimaryColumn('int') attempt!: number;
   @Column('text') status!: StepStatus;

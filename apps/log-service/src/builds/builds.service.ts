@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { BUILD_STATUSES, BuildStatus, ConflictError, isTerminal, NotFoundError, ValidationError } from '@kiln/domain';
 import type { BuildStatusV1, BuildsQuery, BuildTriggerInfo, BuildView, Page } from '@kiln/contracts';
 import { BuildEntity, BuildStepEntity } from './build.entity';
+import { BuildLogLineEntity } from '../logs/log-line.entity';
 
 const TRIGGER_KINDS: string[] = ['push', 'manual', 'rebuild'] satisfies BuildTriggerInfo['kind'][];
 
@@ -148,7 +149,7 @@ export class BuildsService {
       const build = z.string().uuid().safeParse(id).success ? await tx.findOne(BuildEntity, { where: { id }, lock: { mode: 'pessimistic_write' } }) : null;
       if (!build) throw new NotFoundError('build', id);
       if (!isTerminal(build.status)) throw new ConflictError(`build ${id} is ${build.status}; cancel it or wait for it to finish before deleting it`);
-      await tx.query('DELETE FROM logs.build_log_lines WHERE build_id = $1', [id]);
+      await tx.delete(BuildLogLineEntity, { buildId: id });
       await tx.delete(BuildEntity, { id });
     });
     return { deleted: true };

@@ -1,9 +1,12 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, ForeignKey, PrimaryColumn } from 'typeorm';
+import { CodeSourceEntity } from '../sources/code-source.entity';
 
 /** Kiln's webhook on a repository of a source, registered through the host's API: one per (source, repository). */
 @Entity({ schema: 'rules', name: 'registered_webhooks' })
 export class RegisteredWebhookEntity {
-  @PrimaryColumn('uuid', { name: 'source_id' }) sourceId!: string;
+  @PrimaryColumn('uuid', { name: 'source_id' })
+  @ForeignKey(() => CodeSourceEntity, { name: 'registered_webhooks_source_id_fkey', onDelete: 'RESTRICT' })
+  sourceId!: string;
   @PrimaryColumn('text', { name: 'repository_key' }) repositoryKey!: string;
   @Column('text') repository!: string;
   @Column('text', { name: 'hook_id' }) hookId!: string;
@@ -18,6 +21,8 @@ export class OAuthStateEntity {
   @Column('text') name!: string;
   @Column('text', { name: 'base_url', nullable: true }) baseUrl!: string | null;
   @Column('text', { name: 'api_url', nullable: true }) apiUrl!: string | null;
-  @Column('uuid', { name: 'source_id', nullable: true }) sourceId!: string | null;
+  @Column('uuid', { name: 'source_id', nullable: true })
+  @ForeignKey(() => CodeSourceEntity, { name: 'oauth_states_source_id_fkey', onDelete: 'CASCADE' })
+  sourceId!: string | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
 }

@@ -8,7 +8,7 @@ export class RegistryEntity {
   @Column('text') host!: string;
   @Column('text') username!: string;
   @Column('text', { name: 'password_sealed' }) passwordSealed!: string;
-  @Column('boolean') insecure!: boolean;
+  @Column('boolean', { default: false }) insecure!: boolean;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

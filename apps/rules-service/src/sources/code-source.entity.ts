@@ -1,7 +1,9 @@
 import type { Provider } from '@kiln/domain';
-import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 @Entity({ schema: 'rules', name: 'code_sources' })
+@Check('code_sources_provider_check', `provider IN ('github','gitlab','gitee','coding','git')`)
+@Check('code_sources_status_check', `status IN ('ok','unauthorized')`)
 export class CodeSourceEntity {
   @PrimaryColumn('uuid') id!: string;
   @Column('text') provider!: Provider;
