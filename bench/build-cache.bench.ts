@@ -9,7 +9,7 @@ import { githubPush } from '@kiln/testing';
 import { Api } from '../test/e2e/support/api';
 import { GitFixture, GitRepo } from '../test/e2e/support/git-fixture';
 import { services, startStack } from '../test/e2e/support/stack';
-import { Buildkitd, startBuildkitd, workflowEnded } from '../test/e2e/support/builds';
+import { buildctlBuildArgs, Buildkitd, startBuildkitd, workflowEnded } from '../test/e2e/support/builds';
 import { machineQuiet } from './cpu';
 
 /**
@@ -165,24 +165,10 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       await run('git', ['clone', '--quiet', repo.url, dir]);
       const cloned = performance.now();
-      const progress = await run(
-        services.buildctl,
-        [
-          '--addr',
-          address,
-          'build',
-          '--progress=plain',
-          '--frontend',
-          'dockerfile.v0',
-          '--local',
-          `context=${dir}`,
-          '--local',
-          `dockerfile=${dir}`,
-          '--output',
-          `type=image,name=${services.registry}/bench/script:run${n},push=true,registry.insecure=true`,
-        ],
-        { ...process.env, DOCKER_CONFIG: dirname(services.registryAuthFile) },
-      );
+      const progress = await run(services.buildctl, buildctlBuildArgs(address, dir, `${services.registry}/bench/script:run${n}`), {
+        ...process.env,
+        DOCKER_CONFIG: dirname(services.registryAuthFile),
+      });
       const ms = performance.now() - t0;
       lastScript = `clone ${((cloned - t0) / 1000).toFixed(2)} s, buildctl ${((ms - cloned + t0) / 1000).toFixed(2)} s\n${progress}`;
       rmSync(dir, { recursive: true, force: true });

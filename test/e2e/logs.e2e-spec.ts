@@ -65,6 +65,15 @@ async function readSse(url: string, token: string, lastEventId: string | null, s
   return events;
 }
 
+/** What the database holds of a build: its record (0 or 1), its log lines and its step rows. */
+async function storedOf(pg: Client, id: string): Promise<{ b: number; l: number; s: number }> {
+  const { rows } = await pg.query(
+    'SELECT (SELECT count(*) FROM logs.builds WHERE id = $1)::int AS b, (SELECT count(*) FROM logs.build_log_lines WHERE build_id = $1)::int AS l, (SELECT count(*) FROM logs.build_steps WHERE build_id = $1)::int AS s',
+    [id],
+  );
+  return rows[0] as { b: number; l: number; s: number };
+}
+
 describe('build logs: live follow, queries and redaction', () => {
   let stack: Stack;
   let git: GitFixture;
@@ -345,13 +354,7 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
     await pg.connect();
     const bus = await EventBus.connect(stack.natsAdmin, 'logs-spec', new JsonLogger('test', 'error'));
     try {
-      const count = async (id: string) =>
-        (
-          await pg.query(
-            'SELECT (SELECT count(*) FROM logs.builds WHERE id = $1)::int AS b, (SELECT count(*) FROM logs.build_log_lines WHERE build_id = $1)::int AS l, (SELECT count(*) FROM logs.build_steps WHERE build_id = $1)::int AS s',
-            [id],
-          )
-        ).rows[0] as { b: number; l: number; s: number };
+      const count = (id: string) => storedOf(pg, id);
       const { rule } = await ruleWith('redeliver', 'FROM kiln/busybox:local\nRUN echo redelivered\n');
       const build = await buildNow(rule.id);
       const before = await allLines(build.id);
@@ -389,13 +392,7 @@ describe('log storage: a PostgreSQL restart, searches across builds, retention',
     const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
     await pg.connect();
     try {
-      const count = async (id: string) =>
-        (
-          await pg.query(
-            'SELECT (SELECT count(*) FROM logs.builds WHERE id = $1)::int AS b, (SELECT count(*) FROM logs.build_log_lines WHERE build_id = $1)::int AS l, (SELECT count(*) FROM logs.build_steps WHERE build_id = $1)::int AS s',
-            [id],
-          )
-        ).rows[0] as { b: number; l: number; s: number };
+      const count = (id: string) => storedOf(pg, id);
       const { rule: keep } = await ruleWith('keep2', 'FROM kiln/busybox:local\nRUN echo keep\n', { retention: { keepLast: 2 } });
       const k1 = await buildNow(keep.id);
       // With two builds the rule is within its policy: the job (every 2 s) keeps the first, lines and all.

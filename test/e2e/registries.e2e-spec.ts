@@ -6,7 +6,7 @@ import { Api } from './support/api';
 import { GitFixture } from './support/git-fixture';
 import { OwnRegistry, registryTags } from './support/registry';
 import { Scenario } from './support/scenario';
-import { buildNow } from './support/builds';
+import { buildctlBuildArgs, buildNow } from './support/builds';
 import { services, sharedStack, Stack } from './support/stack';
 
 jest.setTimeout(300_000);
@@ -26,27 +26,10 @@ function pushPrivateBase(registry: OwnRegistry, reference: string, text: string)
   const c = registry.credentials as { username: string; password: string };
   kiln.auths[registry.address] = { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(kiln));
-  execFileSync(
-    services.buildctl,
-    [
-      '--addr',
-      services.buildkit,
-      'build',
-      '--progress=plain',
-      '--frontend',
-      'dockerfile.v0',
-      '--local',
-      `context=${dir}`,
-      '--local',
-      `dockerfile=${dir}`,
-      '--output',
-      `type=image,name=${reference},push=true,registry.insecure=true`,
-    ],
-    {
-      env: { ...process.env, DOCKER_CONFIG: dir },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  execFileSync(services.buildctl, buildctlBuildArgs(services.buildkit, dir, reference), {
+    env: { ...process.env, DOCKER_CONFIG: dir },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
 }
 
 describe('registries with credentials: push to them, pull private base images from them', () => {

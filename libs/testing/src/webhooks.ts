@@ -58,22 +58,31 @@ function githubStylePayload(p: PushFacts, extra: Record<string, unknown> = {}) {
   };
 }
 
-/** GitHub: webhook-events-and-payloads#push; X-Hub-Signature-256 over the exact body; JSON or form. */
-export function githubPush(p: PushFacts, secret: string, o: { deliveryId?: string; form?: boolean } = {}): HostDelivery {
-  const json = JSON.stringify(githubStylePayload(p));
+/**
+ * A push the way GitHub and CODING send it: the payload as JSON or as a form's `payload` field, signed over the exact
+ * body (`sign` names the signature header and its value), with the host's event and delivery headers.
+ */
+function githubStyleDelivery(
+  payload: unknown,
+  o: { deliveryId?: string; form?: boolean },
+  headers: (deliveryId: string) => Record<string, string>,
+  sign: (body: string) => [string, string],
+): HostDelivery {
+  const json = JSON.stringify(payload);
   const body = o.form ? `payload=${encodeURIComponent(json)}` : json;
   const deliveryId = o.deliveryId ?? randomUUID();
-  return {
-    deliveryId,
-    body,
-    headers: {
-      'content-type': o.form ? 'application/x-www-form-urlencoded' : 'application/json',
-      'user-agent': 'GitHub-Hookshot/f1aa6e4',
-      'x-github-event': 'push',
-      'x-github-delivery': deliveryId,
-      'x-hub-signature-256': 'sha256=' + createHmac('sha256', secret).update(body).digest('hex'),
-    },
-  };
+  const [header, signature] = sign(body);
+  return { deliveryId, body, headers: { 'content-type': o.form ? 'application/x-www-form-urlencoded' : 'application/json', ...headers(deliveryId), [header]: signature } };
+}
+
+/** GitHub: webhook-events-and-payloads#push; X-Hub-Signature-256 over the exact body; JSON or form. */
+export function githubPush(p: PushFacts, secret: string, o: { deliveryId?: string; form?: boolean } = {}): HostDelivery {
+  return githubStyleDelivery(
+    githubStylePayload(p),
+    o,
+    (id) => ({ 'user-agent': 'GitHub-Hookshot/f1aa6e4', 'x-github-event': 'push', 'x-github-delivery': id }),
+    (body) => ['x-hub-signature-256', 'sha256=' + createHmac('sha256', secret).update(body).digest('hex')],
+  );
 }
 
 export function githubPing(secret: string): HostDelivery {
@@ -207,20 +216,12 @@ export function giteePing(secret: string): HostDelivery {
 
 /** CODING: X-Coding-Event, X-Coding-Delivery, X-Coding-Signature = sha1= HMAC-SHA1 hex of the raw body. */
 export function codingPush(p: PushFacts, secret: string, o: { deliveryId?: string; form?: boolean } = {}): HostDelivery {
-  const json = JSON.stringify(githubStylePayload(p, { sender: { id: 3, login: 'ada', name: 'Ada' }, pusher: { login: 'ada', name: 'Ada', email: 'ada@example.com' } }));
-  const body = o.form ? `payload=${encodeURIComponent(json)}` : json;
-  const deliveryId = o.deliveryId ?? randomUUID();
-  return {
-    deliveryId,
-    body,
-    headers: {
-      'content-type': o.form ? 'application/x-www-form-urlencoded' : 'application/json',
-      'user-agent': 'Coding.net Hook',
-      'x-coding-event': 'push',
-      'x-coding-delivery': deliveryId,
-      'x-coding-signature': 'sha1=' + createHmac('sha1', secret).update(body).digest('hex'),
-    },
-  };
+  return githubStyleDelivery(
+    githubStylePayload(p, { sender: { id: 3, login: 'ada', name: 'Ada' }, pusher: { login: 'ada', name: 'Ada', email: 'ada@example.com' } }),
+    o,
+    (id) => ({ 'user-agent': 'Coding.net Hook', 'x-coding-event': 'push', 'x-coding-delivery': id }),
+    (body) => ['x-coding-signature', 'sha1=' + createHmac('sha1', secret).update(body).digest('hex')],
+  );
 }
 
 export function codingPing(secret: string): HostDelivery {

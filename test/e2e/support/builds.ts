@@ -72,3 +72,24 @@ export async function startBuildkitd(reuse?: string): Promise<Buildkitd> {
   };
   return { address, process: child, dir, stop };
 }
+
+/**
+ * `buildctl build` as a user runs it by hand: the Dockerfile frontend on a local folder (its Dockerfile and context),
+ * the image pushed to `reference` (an insecure, plain-HTTP registry, like the test registries).
+ */
+export function buildctlBuildArgs(address: string, dir: string, reference: string): string[] {
+  return [
+    '--addr',
+    address,
+    'build',
+    '--progress=plain',
+    '--frontend',
+    'dockerfile.v0',
+    '--local',
+    `context=${dir}`,
+    '--local',
+    `dockerfile=${dir}`,
+    '--output',
+    `type=image,name=${reference},push=true,registry.insecure=true`,
+  ];
+}

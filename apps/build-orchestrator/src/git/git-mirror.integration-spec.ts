@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HostPolicy } from '@kiln/platform';
-import { checkoutFromMirror, MirrorSpec, mirrorPath, objectCount, releaseTree } from './git-mirror';
+import { checkoutFromMirror, MirrorSpec, mirrorPath, objectCount, releaseTree, sizeOf } from './git-mirror';
 
 /**
  * The worker's mirrors and their working trees, against a real git server on loopback (the repository's own
@@ -211,5 +211,39 @@ describe('the mirror and its working trees', () => {
   it('gives the tree back when the checkout fails', async () => {
     await expect(checkoutFromMirror(spec('build-f', 'f'.repeat(40)))).rejects.toThrow(/is not on/);
     expect(releaseTree('build-f')).toBe(false);
+  }, 60_000);
+
+  it('keeps the mirrors within their budget: the least recently used go first, never one a build holds or the one just used', async () => {
+    const head = commit({ 'budget.txt': 'one mirror per source\n' });
+    const dir = join(root, 'budget');
+    const inDir = (buildId: string, sourceId: string, budgetBytes: number, notes: string[] = []) => ({ ...spec(buildId, head, notes), sourceId, mirrorDir: dir, budgetBytes });
+    const bytesOf = async (sourceId: string) => {
+      const path = mirrorPath(dir, sourceId, url);
+      return (await sizeOf(path)) + (await sizeOf(path.replace(/\.git$/, '.trees')));
+    };
+    const pause = () => new Promise((r) => setTimeout(r, 20));
+    // Oldest first: "held" (its build keeps the tree), then "old" and "newer" (given back).
+    await checkoutFromMirror(inDir('held-build', 'held', 1 << 30));
+    await pause();
+    await checkoutFromMirror(inDir('old-build', 'old', 1 << 30));
+    releaseTree('old-build');
+    await pause();
+    await checkoutFromMirror(inDir('newer-build', 'newer', 1 << 30));
+    releaseTree('newer-build');
+    await pause();
+    const one = await bytesOf('old');
+    // Room for about three of the four: the least recently used that no build holds ("old") goes.
+    const notes: string[] = [];
+    await checkoutFromMirror(inDir('last-build', 'last', Math.floor(3.5 * one), notes));
+    const present = (sourceId: string) => existsSync(mirrorPath(dir, sourceId, url));
+    expect(['held', 'old', 'newer', 'last'].map(present)).toEqual([true, false, true, true]);
+    expect(existsSync(mirrorPath(dir, 'old', url).replace(/\.git$/, '.trees'))).toBe(false);
+    expect(notes.filter((n) => n.startsWith('mirror budget: evicted'))).toHaveLength(1);
+    releaseTree('last-build');
+    // A budget below one mirror: every mirror goes but the one just used and the one whose tree is held.
+    await checkoutFromMirror(inDir('tiny-build', 'newer', 1));
+    expect(['held', 'newer', 'last'].map(present)).toEqual([true, true, false]);
+    releaseTree('tiny-build');
+    releaseTree('held-build');
   }, 60_000);
 });
