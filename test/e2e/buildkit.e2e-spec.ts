@@ -242,7 +242,7 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     expect(await pullAndRun(recovered.tags[0], ['cat', '/src/top.txt'])).toBe(`after damage ${run}\n`);
   });
 
-  it('sends BuildKit the context that .dockerignore leaves, and checks nothing else out', async () => {
+  it('sends BuildKit the context that .dockerignore leaves, with the modes a clone has, and checks nothing else out', async () => {
     const s = await Scenario.create(api, git, `acme/bk-ignore-${run}`);
     s.repo.commit(
       {
@@ -270,6 +270,11 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
     expect(b.failure).toBeNull();
     // Exactly what `docker buildx build` sends for this ignore file (its documented matching), nothing less.
     expect(await pullAndRun(b.tags[0], ['sh', '-c', 'cd /ctx && find . -type f | sort'])).toBe('./.dockerignore\n./ab.txt\n./src/deep/tmp/kept\n./src/docs/kept.md\n./src/main.c\n');
+    // With the modes a clone has under umask 022, as docker build sends them, though Kiln runs under umask 077: a
+    // non-root USER can read what COPY put in the image.
+    expect(await pullAndRun(b.tags[0], ['sh', '-c', 'stat -c "%a %n" /ctx/src /ctx/src/deep/tmp /ctx/ab.txt /ctx/src/main.c'])).toBe(
+      '755 /ctx/src\n755 /ctx/src/deep/tmp\n644 /ctx/ab.txt\n644 /ctx/src/main.c\n',
+    );
     const lines = (await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${b.id}/logs?step=clone&limit=1000`)).items.map((l) => l.text);
     expect(lines).toContain('checking out the files the build reads: docs, **/*.log, */tmp, ?.txt, Dockerfile left out (.dockerignore)');
   });

@@ -27,6 +27,13 @@ export async function checkCloneSpec(spec: Pick<CloneSpec, 'url' | 'commit' | 'h
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(spec.commit)) throw userFailure('RefNotFound', `${spec.commit} is not a full commit id`, 'build a full 40-character commit id');
 }
 
+/**
+ * The umask of checkouts that become build contexts: what `git clone` writes under a login shell's default (files
+ * 0644, executables and folders 0755). BuildKit sends the files' modes with the context, so a worker running under
+ * umask 077 would otherwise build images whose copied files only root can read.
+ */
+export const CHECKOUT_UMASK = 0o022;
+
 /** Shallow fetch of exactly one commit, with `--` before positional arguments (rules with submodules). */
 export async function cloneCommit(spec: CloneSpec): Promise<void> {
   await checkCloneSpec(spec);
@@ -34,7 +41,7 @@ export async function cloneCommit(spec: CloneSpec): Promise<void> {
 }
 
 async function fetchAndCheckout(spec: CloneSpec, env: NodeJS.ProcessEnv): Promise<void> {
-  const run = (args: string[]) => runGit(args, { cwd: spec.dir, env, timeoutMs: spec.timeoutMs, signal: spec.signal, onOutput: spec.onOutput });
+  const run = (args: string[]) => runGit(args, { cwd: spec.dir, env, umask: CHECKOUT_UMASK, timeoutMs: spec.timeoutMs, signal: spec.signal, onOutput: spec.onOutput });
   await run(['init', '--quiet']);
   // Relative submodule URLs resolve against origin.
   await run(['config', 'remote.origin.url', spec.url]);

@@ -1,5 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HostPolicy } from '@kiln/platform';
@@ -16,7 +16,11 @@ let server: ChildProcess;
 let url: string;
 let work: string;
 
+let umaskBefore: number;
+
 beforeAll(async () => {
+  // As Kiln's processes run (scripts/kiln: umask 077), before git's helper process starts and inherits it.
+  umaskBefore = process.umask(0o077);
   root = mkdtempSync(join(tmpdir(), 'kiln-mirror-spec-'));
   const bare = join(root, 'repos', 'acme', 'app.git');
   mkdirSync(bare, { recursive: true });
@@ -34,6 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  process.umask(umaskBefore);
   server?.kill();
   rmSync(root, { recursive: true, force: true });
 });
@@ -245,5 +250,19 @@ describe('the mirror and its working trees', () => {
     expect(['held', 'newer', 'last'].map(present)).toEqual([true, true, false]);
     releaseTree('tiny-build');
     releaseTree('held-build');
+  }, 60_000);
+
+  it('writes the tree as a clone under umask 022 would, whatever the worker runs under: BuildKit copies these modes into images', async () => {
+    const head = commit({ 'modes/plain.txt': 'read by anyone\n', 'modes/nested/deeper.txt': 'also\n', 'modes/run.sh': '#!/bin/sh\necho hi\n' });
+    chmodSync(join(work, 'modes', 'run.sh'), 0o755);
+    git(work, 'update-index', '--chmod=+x', 'modes/run.sh');
+    git(work, 'commit', '-q', '-m', 'executable');
+    git(work, 'push', '-q', 'origin', 'HEAD:refs/heads/main');
+    const withExec = git(work, 'rev-parse', 'HEAD');
+    expect(withExec).not.toBe(head);
+    const tree = await checkoutFromMirror(spec('build-modes', withExec));
+    const mode = (p: string) => (statSync(join(tree.dir, p)).mode & 0o777).toString(8);
+    expect([mode('.'), mode('modes'), mode('modes/nested'), mode('modes/plain.txt'), mode('modes/nested/deeper.txt'), mode('modes/run.sh')]).toEqual(['755', '755', '755', '644', '644', '755']);
+    releaseTree('build-modes');
   }, 60_000);
 });

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { classifyGitError, GitRun, isRefusedSha, lastLine, runGit, withGitEnv } from '@kiln/platform';
 import { transientFailure, userFailure } from '../activities/failures';
-import { checkCloneSpec, CloneSpec } from './git-client';
+import { checkCloneSpec, CHECKOUT_UMASK, CloneSpec } from './git-client';
 import { BuildFiles, repoPath, sparsePlan, TreeFacts } from './context-files';
 
 export interface MirrorSpec extends CloneSpec {
@@ -143,10 +143,17 @@ async function withRecovery(spec: MirrorSpec, path: string, tree: string, env: N
 }
 
 async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.ProcessEnv): Promise<{ fetchedObjects: number }> {
-  const git = (args: string[], cwd?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<GitRun> =>
-    runGit(args, { cwd, env: { ...env, ...extraEnv }, timeoutMs: spec.timeoutMs, signal: spec.signal, onOutput: (text, stream) => (stream === 'stderr' ? spec.onOutput(text, stream) : undefined) });
-  const local = async (args: string[], what: string, extraEnv: NodeJS.ProcessEnv = {}) => {
-    const r = await git(['--git-dir', path, ...args], undefined, extraEnv);
+  const git = (args: string[], cwd?: string, extraEnv: NodeJS.ProcessEnv = {}, umask?: number): Promise<GitRun> =>
+    runGit(args, {
+      cwd,
+      env: { ...env, ...extraEnv },
+      umask,
+      timeoutMs: spec.timeoutMs,
+      signal: spec.signal,
+      onOutput: (text, stream) => (stream === 'stderr' ? spec.onOutput(text, stream) : undefined),
+    });
+  const local = async (args: string[], what: string, extraEnv: NodeJS.ProcessEnv = {}, umask?: number) => {
+    const r = await git(['--git-dir', path, ...args], undefined, extraEnv, umask);
     if (r.code !== 0) throw new Error(`${what}: ${lastLine(r.stderr)}`);
     return r;
   };
@@ -210,25 +217,33 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
   if (plan.patterns !== null) spec.onNote(`checking out the files the build reads: ${plan.excluded.join(', ')} left out (.dockerignore)`);
   // The tree alone, into the leased working tree: no .git there (the build context is the tree, as BuildKit's git
   // contexts). Its index, beside it, tells git which files are already right: only the others are written (and
-  // fetched, in one request, when the mirror lacks them).
+  // fetched, in one request, when the mirror lacks them). Written with CHECKOUT_UMASK, as a clone would be; the
+  // mirror's own folder keeps them private.
   const index = `${tree}.index`;
   const checkout = () =>
-    local(['--work-tree', tree, '-c', 'core.bare=false', '-c', 'core.sparseCheckout=true', 'read-tree', '-u', '--reset', spec.commit], 'checking out the commit from the mirror', {
-      GIT_INDEX_FILE: index,
-    });
+    local(
+      ['--work-tree', tree, '-c', 'core.bare=false', '-c', 'core.sparseCheckout=true', 'read-tree', '-u', '--reset', spec.commit],
+      'checking out the commit from the mirror',
+      { GIT_INDEX_FILE: index },
+      CHECKOUT_UMASK,
+    );
+  const makeTree = async () => {
+    await fs.mkdir(tree, { recursive: true });
+    await fs.chmod(tree, 0o755);
+  };
   const kept = await fs.stat(index).then(
     () => true,
     () => false,
   );
   // Without its index (a new tree, or a checkout cut short) a tree is written from scratch.
   if (!kept) await removeTree(tree);
-  await fs.mkdir(tree, { recursive: true });
+  await makeTree();
   try {
     await checkout();
   } catch (err) {
     if (spec.signal.aborted || !kept) throw err;
     await removeTree(tree);
-    await fs.mkdir(tree, { recursive: true });
+    await makeTree();
     await checkout();
   } finally {
     if (!kept) treesWritten.add(path);

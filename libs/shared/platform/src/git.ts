@@ -18,6 +18,11 @@ export interface GitRunOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   onOutput?: (text: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * The umask git runs with, where it is not the process's own: a checkout that becomes a build context is written
+   * as a clone under the usual 022 is (files 0644, executables and folders 0755), whatever the worker's umask.
+   */
+  umask?: number;
 }
 
 export interface GitRun {
@@ -86,7 +91,7 @@ export async function withGitEnv<T>(url: string, creds: GitCredentials, body: (e
 
 export function runGit(args: string[], o: GitRunOptions): Promise<GitRun> {
   return new Promise((resolve, reject) => {
-    const child = launcher.spawn('git', args, { cwd: o.cwd, env: o.env });
+    const child = launcher.spawn('git', args, { cwd: o.cwd, env: o.env, umask: o.umask });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);

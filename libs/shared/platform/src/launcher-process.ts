@@ -14,12 +14,16 @@ process.on('message', (m: ToLauncher) => {
     return;
   }
   let child: ChildProcess;
+  // A child inherits the umask it is spawned with: set for this one spawn (synchronous), then put back.
+  const umask = m.umask === undefined ? null : process.umask(m.umask);
   try {
     child = spawn(m.cmd, m.args, { cwd: m.cwd, env: m.env, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     send({ id: m.id, ev: 'error', message: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
     send({ id: m.id, ev: 'close', code: null, signal: null });
     return;
+  } finally {
+    if (umask !== null) process.umask(umask);
   }
   children.set(m.id, child);
   child.stdout?.on('data', (data: Buffer) => send({ id: m.id, ev: 'out', data }));

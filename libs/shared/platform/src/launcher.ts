@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 
 /** What the parent asks of the helper. */
-export type ToLauncher = { op: 'spawn'; id: number; cmd: string; args: string[]; cwd?: string; env?: NodeJS.ProcessEnv } | { op: 'kill'; id: number; signal: NodeJS.Signals };
+export type ToLauncher = { op: 'spawn'; id: number; cmd: string; args: string[]; cwd?: string; env?: NodeJS.ProcessEnv; umask?: number } | { op: 'kill'; id: number; signal: NodeJS.Signals };
 /** What the helper tells the parent of a child: output, a spawn error, its end. */
 export type FromLauncher =
   | { id: number; ev: 'out' | 'err'; data: Buffer | Uint8Array }
@@ -66,12 +66,12 @@ export class Launcher {
   private readonly running = new Map<number, LaunchedProcess>();
   private nextId = 1;
 
-  spawn(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Launched {
+  spawn(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; umask?: number } = {}): Launched {
     const helper = this.ensure();
     const id = this.nextId++;
     const p = new LaunchedProcess((signal) => this.helper?.send({ op: 'kill', id, signal } satisfies ToLauncher));
     this.running.set(id, p);
-    helper.send({ op: 'spawn', id, cmd, args, cwd: opts.cwd, env: opts.env } satisfies ToLauncher);
+    helper.send({ op: 'spawn', id, cmd, args, cwd: opts.cwd, env: opts.env, umask: opts.umask } satisfies ToLauncher);
     return p;
   }
 
