@@ -231,14 +231,17 @@ async function main(): Promise<void> {
       await daemon.stop();
       rmSync(daemon.dir, { recursive: true, force: true, maxRetries: 5 });
     };
-    // Warm: a one-file change to the application code after a build of the previous commit, each side with its caches.
+    // Warm: a one-file change to the application code, each side with its caches (Kiln's build is two such commits past
+    // its previous one: the script builds the commit between).
     // The script runs twice: on the same BuildKit, warm from its earlier runs, and on a builder that has never seen
     // the repository, as a CI job gets one (what "the mirror and the layer cache must win" is about).
     const warmScript: number[] = [];
     const warmFreshScript: number[] = [];
     const warmKiln: number[] = [];
+    // Each side builds a commit of its own: on the same BuildKit, a build of the very commit the other side has just
+    // built would find every layer cached, its compile step included (now that both send the same file modes).
     for (let i = 0; i < RUNS; i++) {
-      change(i);
+      change(2 * i);
       warmScript.push(await script(services.buildkit));
       const fresh = await startBuildkitd();
       try {
@@ -246,6 +249,7 @@ async function main(): Promise<void> {
       } finally {
         await stopDaemon(fresh);
       }
+      change(2 * i + 1);
       warmKiln.push(await kiln(rule.id));
     }
     if (EXPLAIN) console.log(`--- the last warm build by script: ${lastScript}\n--- the last warm build by Kiln:\n${lastKiln}`);
