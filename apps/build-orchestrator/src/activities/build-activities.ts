@@ -225,8 +225,6 @@ export function createBuildActivities(deps: BuildActivityDeps) {
           if (spec.submodules) {
             // Submodules need a repository of their own: a fresh shallow clone into the build's folder, as before the mirrors.
             await fs.rm(workdir, { recursive: true, force: true });
-            await fs.mkdir(workdir, { recursive: true });
-            await fs.chmod(workdir, 0o755); // the context's root, as a clone's (CHECKOUT_UMASK)
             await reportAuthFailure(input.source.id, () => cloneCommit(spec));
             // Like BuildKit's own git contexts, the build sees the tree without its .git directory.
             await fs.rm(join(workdir, '.git'), { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import { classifyGitError, GitCredentials, HostPolicy, withGitEnv, isRefusedSha, lastLine, runGit, UrlRefused } from '@kiln/platform';
 import { transientFailure, userFailure } from '../activities/failures';
 
@@ -34,9 +35,16 @@ export async function checkCloneSpec(spec: Pick<CloneSpec, 'url' | 'commit' | 'h
  */
 export const CHECKOUT_UMASK = 0o022;
 
+/** The folder a checkout is written into, made with the mode a clone's folder has under CHECKOUT_UMASK. */
+export async function makeContextDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  await fs.chmod(dir, 0o755);
+}
+
 /** Shallow fetch of exactly one commit, with `--` before positional arguments (rules with submodules). */
 export async function cloneCommit(spec: CloneSpec): Promise<void> {
   await checkCloneSpec(spec);
+  await makeContextDir(spec.dir);
   await withGitEnv(spec.url, spec.credentials, (env) => fetchAndCheckout(spec, env));
 }
 

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { classifyGitError, GitRun, isRefusedSha, lastLine, runGit, withGitEnv } from '@kiln/platform';
 import { transientFailure, userFailure } from '../activities/failures';
-import { checkCloneSpec, CHECKOUT_UMASK, CloneSpec } from './git-client';
+import { checkCloneSpec, CHECKOUT_UMASK, CloneSpec, makeContextDir } from './git-client';
 import { BuildFiles, repoPath, sparsePlan, TreeFacts } from './context-files';
 
 export interface MirrorSpec extends CloneSpec {
@@ -227,23 +227,19 @@ async function update(spec: MirrorSpec, path: string, tree: string, env: NodeJS.
       { GIT_INDEX_FILE: index },
       CHECKOUT_UMASK,
     );
-  const makeTree = async () => {
-    await fs.mkdir(tree, { recursive: true });
-    await fs.chmod(tree, 0o755);
-  };
   const kept = await fs.stat(index).then(
     () => true,
     () => false,
   );
   // Without its index (a new tree, or a checkout cut short) a tree is written from scratch.
   if (!kept) await removeTree(tree);
-  await makeTree();
+  await makeContextDir(tree);
   try {
     await checkout();
   } catch (err) {
     if (spec.signal.aborted || !kept) throw err;
     await removeTree(tree);
-    await makeTree();
+    await makeContextDir(tree);
     await checkout();
   } finally {
     if (!kept) treesWritten.add(path);
