@@ -24,7 +24,7 @@ function lines(from: number, n: number): LogLine[] {
 }
 
 async function db(stack: Stack): Promise<Client> {
-  const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
+  const pg = new Client({ connectionString: stack.databaseAdminUrl });
   await pg.connect();
   return pg;
 }

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const bare = spawn(process.execPath, [join(ROOT, 'bench', 'bare-webhook-server.js'), String(BARE_PORT), secret], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((r) => bare.stdout?.once('data', r));
   const stack = await startStack(18480);
-  const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
+  const pg = new Client({ connectionString: stack.databaseAdminUrl });
   await pg.connect();
   try {
     const api = new Api(stack.gatewayUrl, stack.adminToken);

@@ -9,6 +9,7 @@ import type { NatsAuth } from '@kiln/platform';
 import { freePort, natsOptions } from '@kiln/platform';
 import { Client } from 'pg';
 import { expectEventually } from './expect-eventually';
+import type { PostgresServer } from './postgres';
 
 const STATE = process.env.KILN_TEST_STATE ?? join(process.env.HOME ?? '/root', '.kiln');
 
@@ -60,6 +61,8 @@ const PORT_ORDER: App[] = ['gateway', 'webhook-ingest', 'rules-service', 'log-se
 export interface Stack {
   /** The stack's own database and NATS server (the shared stack's are the suite's: kiln_test and services.nats). */
   database: string;
+  /** The database as the PostgreSQL superuser, for a test's own set-up and checks. */
+  databaseAdminUrl: string;
   natsAdmin: NatsAuth;
   gatewayUrl: string;
   webhookUrl: string;
@@ -85,6 +88,8 @@ export interface AppInstance {
 
 export interface StackOptions {
   registry?: string;
+  /** A PostgreSQL server of the test's own (one it stops and starts); the machine's otherwise. */
+  postgres?: PostgresServer;
   env?: Record<string, string>;
   appEnv?: Partial<Record<App, Record<string, string>>>;
 }
@@ -104,7 +109,7 @@ export async function startStack(basePort: number, opts: StackOptions = {}): Pro
       stop: async () => {
         await stack.stop();
         await nats.stop();
-        await dropDatabase(`kiln_test_${basePort}`);
+        await dropDatabase(`kiln_test_${basePort}`, opts.postgres?.adminUrl() ?? services.postgresAdmin);
       },
     };
   } catch (err) {
@@ -145,7 +150,9 @@ export function sharedStack(): Stack {
 
 async function launch(basePort: number, database: string, natsAdmin: NatsAuth, opts: StackOptions): Promise<Stack> {
   if (!existsSync(join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js'))) throw new Error('dist/ is missing: run the suite through `npm test` (scripts/kiln test), which compiles first');
-  await resetDatabase(database);
+  const pgAdmin = opts.postgres?.adminUrl() ?? services.postgresAdmin;
+  const pgPort = opts.postgres?.port ?? 5432;
+  await resetDatabase(database, pgAdmin);
   await resetStreams(natsAdmin);
   const ports = Object.fromEntries(APPS.map((a) => [a, basePort + PORT_ORDER.indexOf(a)])) as Record<App, number>;
   const logDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-logs-'));
@@ -158,7 +165,7 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     KILN_HOST: '127.0.0.1',
     KILN_LOG_LEVEL: 'info',
     // The apps connect as Kiln's own role, with its password; the tests' own queries (set-up, checks) as postgres.
-    KILN_DATABASE_URL: `postgres://kiln:${encodeURIComponent(postgresPassword())}@127.0.0.1:5432/${database}`,
+    KILN_DATABASE_URL: `postgres://kiln:${encodeURIComponent(postgresPassword())}@127.0.0.1:${pgPort}/${database}`,
     KILN_NATS_URL: natsAdmin.url,
     KILN_TEMPORAL_ADDRESS: services.temporal,
     KILN_TASK_QUEUE: taskQueue,
@@ -237,6 +244,7 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
   for (const app of APPS) await startApp(app);
   return {
     database,
+    databaseAdminUrl: `postgres://postgres@127.0.0.1:${pgPort}/${database}`,
     natsAdmin,
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     webhookUrl: `http://127.0.0.1:${ports['webhook-ingest']}`,
@@ -264,9 +272,9 @@ export function tail(file: string, lines = 40): string {
   }
 }
 
-async function resetDatabase(database: string): Promise<void> {
-  await dropDatabase(database);
-  const pg = new Client({ connectionString: services.postgresAdmin });
+async function resetDatabase(database: string, adminUrl: string): Promise<void> {
+  await dropDatabase(database, adminUrl);
+  const pg = new Client({ connectionString: adminUrl });
   await pg.connect();
   try {
     await pg.query(`CREATE DATABASE ${database} OWNER kiln`);
@@ -275,8 +283,8 @@ async function resetDatabase(database: string): Promise<void> {
   }
 }
 
-async function dropDatabase(database: string): Promise<void> {
-  const pg = new Client({ connectionString: services.postgresAdmin });
+async function dropDatabase(database: string, adminUrl: string): Promise<void> {
+  const pg = new Client({ connectionString: adminUrl });
   await pg.connect();
   try {
     await pg.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
