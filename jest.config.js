@@ -32,7 +32,14 @@ module.exports = {
     project('rules-service', 'apps/rules-service', specs),
     project('build-orchestrator', 'apps/build-orchestrator', specs),
     project('log-service', 'apps/log-service', specs),
-    // One stack for every e2e file, booted once (tests that need apps configured otherwise start their own).
-    { ...project('e2e', 'test/e2e', ['**/*.e2e-spec.ts']), globalSetup: '<rootDir>/test/e2e/support/global-setup.ts', globalTeardown: '<rootDir>/test/e2e/support/global-teardown.ts' },
+    // One stack for the e2e files in test/e2e, booted once. They run one after another (some count what the shared
+    // stack has stored). The files in test/e2e/own-stack each start stacks of their own (apps configured otherwise,
+    // stopped, killed): `scripts/kiln test` runs them beside the shared-stack files, in a second jest process.
+    {
+      ...project('e2e', 'test/e2e', ['**/test/e2e/*.e2e-spec.ts']),
+      globalSetup: '<rootDir>/test/e2e/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/e2e/support/global-teardown.ts',
+    },
+    project('e2e-own-stack', 'test/e2e/own-stack', ['**/*.e2e-spec.ts']),
   ],
 };

@@ -1,20 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { Client as PgClient } from 'pg';
-import { Api } from './support/api';
-import { expectEventually } from './support/expect-eventually';
-import { Buildkitd, startBuildkitd } from './support/builds';
-import { GitFixture } from './support/git-fixture';
-import { processesWith } from './support/processes';
-import { pullAndRun, readImage } from './support/registry';
-import { BuildItem, Scenario } from './support/scenario';
-import { services, Stack, startStack } from './support/stack';
+import { Api } from '../support/api';
+import { expectEventually } from '../support/expect-eventually';
+import { BuildDetail, Buildkitd, startBuildkitd } from '../support/builds';
+import { GitFixture } from '../support/git-fixture';
+import { processesWith } from '../support/processes';
+import { pullAndRun, readImage } from '../support/registry';
+import { Scenario } from '../support/scenario';
+import { services, Stack, startStack } from '../support/stack';
 
 jest.setTimeout(300_000);
-
-interface BuildDetail extends BuildItem {
-  steps: Array<{ name: string; status: string; attempt: number }>;
-}
 interface Line {
   text: string;
   step: string;
@@ -187,7 +183,7 @@ describe('per-rule build options and per-worker capacity', () => {
     }
 
     // Nothing in the database holds the secret in clear.
-    const pg = new PgClient({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
+    const pg = new PgClient({ connectionString: stack.databaseAdminUrl });
     await pg.connect();
     try {
       for (const table of ['rules.build_rules', 'logs.build_log_lines', 'logs.builds', 'logs.build_steps']) {

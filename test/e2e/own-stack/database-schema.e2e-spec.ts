@@ -1,10 +1,10 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppDatabase, dataSourceOptions, migrate } from '@kiln/platform';
-import { gatewayDatabase } from '../../apps/gateway/src/database/database';
-import { logsDatabase } from '../../apps/log-service/src/database/database';
-import { rulesDatabase } from '../../apps/rules-service/src/database/database';
-import { postgresPassword, services } from './support/stack';
+import { gatewayDatabase } from '../../../apps/gateway/src/database/database';
+import { logsDatabase } from '../../../apps/log-service/src/database/database';
+import { rulesDatabase } from '../../../apps/rules-service/src/database/database';
+import { postgresPassword, services } from '../support/stack';
 
 jest.setTimeout(120_000);
 

@@ -1,10 +1,10 @@
-import { burstSucceeded, PINNED_ACTIVITIES, placements, pushBurst, startSecondWorker } from './support/burst';
-import { expectEventually } from './support/expect-eventually';
-import { onStack } from './support/on-stack';
-import { registryTags } from './support/registry';
-import { Stack, startStack } from './support/stack';
-import type { Api } from './support/api';
-import type { GitFixture } from './support/git-fixture';
+import { burstSucceeded, PINNED_ACTIVITIES, placements, pushBurst, startSecondWorker } from '../support/burst';
+import { expectEventually } from '../support/expect-eventually';
+import { onStack } from '../support/on-stack';
+import { registryTags } from '../support/registry';
+import { Stack, startStack } from '../support/stack';
+import type { Api } from '../support/api';
+import type { GitFixture } from '../support/git-fixture';
 
 jest.setTimeout(600_000);
 

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { buildLogSubject, buildLogV1, type BuildLogV1 } from '@kiln/contracts';
 import { EventBus, JsonLogger } from '@kiln/platform';
-import { Api } from './support/api';
-import { onStack } from './support/on-stack';
-import { expectEventually } from './support/expect-eventually';
-import { GitFixture } from './support/git-fixture';
-import { githubPushPayload, sendGithubWebhook } from './support/github';
-import { registryTags } from './support/registry';
-import { BuildItem, Scenario } from './support/scenario';
-import { Stack, startStack, storedPushes } from './support/stack';
+import { Api } from '../support/api';
+import { onStack } from '../support/on-stack';
+import { expectEventually } from '../support/expect-eventually';
+import { GitFixture } from '../support/git-fixture';
+import { githubPushPayload, sendGithubWebhook } from '../support/github';
+import { registryTags } from '../support/registry';
+import { BuildItem, Scenario } from '../support/scenario';
+import { Stack, startStack, storedPushes } from '../support/stack';
 
 jest.setTimeout(240_000);
 
@@ -74,7 +74,7 @@ describe('graceful shutdown under load', () => {
 
   it('log-service: lines published while it stops are all stored once after it restarts', async () => {
     const bus = await EventBus.connect(stack.natsAdmin, 'shutdown-spec', new JsonLogger('test', 'error'));
-    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
+    const pg = new Client({ connectionString: stack.databaseAdminUrl });
     await pg.connect();
     try {
       const buildId = randomUUID();
@@ -118,7 +118,7 @@ describe('graceful shutdown under load', () => {
       autoTrigger: false,
     });
     const payload = githubPushPayload(s.repo, 'refs/heads/main', push, s.repo.info('refs/heads/main^{commit}'), `${git.baseUrl}/${s.repo.fullName}.git`);
-    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${stack.database}` });
+    const pg = new Client({ connectionString: stack.databaseAdminUrl });
     await pg.connect();
     try {
       const decided = async () =>

@@ -13,6 +13,17 @@ export interface BuildDetail extends BuildItem {
   images: Array<{ platform: string; digest: string }>;
 }
 
+/** A log line as the API answers it. */
+export interface LogLineItem {
+  id: string;
+  seq: number;
+  step: string;
+  attempt: number;
+  stream: string;
+  time: string;
+  text: string;
+}
+
 /** "Build now" of a rule's branch, then wait until the build has finished, however it ended. */
 export async function buildNow(api: Api, ruleId: string, timeoutMs = 180_000): Promise<BuildDetail> {
   const started = await api.ok<{ buildId: string }>('POST', `/api/v1/build-rules/${ruleId}/builds`, { branch: 'main' });
