@@ -23,6 +23,7 @@ const specs = ['**/*.spec.ts', '**/*.integration-spec.ts'];
 /** @type {Config} */
 module.exports = {
   testTimeout: 60_000,
+  testSequencer: '<rootDir>/test/sequencer.js',
   projects: [
     project('shared-domain', 'libs/shared/domain', specs),
     project('shared-contracts', 'libs/shared/contracts', specs),
