@@ -69,16 +69,19 @@ export const body = <T>() => z.custom<T>((v) => typeof v === 'object' && v !== n
 
 /**
  * A request/reply call whose answer travels as its final JSON bytes, with the status in a header and no envelope:
- * the gateway writes them to the HTTP response without parsing and serializing them again. For hot read paths.
+ * the gateway writes them to the HTTP response without parsing and serializing them again. For hot read paths. The
+ * request is checked against its schema where it enters, as with every RPC.
  */
 export interface BytesRpcDef<Req, Res> {
   readonly subject: string;
-  readonly __req?: Req;
+  readonly request: z.ZodType<Req, z.ZodTypeDef, unknown>;
   readonly __res?: Res;
 }
 
-export function defineBytesRpc<Req, Res>(subject: string): BytesRpcDef<Req, Res> {
-  return { subject };
+/** `defineBytesRpc('logs.lines.page.v1', logsQuerySchema).returns<Page<LogLineView>>()` */
+export function defineBytesRpc<S extends z.ZodTypeAny>(subject: string, request: S): { returns<Res>(): BytesRpcDef<z.output<S>, Res> } {
+  if (!/\.v\d+$/.test(subject)) throw new Error(`RPC subject ${subject} carries no version (….v1, say)`);
+  return { returns: <Res>() => ({ subject, request }) as BytesRpcDef<z.output<S>, Res> };
 }
 
 export type PayloadOf<D> = D extends EventDef<infer T> ? T : never;

@@ -115,7 +115,7 @@ export const buildsList = defineRpc('logs.builds.list.v1', buildsQuerySchema).re
 export const buildsGet = defineRpc('logs.builds.get.v1', byId).returns(buildViewSchema);
 export const logsList = defineRpc('logs.lines.list.v1', logsQuerySchema).returns(pageOf(logLineViewSchema));
 /** The same page as `logsList`, answered as the JSON bytes the gateway sends on (the log reader's hot path). */
-export const logsPage = defineBytesRpc<LogsQuery, Page<LogLineView>>('logs.lines.page.v1');
+export const logsPage = defineBytesRpc('logs.lines.page.v1', logsQuerySchema).returns<Page<LogLineView>>();
 export const buildsDelete = defineRpc('logs.builds.delete.v1', byId).returns(deletedSchema);
 /**
  * Record a build started by request as queued, now: the same report as its `build.status.v1` event (which stays the

@@ -1,4 +1,5 @@
 import { connect, NatsConnection } from 'nats';
+import { z } from 'zod';
 import { defineBytesRpc } from '@kiln/contracts';
 import { KilnError, NotFoundError } from '@kiln/domain';
 import { callBytesRpc, serveBytesRpc } from './bytes-rpc';
@@ -12,7 +13,7 @@ const TEST_NATS: NatsAuth = { url: process.env.KILN_TEST_NATS_URL ?? 'nats://127
 describe('bytes RPC over NATS', () => {
   let nc: NatsConnection;
   const subject = `test.bytes.${process.pid}.${Date.now()}`;
-  const def = defineBytesRpc<{ n: number }, { double: number }>(subject);
+  const def = defineBytesRpc(`${subject}.v1`, z.object({ n: z.number().int() })).returns<{ double: number }>();
   const decode = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));
 
   beforeAll(async () => {
@@ -42,8 +43,16 @@ describe('bytes RPC over NATS', () => {
     expect(new TextDecoder().decode(broken.body)).not.toContain('unlucky');
   });
 
+  it('refuses a request its schema does not accept, naming the field, before the handler sees it', async () => {
+    const wrong = await callBytesRpc(nc, def, { n: 'twenty-one' } as unknown as { n: number });
+    expect(wrong.status).toBe(400);
+    expect(decode(wrong.body)).toMatchObject({ status: 400, code: 'ValidationFailed', fields: [{ field: 'n', message: expect.stringContaining('number') }] });
+    const notJson = await nc.request(def.subject, new TextEncoder().encode('{n:'), { timeout: 5000 });
+    expect(decode(notJson.data)).toMatchObject({ status: 400, code: 'BadRequest' });
+  });
+
   it('is a 503 KilnError when no service answers the subject', async () => {
-    const nobody = defineBytesRpc<object, object>(`${subject}.nobody`);
+    const nobody = defineBytesRpc(`${subject}.nobody.v1`, z.object({})).returns<object>();
     const err = await callBytesRpc(nc, nobody, {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KilnError);
     expect((err as KilnError).status).toBe(503);

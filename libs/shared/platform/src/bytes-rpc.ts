@@ -3,6 +3,7 @@ import { KilnError } from '@kiln/domain';
 import { ErrorCode, headers as natsHeaders, Msg, NatsConnection, NatsError, Subscription } from 'nats';
 import { JsonLogger } from './logger';
 import { INTERNAL } from './rpc';
+import { parseInput } from './validation';
 
 /** A plain nats.js connection (PlatformModule, with `rpcClient`), for calling bytes RPCs. */
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -34,11 +35,17 @@ export function serveBytesRpc<Req, Res>(nc: NatsConnection, def: BytesRpcDef<Req
     queue,
     callback: (err, msg) => {
       if (err) return logger.error({ msg: 'subscription failed', subject: def.subject, err: err.message }, 'BytesRpc');
-      let req: Req;
+      let json: unknown;
       try {
-        req = JSON.parse(decoder.decode(msg.data)) as Req;
+        json = JSON.parse(decoder.decode(msg.data));
       } catch {
         return reply(msg, 400, JSON.stringify({ status: 400, code: 'BadRequest', message: `${def.subject} takes a JSON request` }));
+      }
+      let req: Req;
+      try {
+        req = parseInput(def.request, json, '', '(request)');
+      } catch (e) {
+        return reply(msg, 400, JSON.stringify((e as KilnError).toBody()));
       }
       handler(req).then(
         (json) => reply(msg, 200, json),
