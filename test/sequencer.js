@@ -16,9 +16,8 @@ const rank = (/** @type {string} */ path) => {
 class LongestFirst extends Sequencer {
   /** @param {import('@jest/test-result').Test[]} tests */
   sort(tests) {
-    const byJest = super.sort(tests);
-    const order = new Map(byJest.map((t, i) => [t, i]));
-    return [...byJest].sort((a, b) => rank(a.path) - rank(b.path) || (order.get(a) ?? 0) - (order.get(b) ?? 0));
+    // Array sort is stable: within a rank, jest's own order stays.
+    return super.sort(tests).sort((a, b) => rank(a.path) - rank(b.path));
   }
 }
 

@@ -34,9 +34,14 @@ export interface RpcDef<Req, Res> {
   readonly response: z.ZodType<Res, z.ZodTypeDef, unknown>;
 }
 
+/** Every RPC name ends in its version, so a changed contract gets a new name beside the old one. */
+function requireVersion(what: string, name: string): void {
+  if (!/\.v\d+$/.test(name)) throw new Error(`${what} ${name} carries no version (….v1, say)`);
+}
+
 /** `defineRpc('rules.rules.get.v1', byId).returns(buildRuleViewSchema)` */
 export function defineRpc<S extends z.ZodTypeAny>(pattern: string, request: S): { returns<R extends z.ZodTypeAny>(response: R): RpcDef<z.output<S>, z.output<R>> } {
-  if (!/\.v\d+$/.test(pattern)) throw new Error(`RPC pattern ${pattern} carries no version (….v1, say)`);
+  requireVersion('RPC pattern', pattern);
   return { returns: <R extends z.ZodTypeAny>(response: R) => ({ pattern, request, response }) as RpcDef<z.output<S>, z.output<R>> };
 }
 
@@ -80,7 +85,7 @@ export interface BytesRpcDef<Req, Res> {
 
 /** `defineBytesRpc('logs.lines.page.v1', logsQuerySchema).returns<Page<LogLineView>>()` */
 export function defineBytesRpc<S extends z.ZodTypeAny>(subject: string, request: S): { returns<Res>(): BytesRpcDef<z.output<S>, Res> } {
-  if (!/\.v\d+$/.test(subject)) throw new Error(`RPC subject ${subject} carries no version (….v1, say)`);
+  requireVersion('RPC subject', subject);
   return { returns: <Res>() => ({ subject, request }) as BytesRpcDef<z.output<S>, Res> };
 }
 
