@@ -262,9 +262,15 @@ describe('webhooks from GitHub, GitLab, Gitee and CODING', () => {
     // Unsigned garbage is refused as unauthenticated before anything reads it.
     const unsigned = await fetch(source.webhookUrl, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-github-event': 'push' }, body });
     expect(unsigned.status).toBe(401);
+    // The same with a trailing slash and no content type at all: still this source's delivery, read and refused alike.
+    const slash = await fetch(`${source.webhookUrl}/`, { method: 'POST', headers: { 'x-github-event': 'push' }, body: new Uint8Array(Buffer.from(body)) });
+    expect(slash.status).toBe(401);
+    const nowhere = await fetch(`${stack.webhookUrl}/hooks/${source.id}`, { method: 'POST', body });
+    expect(nowhere.status).toBe(404);
+    expect(await nowhere.json()).toMatchObject({ status: 404, code: 'NotFound' });
     await expectEventually(async () => {
       const refused = await api.ok<{ items: EventView[] }>('GET', `/api/v1/events?sourceId=${source.id}&outcome=refused`);
-      expect(refused.items.map((e) => e.status).sort()).toEqual([400, 401]);
+      expect(refused.items.map((e) => e.status).sort()).toEqual([400, 401, 401]);
     });
     const notAnId = await api.call<{ fields?: Array<{ field: string }> }>('GET', '/api/v1/events?sourceId=bench');
     expect(notAnId.status).toBe(400);

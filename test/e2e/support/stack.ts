@@ -200,7 +200,9 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     if (await portAnswers(port)) throw new Error(`port ${port} for ${name} is already in use (a Kiln left over from an earlier run?); stop it first`);
     // Straight to a file: a pipe through this (busy) process would make the app's synchronous stdout writes wait.
     const out = openSync(join(logDir, `${name}.log`), 'a');
-    const child = spawn(process.execPath, ['-r', join(ROOT, 'tools', 'register-dist-paths.js'), join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
+    // KILN_PROFILE_DIR (benchmarks): each app writes a V8 CPU profile there when it stops, for Chrome's profiler.
+    const profile = process.env.KILN_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KILN_PROFILE_DIR}`, `--cpu-prof-name=${name}.${Date.now()}.cpuprofile`] : [];
+    const child = spawn(process.execPath, [...profile, '-r', join(ROOT, 'tools', 'register-dist-paths.js'), join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
       // Each app connects to NATS as itself, with only its own subjects allowed.
       env: { ...env, KILN_NATS_USER: app, KILN_NATS_PASSWORD: natsPassword(app), ...extra },
       stdio: ['ignore', out, out],

@@ -1,8 +1,8 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { healthReportSchema, type HealthReport } from '@kiln/contracts';
 import { ApiResponse } from '@nestjs/swagger';
 import { Endpoint, openApiSchema } from './openapi';
-import type { Response } from 'express';
 
 export interface HealthCheck {
   name: string;
@@ -21,14 +21,15 @@ export class HealthController {
   constructor(
     @Inject(SERVICE_NAME) private readonly service: string,
     @Inject(HEALTH_CHECKS) private readonly checks: HealthCheck[],
+    private readonly http: HttpAdapterHost,
   ) {}
 
   @Get()
   @Endpoint({ summary: "The app's liveness and each dependency's state", response: healthReportSchema, public: true })
   @ApiResponse({ status: 503, description: 'A dependency is down (its check says why)', schema: openApiSchema(healthReportSchema) })
-  async health(@Res() res: Response): Promise<void> {
+  async health(@Res() res: unknown): Promise<void> {
     const report = await runHealthChecks(this.service, this.checks);
-    res.status(report.status === 'up' ? 200 : 503).json(report);
+    this.http.httpAdapter.reply(res, report, report.status === 'up' ? 200 : 503);
   }
 }
 

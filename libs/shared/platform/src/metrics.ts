@@ -1,8 +1,8 @@
 import { Controller, Get, Inject, Injectable, Req, Res } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -138,21 +138,23 @@ export class MetricsController {
   constructor(
     private readonly metrics: Metrics,
     @Inject(METRICS_TOKEN) private readonly token: string | undefined,
+    private readonly http: HttpAdapterHost,
   ) {}
 
   @Get()
-  async scrape(@Req() req: Request, @Res() res: Response): Promise<void> {
+  async scrape(@Req() req: { headers: IncomingHttpHeaders }, @Res() res: unknown): Promise<void> {
+    const http = this.http.httpAdapter;
     if (!this.token) {
-      res.status(404).json({ status: 404, code: 'NotFound', message: 'metrics are off: set KILN_METRICS_TOKEN and scrape with it as a bearer token' });
+      http.reply(res, { status: 404, code: 'NotFound', message: 'metrics are off: set KILN_METRICS_TOKEN and scrape with it as a bearer token' }, 404);
       return;
     }
     const sent = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
     if (!sameSecret(sent, this.token)) {
-      res.status(401).json({ status: 401, code: 'Unauthenticated', message: 'send Authorization: Bearer <KILN_METRICS_TOKEN>' });
+      http.reply(res, { status: 401, code: 'Unauthenticated', message: 'send Authorization: Bearer <KILN_METRICS_TOKEN>' }, 401);
       return;
     }
-    res.setHeader('Content-Type', this.metrics.registry.contentType);
-    res.send(await this.metrics.text());
+    http.setHeader(res, 'Content-Type', this.metrics.registry.contentType);
+    http.reply(res, await this.metrics.text(), 200);
   }
 }
 

@@ -1,9 +1,8 @@
-import { ArgumentsHost, Catch, HttpException, RpcExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, HttpException, HttpServer, RpcExceptionFilter } from '@nestjs/common';
 import { ClientProxy, RpcException } from '@nestjs/microservices';
 import { KilnError, KilnErrorBody } from '@kiln/domain';
 import { RpcDef } from '@kiln/contracts';
 import { Observable, firstValueFrom, throwError, timeout } from 'rxjs';
-import type { Response } from 'express';
 import { JsonLogger } from './logger';
 
 export const NATS_CLIENT = Symbol('NATS_CLIENT');
@@ -27,7 +26,10 @@ export async function callRpc<Req, Res>(client: ClientProxy, def: RpcDef<Req, Re
  */
 @Catch()
 export class KilnExceptionFilter implements RpcExceptionFilter<unknown> {
-  constructor(private readonly logger: JsonLogger) {}
+  constructor(
+    private readonly logger: JsonLogger,
+    private readonly http: HttpServer,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): Observable<never> {
     if (host.getType() === 'http') {
@@ -41,20 +43,21 @@ export class KilnExceptionFilter implements RpcExceptionFilter<unknown> {
   }
 
   private replyHttp(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
-    if (res.headersSent) return;
+    const res: unknown = host.switchToHttp().getResponse();
+    if (this.http.isHeadersSent(res)) return;
+    const reply = (status: number, body: unknown) => this.http.reply(res, body, status);
     if (exception instanceof KilnError) {
-      res.status(exception.status).json(exception.toBody());
+      reply(exception.status, exception.toBody());
     } else if (exception instanceof HttpException) {
       const body = exception.getResponse();
       const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? exception.message);
-      res.status(exception.getStatus()).json({ status: exception.getStatus(), code: exception.name.replace(/Exception$/, ''), message: Array.isArray(message) ? message.join('; ') : String(message) });
+      reply(exception.getStatus(), { status: exception.getStatus(), code: exception.name.replace(/Exception$/, ''), message: Array.isArray(message) ? message.join('; ') : String(message) });
     } else if (isClientError(exception)) {
       // body-parser and friends: 400 unreadable body, 413 too large, 415 unsupported type.
-      res.status(exception.status).json({ status: exception.status, code: exception.type ?? 'BadRequest', message: exception.message });
+      reply(exception.status, { status: exception.status, code: exception.type ?? 'BadRequest', message: exception.message });
     } else {
       this.logger.error(exception instanceof Error ? exception : { msg: String(exception) }, 'KilnExceptionFilter');
-      res.status(500).json(INTERNAL);
+      reply(500, INTERNAL);
     }
   }
 }
