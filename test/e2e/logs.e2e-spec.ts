@@ -174,7 +174,7 @@ describe('build logs: live follow, queries and redaction', () => {
     expect(cursorProblem.body.fields.map((f) => f.field)).toEqual(['cursor']);
     const limitProblem = await api.call<{ status: number; code: string; fields: Array<{ field: string }> }>('GET', `/api/v1/builds/${buildId}/logs?limit=ten`);
     expect(limitProblem.body).toMatchObject({ status: 400, fields: [{ field: 'limit' }] });
-    // Pages are served ahead of the framework; what that path leaves to the controller is answered as always.
+    // A parameter given twice, a parameter that asks nothing, no token or a bad one, an encoded id.
     expect((await api.call('GET', `/api/v1/builds/${buildId}/logs?tail=5&tail=6`)).status).toBe(400);
     expect((await api.ok<{ items: Line[] }>('GET', `/api/v1/builds/${buildId}/logs?tail=5&follow=false`)).items).toEqual(tail.items);
     expect((await api.withToken('kiln_not_a_token').call('GET', `/api/v1/builds/${buildId}/logs?tail=5`)).status).toBe(401);

@@ -3,9 +3,6 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { serviceMain } from '@kiln/platform';
 import { gatewayConfigSchema } from './config';
 import { GatewayAppModule } from './app.module';
-import { serveLogPagesFirst } from './builds/log-pages';
-import { Rpc } from './common/rpc.service';
-import { TokensService } from './auth/tokens.service';
 import { apiDocument } from './openapi';
 import { serveConsole } from './console';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -15,7 +12,6 @@ serviceMain('gateway', gatewayConfigSchema, (config, logger) => ({
   http: { host: config.KILN_HOST, port: config.KILN_GATEWAY_PORT },
   configure: (app) => {
     SwaggerModule.setup('api/docs', app, apiDocument(app), { jsonDocumentUrl: 'api/docs-json' });
-    serveLogPagesFirst(app.getHttpServer(), app.get(TokensService), app.get(Rpc), logger);
     serveConsole(app as NestExpressApplication, config.KILN_CONSOLE_DIR, logger);
   },
 }));

@@ -35,7 +35,6 @@ export async function startService(spec: ServiceSpec): Promise<INestApplication>
   app.useGlobalFilters(new KilnExceptionFilter(spec.logger, app.getHttpAdapter()));
   app.enableShutdownHooks();
   if (spec.configure) await spec.configure(app);
-  // After configure: a listener it puts ahead of the framework is measured too.
   app.get(Metrics).instrumentHttp(app.getHttpServer());
   if (spec.nats) {
     app.connectMicroservice<MicroserviceOptions>({ transport: Transport.NATS, options: { ...natsOptions(spec.nats.auth, `${spec.name}-server`), queue: spec.nats.queue } }, { inheritAppConfig: true });

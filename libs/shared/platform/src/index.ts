@@ -8,7 +8,6 @@ export * from './database';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './validation';
-export * from './http-fast-path';
 export * from './git';
 export * from './url-guard';
 export * from './contract-pipe';
