@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { normalizeSha, ZERO_SHA } from '@kiln/domain';
-import { headCommit, HostCommit, refFields } from './normalize';
+import { headCommit, HostCommit, pushOutcome } from './normalize';
 import type { Delivery, Outcome, ProviderAdapter } from './types';
 
 interface GithubPush {
@@ -72,31 +72,20 @@ export function readGithubShapedPush(provider: 'github' | 'gitee' | 'coding', de
   const after = normalizeSha(body.after);
   const deleted = body.deleted ?? after === ZERO_SHA;
   const head = body.head_commit;
-  const refs = refFields(body.ref);
-  return {
-    kind: 'event',
-    deliveryId,
-    event: {
-      provider,
-      deliveryId,
-      kind: 'push',
-      ref: refs.ref,
-      refType: refs.refType,
-      name: refs.name,
-      before,
-      after,
-      // For an annotated tag `after` is the tag object; head_commit is the commit it points at.
-      commitSha: deleted ? null : (normalizeSha(head?.id) ?? after),
-      created: body.created ?? before === ZERO_SHA,
-      deleted,
-      repoFullName: fullName,
-      cloneUrl: body.repository?.clone_url ?? body.repository?.git_http_url ?? null,
-      sshUrl: body.repository?.ssh_url ?? body.repository?.git_ssh_url ?? null,
-      defaultBranch: body.repository?.default_branch ?? body.repository?.master_branch ?? null,
-      headCommit: headCommit(head),
-      pusher: body.pusher?.login ?? body.pusher?.username ?? body.pusher?.name ?? body.sender?.login ?? null,
-    },
-  };
+  return pushOutcome(provider, deliveryId, body.ref, {
+    before,
+    after,
+    // For an annotated tag `after` is the tag object; head_commit is the commit it points at.
+    commitSha: deleted ? null : (normalizeSha(head?.id) ?? after),
+    created: body.created ?? before === ZERO_SHA,
+    deleted,
+    repoFullName: fullName,
+    cloneUrl: body.repository?.clone_url ?? body.repository?.git_http_url ?? null,
+    sshUrl: body.repository?.ssh_url ?? body.repository?.git_ssh_url ?? null,
+    defaultBranch: body.repository?.default_branch ?? body.repository?.master_branch ?? null,
+    headCommit: headCommit(head),
+    pusher: body.pusher?.login ?? body.pusher?.username ?? body.pusher?.name ?? body.sender?.login ?? null,
+  });
 }
 
 /**

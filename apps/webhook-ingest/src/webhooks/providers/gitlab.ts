@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { normalizeSha, ZERO_SHA } from '@kiln/domain';
-import { headCommit, HostCommit, refFields } from './normalize';
+import { headCommit, HostCommit, pushOutcome } from './normalize';
 import { safeEqual } from './constant-time';
 import type { Delivery, Outcome, ProviderAdapter } from './types';
 
@@ -44,29 +44,18 @@ export const gitlabAdapter: ProviderAdapter = {
     const deleted = after === ZERO_SHA;
     const checkout = normalizeSha(body.checkout_sha ?? null);
     const head = (body.commits ?? []).find((c) => c.id && normalizeSha(c.id) === checkout) ?? (body.commits ?? [])[(body.commits ?? []).length - 1];
-    const refs = refFields(body.ref);
-    return {
-      kind: 'event',
-      deliveryId,
-      event: {
-        provider: 'gitlab',
-        deliveryId,
-        kind: 'push',
-        ref: refs.ref,
-        refType: refs.refType,
-        name: refs.name,
-        before,
-        after,
-        commitSha: deleted ? null : (checkout ?? after),
-        created: before === ZERO_SHA,
-        deleted,
-        repoFullName: body.project.path_with_namespace,
-        cloneUrl: body.project.git_http_url ?? body.repository?.git_http_url ?? null,
-        sshUrl: body.project.git_ssh_url ?? body.repository?.git_ssh_url ?? null,
-        defaultBranch: body.project.default_branch ?? null,
-        headCommit: headCommit(head),
-        pusher: body.user_username ?? body.user_name ?? null,
-      },
-    };
+    return pushOutcome('gitlab', deliveryId, body.ref, {
+      before,
+      after,
+      commitSha: deleted ? null : (checkout ?? after),
+      created: before === ZERO_SHA,
+      deleted,
+      repoFullName: body.project.path_with_namespace,
+      cloneUrl: body.project.git_http_url ?? body.repository?.git_http_url ?? null,
+      sshUrl: body.project.git_ssh_url ?? body.repository?.git_ssh_url ?? null,
+      defaultBranch: body.project.default_branch ?? null,
+      headCommit: headCommit(head),
+      pusher: body.user_username ?? body.user_name ?? null,
+    });
   },
 };

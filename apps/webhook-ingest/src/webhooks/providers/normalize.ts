@@ -15,14 +15,39 @@ export function isoInstant(value: string | undefined | null): string | null {
   return Number.isNaN(t.getTime()) ? null : t.toISOString();
 }
 
-/** `ref` as sent, its type and its name without `refs/heads/` or `refs/tags/` (slashes kept). */
-export function refFields(ref: string): Pick<PushReceivedV1, 'ref' | 'refType' | 'name'> {
-  const parsed = parseRef(ref);
-  return { ref, refType: parsed.type === 'other' ? null : parsed.type, name: parsed.name };
-}
-
 /** What a host's push says, before Kiln gives it an id, a source and a time. */
 export type PushFields = Omit<PushReceivedV1, 'eventId' | 'sourceId' | 'receivedAt'>;
+
+/** What each host's adapter reads from its own payload; the rest of a push's fields are the same for every host. */
+export type HostPushFields = Omit<PushFields, 'provider' | 'deliveryId' | 'kind' | 'ref' | 'refType' | 'name'>;
+
+/** A push read from a host's delivery, as the adapter's outcome (field by field: see `stampPush`). */
+export function pushOutcome(provider: PushFields['provider'], deliveryId: string, ref: string, f: HostPushFields): { kind: 'event'; deliveryId: string; event: PushFields } {
+  const parsed = parseRef(ref);
+  return {
+    kind: 'event',
+    deliveryId,
+    event: {
+      provider,
+      deliveryId,
+      kind: 'push',
+      ref,
+      refType: parsed.type === 'other' ? null : parsed.type,
+      name: parsed.name,
+      before: f.before,
+      after: f.after,
+      commitSha: f.commitSha,
+      created: f.created,
+      deleted: f.deleted,
+      repoFullName: f.repoFullName,
+      cloneUrl: f.cloneUrl,
+      sshUrl: f.sshUrl,
+      defaultBranch: f.defaultBranch,
+      headCommit: f.headCommit,
+      pusher: f.pusher,
+    },
+  };
+}
 
 /**
  * The stored event: the host's fields with Kiln's own, in the contract's order. Written out field by field: an
