@@ -21,7 +21,7 @@ export type PushFields = Omit<PushReceivedV1, 'eventId' | 'sourceId' | 'received
 /** What each host's adapter reads from its own payload; the rest of a push's fields are the same for every host. */
 export type HostPushFields = Omit<PushFields, 'provider' | 'deliveryId' | 'kind' | 'ref' | 'refType' | 'name'>;
 
-/** A push read from a host's delivery, as the adapter's outcome (field by field: see `stampPush`). */
+/** A push read from a host's delivery, as the adapter's outcome: the host's fields and the ref's parts, written out once. */
 export function pushOutcome(provider: PushFields['provider'], deliveryId: string, ref: string, f: HostPushFields): { kind: 'event'; deliveryId: string; event: PushFields } {
   const parsed = parseRef(ref);
   return {
@@ -50,32 +50,16 @@ export function pushOutcome(provider: PushFields['provider'], deliveryId: string
 }
 
 /**
- * The stored event: the host's fields with Kiln's own, in the contract's order. Written out field by field: an
- * object spread here (twenty properties, shapes varying by host) was a tenth of webhook-ingest's JavaScript time.
+ * The stored event: the adapter's push with Kiln's own three fields added in place. The adapter's object is new for
+ * each delivery and handed on to nothing else, so it is not copied (a spread copy of it, twenty properties, was a
+ * tenth of webhook-ingest's JavaScript time).
  */
 export function stampPush(f: PushFields, eventId: string, sourceId: string, receivedAt: string): PushReceivedV1 {
-  return {
-    eventId,
-    provider: f.provider,
-    sourceId,
-    deliveryId: f.deliveryId,
-    kind: f.kind,
-    ref: f.ref,
-    refType: f.refType,
-    name: f.name,
-    before: f.before,
-    after: f.after,
-    commitSha: f.commitSha,
-    created: f.created,
-    deleted: f.deleted,
-    repoFullName: f.repoFullName,
-    cloneUrl: f.cloneUrl,
-    sshUrl: f.sshUrl,
-    defaultBranch: f.defaultBranch,
-    headCommit: f.headCommit,
-    pusher: f.pusher,
-    receivedAt,
-  };
+  const event = f as PushReceivedV1;
+  event.eventId = eventId;
+  event.sourceId = sourceId;
+  event.receivedAt = receivedAt;
+  return event;
 }
 
 let lastNowMs = -1;
