@@ -89,15 +89,18 @@ async function main(): Promise<void> {
     const kiln = mergeLoads(kilnRounds);
 
     // At saturation a closed loop's latency is connections / throughput (Little's law), so p99 there mostly restates
-    // throughput; the paced runs show latency at the goal's throughput (0.4x the bare server's), for both.
-    const goalRate = 0.4 * baseline.rps;
+    // throughput; the paced runs show latency at the goal's throughput, for both. The goal is #18's, through public
+    // APIs only: 0.30x the bare server's rate (#5 had asked 0.40x, which a listener ahead of the framework and a
+    // hand-written JetStream publisher met; #18 removed both).
+    const GOAL = 0.3;
+    const goalRate = GOAL * baseline.rps;
     const barePaced = await measure(BARE_PORT, '/', 2 * SECONDS, goalRate, goalRate);
     const kilnPaced = await measure(port, path, 2 * SECONDS, goalRate, goalRate);
 
     const ratio = kiln.rps / baseline.rps;
     const row = (label: string, a: string, b: string, extra = '') => console.log(`${label.padEnd(26)}${a.padStart(16)}${b.padStart(22)}${extra.padStart(34)}`);
     row('', 'bare node http', 'kiln webhook-ingest', 'goal');
-    row('accepted webhooks/s', baseline.rps.toFixed(0), kiln.rps.toFixed(0), `≥ 0.40× bare: ${ratio.toFixed(2)}× ${ratio >= 0.4 ? 'met' : 'NOT met'}`);
+    row('accepted webhooks/s', baseline.rps.toFixed(0), kiln.rps.toFixed(0), `≥ ${GOAL.toFixed(2)}× bare: ${ratio.toFixed(2)}× ${ratio >= GOAL ? 'met' : 'NOT met'}`);
     row(
       '  per round',
       bareRounds.map((r) => r.rps.toFixed(0)).join(' '),

@@ -4,19 +4,17 @@ import {
   AckPolicy,
   ConsumerMessages,
   DeliverPolicy,
+  ErrorCode,
   JetStreamClient,
   JetStreamManager,
   JsMsg,
+  NatsError,
   NatsConnection,
   PubAck,
   RetentionPolicy,
   StorageType,
-  Subscription,
   connect,
-  createInbox,
   headers as natsHeaders,
-  Msg,
-  MsgHdrs,
   nanos,
 } from 'nats';
 import { JsonLogger } from './logger';
@@ -63,7 +61,6 @@ export interface ConsumeOptions {
 /** JetStream: durable publish with deduplication, and durable consumers that ack only after the handler succeeds. */
 export class EventBus {
   private readonly js: JetStreamClient;
-  private readonly publisher: JetStreamPublisher;
   private readonly running = new Set<ConsumerMessages>();
   /** Each consumer's writer: it ends once the messages already taken are handled and acknowledged. */
   private readonly writers = new Set<Promise<void>>();
@@ -75,10 +72,8 @@ export class EventBus {
     readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly logger: JsonLogger,
-    inboxPrefix: string,
   ) {
     this.js = nc.jetstream();
-    this.publisher = new JetStreamPublisher(nc, inboxPrefix);
   }
 
   static async connect(auth: NatsAuth, name: string, logger: JsonLogger): Promise<EventBus> {
@@ -86,7 +81,7 @@ export class EventBus {
     // only to improve timeout stack traces; that was ~6% of webhook-ingest's CPU under load.
     const options = natsOptions(auth, name);
     const nc = await connect({ ...options, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
-    return new EventBus(nc, await nc.jetstreamManager(), logger, options.inboxPrefix);
+    return new EventBus(nc, await nc.jetstreamManager(), logger);
   }
 
   /**
@@ -126,16 +121,33 @@ export class EventBus {
    * Publishes asked for during one turn of the event loop leave together at its end: nats.js then writes them to
    * the socket in one go instead of one write each (under load, one write per HTTP request was webhook-ingest's
    * largest single cost). Each message still gets, and waits for, its own ack.
+   * Through nats.js' own `js.publish`: on 2026-12-03 `scripts/kiln bench webhook-ingest` gave 0.38x the bare server
+   * (p99 19 ms; #18's goal is 0.30x and 25 ms), against 0.45x for the hand-written publisher it replaced (webhook-ingest
+   * 152 against 119 us of CPU per push).
    */
   publish<T>(def: EventDef<T>, payload: T, opts: { msgId?: string; subject?: string; timeoutMs?: number } = {}): Promise<PubAck> {
     const data = Buffer.from(JSON.stringify(payload), 'utf8');
     return new Promise<PubAck>((resolve, reject) => {
-      this.outbox.push(() => this.publisher.publish(opts.subject ?? def.subject, data, opts.msgId, opts.timeoutMs ?? 5000, resolve, reject));
+      this.outbox.push(
+        () => void this.js.publish(opts.subject ?? def.subject, data, { msgID: opts.msgId, timeout: opts.timeoutMs ?? 5000 }).then(resolve, (err: unknown) => reject(this.publishFailure(err))),
+      );
       if (this.outbox.length === 1) setImmediate(() => this.drainOutbox());
     });
   }
 
   private outbox: Array<() => void> = [];
+  private closing = false;
+
+  /** nats.js says `503` or `TIMEOUT`; the log and the caller get what happened to the message. */
+  private publishFailure(err: unknown): Error {
+    const e = err as NatsError;
+    if (e?.code === ErrorCode.NoResponders) return new Error('no JetStream stream stores this subject (no responders)');
+    if (e?.code === ErrorCode.Timeout)
+      return new Error(this.closing || this.nc.isClosed() ? 'the connection to NATS closed before JetStream acknowledged the message' : 'timed out waiting for JetStream to store the message');
+    const api = e?.api_error;
+    if (api) return new Error(`JetStream refused the message: ${api.description ?? 'no reason given'} (code ${api.code ?? '?'}, err_code ${api.err_code ?? '?'})`);
+    return err instanceof Error ? err : new Error(String(err));
+  }
 
   private drainOutbox(): void {
     const batch = this.outbox;
@@ -302,13 +314,13 @@ export class EventBus {
    * drains the connection, which delivers those acks. What was taken but not handled is redelivered after ack wait.
    */
   async close(): Promise<void> {
+    this.closing = true;
     for (const m of this.running) m.stop();
     this.running.clear();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.writers]), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
     clearTimeout(timer);
     if (!this.nc.isClosed()) await this.nc.drain();
-    this.publisher.close();
   }
 }
 
@@ -329,99 +341,6 @@ function isNotFound(err: unknown): boolean {
   const text = String((err as { message?: string })?.message ?? err);
   return text.includes('not found');
 }
-
-interface PendingPublish {
-  resolve(ack: PubAck): void;
-  reject(err: Error): void;
-  deadline: number;
-}
-
-/**
- * JetStream publishes with their acks on one inbox subscription of this connection, each publish waiting in a map
- * under its own reply token, and one timer for all their deadlines; built on nats.js' public API only (subscribe,
- * publish with a reply subject, headers). nats.js 2.29's own `js.publish` does the same over a request object, a
- * header-validating wrapper and a timer per message: measured on 2026-12-01 with `scripts/kiln bench webhook-ingest`,
- * it took Kiln from 0.44× to 0.21× of the bare server's rate (webhook-ingest 124 → 350 µs and nats-server 56 → 252 µs
- * of CPU per push), below the 0.30× goal.
- * The protocol is JetStream's own: an HPUB with a reply subject and `Nats-Msg-Id`, answered by a PubAck
- * (`{"stream","seq","duplicate"}`) or an API error (`{"error":{"code","err_code","description"}}`), or by a
- * 503 status with no body when no stream takes the subject.
- */
-export class JetStreamPublisher {
-  private readonly prefix: string;
-  private readonly pending = new Map<string, PendingPublish>();
-  private readonly sub: Subscription;
-  private readonly timer: NodeJS.Timeout;
-  private next = 0;
-
-  constructor(
-    private readonly nc: NatsConnection,
-    inboxPrefix: string,
-  ) {
-    this.prefix = createInbox(inboxPrefix);
-    this.sub = nc.subscribe(`${this.prefix}.*`, { callback: (err, msg) => (err ? this.failAll(err) : this.settle(msg)) });
-    this.timer = setInterval(() => this.expire(), 100);
-    this.timer.unref();
-  }
-
-  publish(subject: string, data: Uint8Array, msgId: string | undefined, timeoutMs: number, resolve: (ack: PubAck) => void, reject: (err: Error) => void): void {
-    const token = (this.next++).toString(36);
-    let hdrs: MsgHdrs | undefined;
-    if (msgId) {
-      hdrs = natsHeaders();
-      hdrs.set('Nats-Msg-Id', msgId);
-    }
-    try {
-      this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, headers: hdrs });
-    } catch (err) {
-      return reject(err as Error);
-    }
-    this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
-  }
-
-  private settle(msg: Msg): void {
-    const token = msg.subject.slice(this.prefix.length + 1);
-    const p = this.pending.get(token);
-    if (!p) return; // expired already
-    this.pending.delete(token);
-    if (msg.data.length === 0) {
-      const code = msg.headers?.code;
-      return p.reject(new Error(code === 503 ? `no JetStream stream stores this subject (no responders)` : `JetStream answered status ${code ?? 'none'} without a body`));
-    }
-    let ack: { stream?: string; seq?: number; duplicate?: boolean; domain?: string; error?: { code?: number; err_code?: number; description?: string } };
-    try {
-      ack = JSON.parse(DECODER.decode(msg.data));
-    } catch {
-      return p.reject(new Error('JetStream answered a publish with an unreadable ack'));
-    }
-    if (ack.error) return p.reject(new Error(`JetStream refused the message: ${ack.error.description ?? 'no reason given'} (code ${ack.error.code ?? '?'}, err_code ${ack.error.err_code ?? '?'})`));
-    if (!ack.stream || typeof ack.seq !== 'number') return p.reject(new Error('JetStream answered a publish with an invalid ack'));
-    p.resolve({ stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate === true, ...(ack.domain ? { domain: ack.domain } : {}) });
-  }
-
-  private expire(): void {
-    if (this.pending.size === 0) return;
-    const now = Date.now();
-    for (const [token, p] of this.pending) {
-      if (p.deadline > now) continue;
-      this.pending.delete(token);
-      p.reject(new Error('timed out waiting for JetStream to store the message'));
-    }
-  }
-
-  private failAll(err: Error): void {
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-  }
-
-  close(): void {
-    clearInterval(this.timer);
-    this.failAll(new Error('the connection to NATS is closing'));
-    if (!this.nc.isClosed()) this.sub.unsubscribe();
-  }
-}
-
-const DECODER = new TextDecoder();
 
 /**
  * Why redelivering a message can never help, when the database refused its data: PostgreSQL's data exceptions and
