@@ -76,6 +76,8 @@ export interface Stack {
   stop(): Promise<void>;
   stopApp(app: App, signal?: NodeJS.Signals): Promise<void>;
   startApp(app: App): Promise<void>;
+  /** Starts again every app of the stack whose process has ended (after a test that stopped one failed midway). */
+  startStopped(): Promise<void>;
   /** Another instance of an app beside the stack's own (a second build worker, say), with settings of its own. */
   startInstance(app: App, name: string, env: Record<string, string>): Promise<AppInstance>;
 }
@@ -127,10 +129,10 @@ export async function startSharedStack(): Promise<Stack> {
 
 /** Where globalSetup writes the shared stack's addresses for the test files. */
 export const SHARED_STACK_ENV = 'KILN_E2E_SHARED_STACK';
-type StackInfo = Omit<Stack, 'stop' | 'stopApp' | 'startApp' | 'startInstance'>;
+type StackInfo = Omit<Stack, 'stop' | 'stopApp' | 'startApp' | 'startStopped' | 'startInstance'>;
 
 export function describeStack(stack: Stack): StackInfo {
-  const { stop: _stop, stopApp: _stopApp, startApp: _startApp, startInstance: _startInstance, ...info } = stack;
+  const { stop: _stop, stopApp: _stopApp, startApp: _startApp, startStopped: _startStopped, startInstance: _startInstance, ...info } = stack;
   return info;
 }
 
@@ -145,7 +147,7 @@ export function sharedStack(): Stack {
   const refuse = async () => {
     throw new Error('the shared stack is not stopped or restarted by a test: use startStack() for a stack of your own');
   };
-  return { ...info, stop: async () => undefined, stopApp: refuse, startApp: refuse, startInstance: refuse };
+  return { ...info, stop: async () => undefined, stopApp: refuse, startApp: refuse, startStopped: refuse, startInstance: refuse };
 }
 
 async function launch(basePort: number, database: string, natsAdmin: NatsAuth, opts: StackOptions): Promise<Stack> {
@@ -258,6 +260,12 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     env,
     startApp,
     stopApp,
+    startStopped: async () => {
+      for (const app of APPS) {
+        const child = children.get(app);
+        if (!child || child.exitCode !== null || child.signalCode !== null) await startApp(app);
+      }
+    },
     startInstance,
     stop: async () => {
       for (const child of instances) await stopChild(child, 'SIGTERM');

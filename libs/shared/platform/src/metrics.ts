@@ -99,7 +99,8 @@ export class Metrics {
 
   /**
    * Request rate and latency of every HTTP request the server answers, on Express or Fastify. The route is the one
-   * Express matched (`req.route`: `/api/v1/builds/:id`); without one (Fastify sets none), the path with its ids replaced, and `(unmatched)` for a 404, so that the series stay few whatever clients ask for.
+   * Express matched (`req.route`: `/api/v1/builds/:id`); without one (Fastify sets none), the path with its ids
+   * replaced, and `(unmatched)` for a 404, so that the series stay few whatever clients ask for.
    */
   instrumentHttp(server: Server): void {
     const requests = this.counter(METRICS.httpRequests);
