@@ -210,11 +210,16 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
       stdio: ['ignore', out, out],
     });
     closeSync(out);
-    await expectEventually(async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${tail(join(logDir, `${name}.log`))}`);
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.status !== 200) throw new Error(`${name} health ${res.status}: ${await res.text()}`);
-    }, 60_000);
+    try {
+      await expectEventually(async () => {
+        if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${tail(join(logDir, `${name}.log`))}`);
+        const res = await fetch(`http://127.0.0.1:${port}/health`);
+        if (res.status !== 200) throw new Error(`${name} health ${res.status}: ${await res.text()}`);
+      }, 60_000);
+    } catch (err) {
+      child.kill('SIGKILL'); // never healthy: nothing may be left running on its port
+      throw err;
+    }
     return child;
   };
   const stopChild = async (child: ChildProcess | undefined, signal: NodeJS.Signals) => {
@@ -245,7 +250,14 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     return { name, port, stop: (signal: NodeJS.Signals = 'SIGTERM') => stopChild(child, signal) };
   };
 
-  for (const app of APPS) await startApp(app);
+  // The five at once, as docker-compose.yml starts them (none waits on another; each migrates its own schema, and
+  // streams are created idempotently by whichever comes first). If one does not come up, the others are stopped.
+  const started = await Promise.allSettled(APPS.map(startApp));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    for (const app of APPS) await stopApp(app);
+    throw failed.reason;
+  }
   return {
     database,
     databaseAdminUrl: `postgres://postgres@127.0.0.1:${pgPort}/${database}`,
