@@ -9,6 +9,11 @@ import type { GitFixture } from '../support/git-fixture';
 jest.setTimeout(600_000);
 
 const BURST = 20;
+/**
+ * The kill test's burst: enough that both workers hold builds when one is killed (each runs two at a time) and the
+ * other must take over what was queued; its builds cost CPU that the other tests of the suite wait for.
+ */
+const KILL_BURST = 10;
 
 /**
  * Two build workers, each beside its own BuildKit, take builds from the same queues: a burst of pushes is shared
@@ -57,7 +62,7 @@ describe('two build workers side by side', () => {
   });
 
   it('loses no build and pushes no tag twice when a worker is killed mid-burst: its builds finish on the other', async () => {
-    const burst = await pushBurst(api, git, 'kill', BURST);
+    const burst = await pushBurst(api, git, 'kill', KILL_BURST);
     // Kill the second worker while it holds builds (cloned, not yet finished).
     await expectEventually(
       async () => {
@@ -69,7 +74,7 @@ describe('two build workers side by side', () => {
       250,
     );
     await second?.worker.stop('SIGKILL');
-    const items = await burstSucceeded(burst, BURST, 420_000);
+    const items = await burstSucceeded(burst, KILL_BURST, 420_000);
     const placed = await placements(items.map((b) => b.workflowId));
     // Builds had begun on the killed worker; those it had not finished moved to the live one, and finished there.
     expect(placed.some((p) => p.workers.includes(workerB))).toBe(true);
