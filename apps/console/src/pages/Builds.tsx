@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { canWrite, ok, type Build, type Session } from '../api';
 import { Alert, useAction, useLoad } from '../hooks';
 import { go, href } from '../router';
-import { duration, Status, when } from './format';
+import { ColumnHeads, duration, Status, when } from './format';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 
@@ -45,18 +45,7 @@ export function Builds({ session, query }: { session: Session; query: URLSearchP
       </form>
       <Alert text={builds.error} />
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Status</th>
-            <th scope="col">Image repository</th>
-            <th scope="col">Ref</th>
-            <th scope="col">Commit</th>
-            <th scope="col">Trigger</th>
-            <th scope="col">Tags</th>
-            <th scope="col">Duration</th>
-            <th scope="col">Created</th>
-          </tr>
-        </thead>
+        <ColumnHeads names={['Status', 'Image repository', 'Ref', 'Commit', 'Trigger', 'Tags', 'Duration', 'Created']} />
         <tbody>
           {builds.data?.map((b) => (
             <tr key={b.id}>

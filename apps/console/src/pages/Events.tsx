@@ -1,7 +1,7 @@
 import { canWrite, ok, type Session } from '../api';
 import { Alert, useAction, useLoad } from '../hooks';
 import { href } from '../router';
-import { when } from './format';
+import { ColumnHeads, when } from './format';
 
 /** The webhook ledger: each delivery, its decision per rule, and redelivery. */
 export function Events({ session }: { session: Session }) {
@@ -12,16 +12,7 @@ export function Events({ session }: { session: Session }) {
       <h1>Webhook events</h1>
       <Alert text={events.error ?? action.error} />
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Received</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Repository</th>
-            <th scope="col">Ref</th>
-            <th scope="col">Decisions</th>
-            {canWrite(session) && <th scope="col">Actions</th>}
-          </tr>
-        </thead>
+        <ColumnHeads names={['Received', 'Outcome', 'Repository', 'Ref', 'Decisions', canWrite(session) && 'Actions']} />
         <tbody>
           {events.data?.map((e) => (
             <tr key={e.id}>

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { isAdmin, ok, type Schemas, type Session, type Source } from '../api';
 import { Alert, useAction, useLoad } from '../hooks';
-import { Status, when } from './format';
+import { ColumnHeads, Status, when } from './format';
 
 type Provider = Schemas['SourceView']['provider'];
 const PROVIDERS: Array<[Provider, string]> = [
@@ -22,15 +22,7 @@ export function Sources({ session }: { session: Session }) {
       <h1>Code sources</h1>
       <Alert text={sources.error} />
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Host</th>
-            <th scope="col">State</th>
-            <th scope="col">Webhook URL</th>
-            {admin && <th scope="col">Actions</th>}
-          </tr>
-        </thead>
+        <ColumnHeads names={['Name', 'Host', 'State', 'Webhook URL', admin && 'Actions']} />
         <tbody>
           {sources.data?.map((s) => (
             <SourceRow key={s.id} session={session} source={s} admin={admin} onChanged={sources.reload} />

@@ -13,6 +13,21 @@ export function describeTrigger(t: Schemas['Trigger']): string {
   }
 }
 
+/** A table's column headings; a column given as `false` (one the session may not use) is left out. */
+export const ColumnHeads = ({ names }: { names: Array<string | false> }) => (
+  <thead>
+    <tr>
+      {names
+        .filter((n): n is string => n !== false)
+        .map((n) => (
+          <th scope="col" key={n}>
+            {n}
+          </th>
+        ))}
+    </tr>
+  </thead>
+);
+
 export const Status = ({ status }: { status: string }) => <span className={`status status-${status}`}>{status}</span>;
 
 export function duration(from: string | null, to: string | null): string {
