@@ -132,7 +132,7 @@ export class GitRepo {
   info(rev: string): CommitInfo {
     const out = git(['-C', this.work, 'log', '-1', '--format=%H%n%T%n%an%n%ae%n%aI%n%B', rev]);
     const [sha, treeSha, authorName, authorEmail, timestamp, ...message] = out.replace(/\n+$/, '').split('\n');
-    return { sha, treeSha, message: message.join('\n').replace(/\n+$/, ''), authorName, authorEmail, timestamp };
+    return { sha, treeSha, message: message.join('\n'), authorName, authorEmail, timestamp };
   }
 }
 
