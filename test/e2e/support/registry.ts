@@ -150,7 +150,7 @@ export class OwnRegistry {
     const config = join(dir, 'config.yml');
     let auth = '';
     if (credentials) {
-      writeFileSync(join(dir, 'htpasswd'), execFileSync('htpasswd', ['-Bbn', credentials.username, credentials.password]));
+      writeFileSync(join(dir, 'htpasswd'), execFileSync('htpasswd', ['-Bbn', '-C', '4', credentials.username, credentials.password]));
       auth = `auth:\n  htpasswd: { realm: test, path: ${dir}/htpasswd }\n`;
     }
     const address = `${services.buildHost}:${port}`;
