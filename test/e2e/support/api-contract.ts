@@ -17,10 +17,10 @@ class ApiContract {
   private readonly ajv = new Ajv({ strict: false, allErrors: true });
   private readonly routes: Array<{ method: string; pattern: RegExp; path: string; op: Operation }> = [];
   private readonly validators = new Map<string, ValidateFunction>();
-  private readonly components: object;
 
   constructor(doc: { paths: Record<string, Record<string, Operation>>; components: object }) {
-    this.components = doc.components;
+    // The named schemas, added once: each answer's schema refers to them, and Ajv compiles each only once.
+    this.ajv.addSchema(forAjv({ $id: COMPONENTS, components: doc.components }) as object);
     this.ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
     this.ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d\d-\d\dT/.test(s));
     this.ajv.addFormat('uri', (s: string) => URL.canParse(s));
@@ -45,22 +45,25 @@ class ApiContract {
     if (!schema) return `${route.op.operationId} ${status} has no documented schema`;
     const key = `${route.op.operationId} ${status}`;
     let validate = this.validators.get(key);
-    // The named answers travel with each schema, so its `#/components/schemas/...` references resolve.
-    if (!validate) this.validators.set(key, (validate = this.ajv.compile(forAjv({ allOf: [schema], components: this.components }) as object)));
+    if (!validate) this.validators.set(key, (validate = this.ajv.compile(forAjv(schema, `${COMPONENTS}#`) as object)));
     if (validate(body)) return null;
     return `${key} does not match its documented schema: ${this.ajv.errorsText(validate.errors, { separator: '; ' })}\n${JSON.stringify(body).slice(0, 600)}`;
   }
 }
 
+/** The $id under which Ajv holds the document's components. */
+const COMPONENTS = 'kiln-openapi';
+
 /**
  * OpenAPI 3.0 writes "or null" of a referenced schema as `{allOf: [{$ref}], nullable: true}`, which Ajv (a JSON Schema
- * validator) reads only beside a `type`: say the same as `anyOf` with null.
+ * validator) reads only beside a `type`: say the same as `anyOf` with null. `refBase`, for a schema outside the
+ * components, points its `#/components/...` references at them.
  */
-function forAjv(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(forAjv);
+function forAjv(node: unknown, refBase = '#'): unknown {
+  if (Array.isArray(node)) return node.map((n) => forAjv(n, refBase));
   if (!node || typeof node !== 'object') return node;
   const { nullable, ...rest } = node as Record<string, unknown>;
-  const inner = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, forAjv(v)]));
+  const inner = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? refBase + v.slice(1) : forAjv(v, refBase)]));
   return nullable === true && inner.type === undefined ? { anyOf: [inner, { type: 'null' }] } : nullable === undefined ? inner : { ...inner, nullable };
 }
 
