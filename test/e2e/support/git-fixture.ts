@@ -102,17 +102,21 @@ export class GitRepo {
     git(['-C', this.work, 'checkout', '--quiet', ...(create ? ['-b'] : []), branch]);
   }
 
-  /** A real `git push`; returns the remote ref's SHA before and after, as a host's webhook reports them. */
+  /**
+   * A real `git push`; returns the remote ref's SHA before and after, as a host's webhook reports them. It pushes to
+   * the server's bare repository by its path: what Kiln then fetches over HTTP is the same, and a push over HTTP
+   * cost the suite a git client, the test server and git http-backend each time.
+   */
   push(ref: string): { before: string; after: string } {
     const before = this.remoteSha(ref);
-    git(['-C', this.work, 'push', '--quiet', this.url, `${ref}:${ref}`]);
+    git(['-C', this.work, 'push', '--quiet', this.bare, `${ref}:${ref}`]);
     return { before, after: this.remoteSha(ref) };
   }
 
   /** Delete a ref on the server, as `git push <url> :<ref>` does. */
   deleteRemote(ref: string): { before: string; after: string } {
     const before = this.remoteSha(ref);
-    git(['-C', this.work, 'push', '--quiet', this.url, `:${ref}`]);
+    git(['-C', this.work, 'push', '--quiet', this.bare, `:${ref}`]);
     return { before, after: this.remoteSha(ref) };
   }
 
@@ -121,18 +125,31 @@ export class GitRepo {
   }
 
   /**
-   * The SHA the server holds for `ref` (what `git ls-remote` would print first), read from its bare repository
-   * directly: over HTTP, each look-up cost a git client, the test server and git http-backend.
+   * The SHA the server holds for the full ref `refs/...` (what `git ls-remote` would print first), read from its bare
+   * repository's files as git keeps them (gitrepository-layout(5)): the loose ref, else its line in packed-refs. A git
+   * process for each look-up cost the suite more than the look-up.
    */
   remoteSha(ref: string): string {
-    const out = git(['--git-dir', this.bare, 'for-each-ref', '--format=%(objectname)', ref]).trim();
-    return out || '0'.repeat(40);
+    if (!ref.startsWith('refs/')) throw new Error(`remoteSha takes a full ref (refs/heads/..., refs/tags/...), not ${ref}`);
+    const loose = readIfExists(join(this.bare, ref));
+    if (loose) return loose.trim();
+    const packed = (readIfExists(join(this.bare, 'packed-refs')) ?? '').split('\n').find((line) => line.endsWith(` ${ref}`));
+    return packed?.split(' ')[0] ?? '0'.repeat(40);
   }
 
   info(rev: string): CommitInfo {
     const out = git(['-C', this.work, 'log', '-1', '--format=%H%n%T%n%an%n%ae%n%aI%n%B', rev]);
     const [sha, treeSha, authorName, authorEmail, timestamp, ...message] = out.replace(/\n+$/, '').split('\n');
     return { sha, treeSha, message: message.join('\n'), authorName, authorEmail, timestamp };
+  }
+}
+
+function readIfExists(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw err;
   }
 }
 
