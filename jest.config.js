@@ -1,6 +1,19 @@
 // @ts-check
 /** @typedef {import('jest').Config} Config */
 
+// TypeScript to JavaScript with SWC, file by file, as tsconfig.base.json would emit it (legacy decorators with their
+// metadata, which Nest's injection reads; class fields assigned, not defined). Types are checked by tsc in the
+// build, not here: ts-jest transpiled the same way (isolatedModules) at about eight times the CPU.
+const swc = {
+  jsc: {
+    target: 'es2022',
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+  },
+  module: { type: 'commonjs' },
+  sourceMaps: 'inline',
+};
+
 /** @returns {Config} */
 const project = (name, root, testMatch) => ({
   displayName: name,
@@ -8,7 +21,7 @@ const project = (name, root, testMatch) => ({
   roots: [`<rootDir>/${root}`],
   testMatch,
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }] },
+  transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper: {
     '^@kiln/domain$': '<rootDir>/libs/shared/domain/src/index.ts',
     '^@kiln/contracts$': '<rootDir>/libs/shared/contracts/src/index.ts',
