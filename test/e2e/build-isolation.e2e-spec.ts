@@ -4,7 +4,7 @@ import { networkInterfaces } from 'node:os';
 import { connect } from 'nats';
 import { Client as PgClient } from 'pg';
 import { sourcesCredentials } from '@kiln/contracts';
-import { natsOptions } from '@kiln/platform';
+import { natsOptions } from '@kiln/platform/standalone';
 import { Api } from './support/api';
 import { onStack } from './support/on-stack';
 import { GitFixture } from './support/git-fixture';

@@ -1,6 +1,6 @@
 import { createKilnClient } from '@kiln/api-client';
 import { buildStatusV1 } from '@kiln/contracts';
-import { EventBus, JsonLogger } from '@kiln/platform';
+import { EventBus, JsonLogger } from '@kiln/platform/standalone';
 import { Api } from './support/api';
 import { onStack } from './support/on-stack';
 import { expectEventually } from './support/expect-eventually';

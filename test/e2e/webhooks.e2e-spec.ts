@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { PARKED_HEADERS, parkedSubject, pushReceivedV1 } from '@kiln/contracts';
-import { EventBus, JsonLogger } from '@kiln/platform';
+import { EventBus, JsonLogger } from '@kiln/platform/standalone';
 import { forge, giteePush, githubPush, Host, HostDelivery, HOSTS, pingFor, PushFacts, pushFor } from '@kiln/testing';
 import { Api } from './support/api';
 import { onStack } from './support/on-stack';

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { buildLogSubject, buildLogV1, BuildLogV1, LogLine } from '@kiln/contracts';
-import { EventBus, JsonLogger } from '@kiln/platform';
+import { EventBus, JsonLogger } from '@kiln/platform/standalone';
 import { Api } from '../support/api';
 import { buildNow, LogLineItem as Line } from '../support/builds';
 import { expectEventually } from '../support/expect-eventually';

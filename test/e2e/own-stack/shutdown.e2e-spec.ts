@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { buildLogSubject, buildLogV1, type BuildLogV1 } from '@kiln/contracts';
-import { EventBus, JsonLogger } from '@kiln/platform';
+import { EventBus, JsonLogger } from '@kiln/platform/standalone';
 import { Api } from '../support/api';
 import { onStack } from '../support/on-stack';
 import { expectEventually } from '../support/expect-eventually';

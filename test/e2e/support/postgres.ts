@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@kiln/platform';
+import { freePort } from '@kiln/platform/standalone';
 import { Client } from 'pg';
 
 /** The machine's PostgreSQL release (Debian's layout: /usr/lib/postgresql/<version>/bin). */

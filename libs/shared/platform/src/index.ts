@@ -13,5 +13,6 @@ export * from './url-guard';
 export * from './contract-pipe';
 export * from './openapi';
 export * from './metrics';
+export * from './metrics.controller';
 export * from './ports';
 export * from './launcher';

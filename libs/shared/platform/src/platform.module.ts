@@ -7,7 +7,8 @@ import { JsonLogger } from './logger';
 import { NATS_CLIENT } from './rpc';
 import { NATS_CONNECTION } from './bytes-rpc';
 import { connect } from 'nats';
-import { Metrics, MetricsController, METRICS_TOKEN } from './metrics';
+import { Metrics } from './metrics';
+import { MetricsController, METRICS_TOKEN } from './metrics.controller';
 
 export interface PlatformOptions {
   service: string;
