@@ -8,11 +8,25 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 ARG BUILDKIT_IMAGE=kiln/buildkit:v0.26.2
 FROM ${BUILDKIT_IMAGE} AS buildkit
 
+# The production dependencies, in a stage of their own: rebuilt only when package.json or the lock file changes, so a
+# change of Kiln's code rebuilds dist and nothing else (pruning the build stage's node_modules of its dev dependencies
+# and copying the result into the images each time made the five images after a code change take 55 s and 67 CPU-s;
+# now 44 s and 58 CPU-s, measured 2026-12-03 on two cores). No install scripts: package.json's
+# allowScripts approves none (prebuilt binaries only). EXTRA_CA_CERTS: PEM certificates of a TLS-inspecting proxy
+# between the build and the npm registry (public certificates, build stages only).
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /kiln
+COPY package.json package-lock.json ./
+ARG EXTRA_CA_CERTS=
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" > /tmp/extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi \
+ && npm ci --omit=dev --no-audit --no-fund --ignore-scripts && rm -f /tmp/extra-ca.pem && rm -rf node_modules/.cache \
+ && find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "$(uname -m)-unknown-linux-gnu" -exec rm -rf {} +
+# (Temporal's native bridge ships prebuilt for five platforms; the image keeps its own, 118 of 148 MB less.)
+
+# The compilers (tsc, webpack for the workflow code, vite) need the dev dependencies too.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /kiln
 COPY package.json package-lock.json ./
-# No install scripts: package.json's allowScripts approves none (prebuilt binaries only). EXTRA_CA_CERTS: PEM
-# certificates of a TLS-inspecting proxy between the build and the npm registry (public certificates, build stage only).
 ARG EXTRA_CA_CERTS=
 RUN if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" > /tmp/extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi \
  && npm ci --no-audit --no-fund --ignore-scripts && rm -f /tmp/extra-ca.pem
@@ -21,14 +35,11 @@ COPY libs libs
 COPY apps apps
 COPY tools tools
 RUN npx tsc -p tsconfig.build.json && node -r ./tools/register-dist-paths.js dist/apps/build-orchestrator/src/workflow-bundle.js >/dev/null \
- && npx vite build --config apps/console/vite.config.mts --logLevel warn \
- && npm prune --omit=dev --ignore-scripts && rm -rf node_modules/.cache \
- && find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "$(uname -m)-unknown-linux-gnu" -exec rm -rf {} +
-# (Temporal's native bridge ships prebuilt for five platforms; the image keeps its own, 118 of 148 MB less.)
+ && npx vite build --config apps/console/vite.config.mts --logLevel warn
 
 FROM ${NODE_IMAGE} AS app
 WORKDIR /kiln
-COPY --from=build /kiln/node_modules node_modules
+COPY --from=deps /kiln/node_modules node_modules
 COPY --from=build /kiln/dist dist
 COPY --from=build /kiln/tools tools
 COPY --from=build /kiln/tsconfig.base.json /kiln/package.json ./
