@@ -1,6 +1,5 @@
-export * from './config';
-export * from './logger';
-export * from './events';
+// The standalone part (usable without a Nest application), then what runs in one.
+export * from './standalone';
 export * from './rpc';
 export * from './bytes-rpc';
 export * from './health';
@@ -14,5 +13,4 @@ export * from './contract-pipe';
 export * from './openapi';
 export * from './metrics';
 export * from './metrics.controller';
-export * from './ports';
 export * from './launcher';
