@@ -28,6 +28,7 @@ const project = (name, root, testMatch) => ({
     '^@kiln/contracts$': '<rootDir>/libs/shared/contracts/src/index.ts',
     '^@kiln/platform$': '<rootDir>/libs/shared/platform/src/index.ts',
     '^@kiln/platform/standalone$': '<rootDir>/libs/shared/platform/src/standalone.ts',
+    '^@kiln/platform/database$': '<rootDir>/libs/shared/platform/src/database.ts',
     '^@kiln/testing$': '<rootDir>/libs/testing/src/index.ts',
     '^@kiln/api-client$': '<rootDir>/libs/api-client/src/index.ts',
   },

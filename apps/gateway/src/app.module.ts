@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions, HEALTH_CHECKS, HealthCheck, HealthController, JsonLogger, NATS_CLIENT, openDatabase, PlatformModule } from '@kiln/platform';
+import { HEALTH_CHECKS, HealthCheck, HealthController, JsonLogger, NATS_CLIENT, PlatformModule } from '@kiln/platform';
+import { dataSourceOptions, openDatabase } from '@kiln/platform/database';
 import { ClientProxy } from '@nestjs/microservices';
 import { GatewayConfig } from './config';
 import { gatewayDatabase } from './database/database';

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions, EventBus, HEALTH_CHECKS, HealthCheck, HealthController, JsonLogger, natsHealthCheck, openDatabase, PlatformModule } from '@kiln/platform';
+import { EventBus, HEALTH_CHECKS, HealthCheck, HealthController, JsonLogger, natsHealthCheck, PlatformModule } from '@kiln/platform';
+import { dataSourceOptions, openDatabase } from '@kiln/platform/database';
 import { LogConfig } from './config';
 import { logsDatabase } from './database/database';
 import { BuildsController } from './builds/builds.controller';

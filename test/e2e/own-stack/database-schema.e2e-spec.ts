@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { AppDatabase, dataSourceOptions, migrate } from '@kiln/platform';
+import { AppDatabase, dataSourceOptions, migrate } from '@kiln/platform/database';
 import { gatewayDatabase } from '../../../apps/gateway/src/database/database';
 import { logsDatabase } from '../../../apps/log-service/src/database/database';
 import { rulesDatabase } from '../../../apps/rules-service/src/database/database';

@@ -1,4 +1,4 @@
-import type { AppDatabase } from '@kiln/platform';
+import type { AppDatabase } from '@kiln/platform/database';
 import { ApiTokenEntity } from '../auth/api-token.entity';
 import { GatewayInitial1764230200000 } from './migrations/1764230200000-gateway-initial';
 

@@ -1,5 +1,6 @@
 import type { Counter, Histogram } from 'prom-client';
-import { Metrics, METRICS, newestFirstPage } from '@kiln/platform';
+import { Metrics, METRICS } from '@kiln/platform';
+import { newestFirstPage } from '@kiln/platform/database';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';

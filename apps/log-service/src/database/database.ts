@@ -1,4 +1,4 @@
-import type { AppDatabase } from '@kiln/platform';
+import type { AppDatabase } from '@kiln/platform/database';
 import { BuildEntity, BuildStepEntity } from '../builds/build.entity';
 import { BuildLogLineEntity } from '../logs/log-line.entity';
 import { LogsInitial1764230100000 } from './migrations/1764230100000-logs-initial';

@@ -5,7 +5,8 @@ import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { fnv1a32, KilnError, NotFoundError, ValidationError } from '@kiln/domain';
 import { BuildLogV1, LogLineView, LogSearchHit, LogSearchQuery, logsPage, LogsQuery, Page, STEP_NAMES } from '@kiln/contracts';
-import { driverPool, EventBus, JsonLogger, Metrics, METRICS, serveBytesRpc } from '@kiln/platform';
+import { EventBus, JsonLogger, Metrics, METRICS, serveBytesRpc } from '@kiln/platform';
+import { driverPool } from '@kiln/platform/database';
 
 const STREAMS = ['stdout', 'stderr', 'system'];
 

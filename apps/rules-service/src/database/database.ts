@@ -1,4 +1,4 @@
-import type { AppDatabase } from '@kiln/platform';
+import type { AppDatabase } from '@kiln/platform/database';
 import { RulesInitial1764230000000 } from './migrations/1764230000000-rules-initial';
 import { RulesCursorPrecision1764236000000 } from './migrations/1764236000000-rules-cursor-precision';
 import { RulesEventLedger1764238000000 } from './migrations/1764238000000-rules-event-ledger';

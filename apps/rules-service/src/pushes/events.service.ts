@@ -1,4 +1,4 @@
-import { newestFirstPage } from '@kiln/platform';
+import { newestFirstPage } from '@kiln/platform/database';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';

@@ -3,7 +3,6 @@ export * from './standalone';
 export * from './rpc';
 export * from './bytes-rpc';
 export * from './health';
-export * from './database';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './validation';
