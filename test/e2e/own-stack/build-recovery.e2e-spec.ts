@@ -21,7 +21,8 @@ describe('build recovery', () => {
 
   beforeAll(async () => {
     await registry.start();
-    stack = await startStack(18680, { registry: registry.address });
+    // Builds started by "build now": no webhook-ingest.
+    stack = await startStack(18680, { registry: registry.address, apps: ['gateway', 'rules-service', 'log-service', 'build-orchestrator'] });
     git = await GitFixture.start();
     api = new Api(stack.gatewayUrl, stack.adminToken);
   });

@@ -57,7 +57,8 @@ describe('BuildKit: what docker buildx build builds, and caches that survive', (
   const run = `${process.pid}-${Date.now()}`;
 
   onStack(
-    () => startStack(19980),
+    // Builds started by "build now": no webhook-ingest.
+    () => startStack(19980, { apps: ['gateway', 'rules-service', 'log-service', 'build-orchestrator'] }),
     (t) => ({ stack, git, api } = t),
   );
 

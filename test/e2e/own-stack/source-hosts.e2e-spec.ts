@@ -25,7 +25,9 @@ describe('code sources: host APIs (listing, webhook registration, OAuth) against
   beforeAll(async () => {
     // Access tokens that expire within Kiln's renewal window: every use after the first renews them.
     hosts = await FakeHosts.start({ tokens: ['good-token'], oauthApps: apps, repos, tokenTtlSeconds: 120 });
+    // Sources are the gateway's and rules-service's: nothing here builds, takes webhooks or stores logs.
     stack = await startStack(GATEWAY_PORT, {
+      apps: ['gateway', 'rules-service'],
       env: {
         KILN_PUBLIC_API_URL: `http://127.0.0.1:${GATEWAY_PORT}`,
         KILN_OAUTH_GITHUB_CLIENT_ID: 'gh-client',

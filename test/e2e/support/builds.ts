@@ -1,5 +1,4 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { Client, Connection } from '@temporalio/client';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +42,9 @@ export async function buildNow(api: Api, ruleId: string, timeoutMs = 180_000): P
  * to export the rule's layer cache and clean up, which a test that restarts the worker must not cut short.
  */
 export async function workflowEnded(build: { workflowId: string }): Promise<void> {
+  // Loaded here, not at the top: the Temporal client (and its protobuf definitions) cost each test file that imports
+  // this module about half a CPU-second, and few of them wait for a workflow.
+  const { Client, Connection } = await import('@temporalio/client');
   const connection = await Connection.connect({ address: services.temporal });
   try {
     await new Client({ connection }).workflow.getHandle(build.workflowId).result();

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { services } from './stack';
 
 const MANIFEST_TYPES = [
@@ -92,11 +92,15 @@ export async function readImage(repository: string, reference: string, registry 
   return { manifest: m, config, layers };
 }
 
-export const docker = (): Docker => new Docker({ socketPath: services.dockerSocket });
+/** The Docker Engine's client, loaded when first used: most files that import this module never run a container. */
+export async function docker(): Promise<Docker> {
+  const { default: Dockerode } = await import('dockerode');
+  return new Dockerode({ socketPath: services.dockerSocket });
+}
 
 /** Pull a reference from the registry (dropping any local copy first) and run a command in it, without a network. */
 export async function pullAndRun(reference: string, cmd: string[]): Promise<string> {
-  const d = docker();
+  const d = await docker();
   await d
     .getImage(reference)
     .remove({ noprune: true })

@@ -94,6 +94,11 @@ export interface StackOptions {
   postgres?: PostgresServer;
   env?: Record<string, string>;
   appEnv?: Partial<Record<App, Record<string, string>>>;
+  /**
+   * The apps to run, when a test needs only some (say, the gateway and rules-service for the sources API, without
+   * builds): each start costs the suite one to two CPU-seconds. All five unless given.
+   */
+  apps?: App[];
 }
 
 /**
@@ -250,12 +255,14 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     return { name, port, stop: (signal: NodeJS.Signals = 'SIGTERM') => stopChild(child, signal) };
   };
 
-  // The five at once, as docker-compose.yml starts them (none waits on another; each migrates its own schema, and
-  // streams are created idempotently by whichever comes first). If one does not come up, the others are stopped.
-  const started = await Promise.allSettled(APPS.map(startApp));
+  // The five (or the test's choice) at once, as docker-compose.yml starts them (none waits on another; each migrates
+  // its own schema, and streams are created idempotently by whichever comes first). If one does not come up, the
+  // others are stopped.
+  const apps = APPS.filter((app) => !opts.apps || opts.apps.includes(app));
+  const started = await Promise.allSettled(apps.map(startApp));
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
-    for (const app of APPS) await stopApp(app);
+    for (const app of apps) await stopApp(app);
     throw failed.reason;
   }
   return {
@@ -273,7 +280,7 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     startApp,
     stopApp,
     startStopped: async () => {
-      for (const app of APPS) {
+      for (const app of apps) {
         const child = children.get(app);
         if (!child || child.exitCode !== null || child.signalCode !== null) await startApp(app);
       }
@@ -281,7 +288,7 @@ async function launch(basePort: number, database: string, natsAdmin: NatsAuth, o
     startInstance,
     stop: async () => {
       for (const child of instances) await stopChild(child, 'SIGTERM');
-      for (const app of [...APPS].reverse()) await stopApp(app);
+      for (const app of [...apps].reverse()) await stopApp(app);
     },
   };
 }
