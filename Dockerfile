@@ -1,6 +1,6 @@
 # An image per Kiln app, each a target of this file (`docker build --target gateway -t kiln/gateway .`), non-root
-# (uid 1000). They share every layer but the last few: one node_modules and dist for all, and build-orchestrator adds
-# git, ssh and buildctl, which only it runs.
+# (uid 1000). They hold the same node_modules and dist; build-orchestrator's runtime adds git, ssh and buildctl, which
+# only it runs.
 #   scripts/compose images   builds them on base images made here (Debian's debootstrap, no pulls):
 #                            NODE_IMAGE=kiln/node:20.20.2 BUILDKIT_IMAGE=kiln/buildkit:v0.26.2
 #   production               the defaults, official images
@@ -37,15 +37,28 @@ COPY tools tools
 RUN npx tsc -p tsconfig.build.json && node -r ./tools/register-dist-paths.js dist/apps/build-orchestrator/src/workflow-bundle.js >/dev/null \
  && npx vite build --config apps/console/vite.config.mts --logLevel warn
 
-FROM ${NODE_IMAGE} AS app
+# What every app's image runs on; the app's files come last, in its own stage, so that a change of Kiln's code
+# rebuilds those layers only.
+FROM ${NODE_IMAGE} AS runtime
 WORKDIR /kiln
+ENV NODE_ENV=production
+ENTRYPOINT ["node", "-r", "/kiln/tools/register-dist-paths.js"]
+
+# build-orchestrator's system packages, before Kiln's code: git and ssh clone sources, ca-certificates for https git
+# hosts, and buildctl drives the BuildKit engine beside it. (Installed after the code's layers, they were installed
+# again at every change of the code: 14 s and about 10 CPU-s of each image build, measured 2026-12-03.)
+FROM runtime AS orchestrator-runtime
+RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /var/lib/kiln && chown node:node /var/lib/kiln
+COPY --from=buildkit /usr/bin/buildctl /usr/local/bin/buildctl
+ENV KILN_BUILDCTL=/usr/local/bin/buildctl
+
+FROM runtime AS app
 COPY --from=deps /kiln/node_modules node_modules
 COPY --from=build /kiln/dist dist
 COPY --from=build /kiln/tools tools
 COPY --from=build /kiln/tsconfig.base.json /kiln/package.json ./
-ENV NODE_ENV=production
 USER node
-ENTRYPOINT ["node", "-r", "/kiln/tools/register-dist-paths.js"]
 
 FROM app AS gateway
 CMD ["dist/apps/gateway/src/main.js"]
@@ -59,12 +72,11 @@ CMD ["dist/apps/rules-service/src/main.js"]
 FROM app AS log-service
 CMD ["dist/apps/log-service/src/main.js"]
 
-FROM app AS build-orchestrator
-USER root
-# git and ssh clone sources; ca-certificates for https git hosts; buildctl drives the BuildKit engine beside it.
-RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates && rm -rf /var/lib/apt/lists/* \
- && mkdir -p /var/lib/kiln && chown node:node /var/lib/kiln
-COPY --from=buildkit /usr/bin/buildctl /usr/local/bin/buildctl
-ENV KILN_BUILDCTL=/usr/local/bin/buildctl
+# The same files as every app's image (the layers are the same blobs), on the runtime with git and buildctl.
+FROM orchestrator-runtime AS build-orchestrator
+COPY --from=deps /kiln/node_modules node_modules
+COPY --from=build /kiln/dist dist
+COPY --from=build /kiln/tools tools
+COPY --from=build /kiln/tsconfig.base.json /kiln/package.json ./
 USER node
 CMD ["dist/apps/build-orchestrator/src/main.js"]
